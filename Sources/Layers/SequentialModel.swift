@@ -1,0 +1,155 @@
+import Tensors
+
+/// A linear chain of layers (Keras Sequential and linear functional models, and MLPs from safetensors).
+/// Each layer is a child module named after its source layer (`conv2d`, `dense_1`, …).
+public final class SequentialModel: Module {
+    /// Input shape without the batch dimension, e.g. (8, 8, 1).
+    public let inputShape: [Int]
+    /// The layers, in order (kept in sync with ``Module/children``).
+    public private(set) var layers: [Layer]
+
+    /// Builds the chain, checking that every layer accepts its predecessor's output shape.
+    public init(inputShape: [Int], layers: [Layer]) throws {
+        self.inputShape = inputShape
+        self.layers = layers
+        super.init()
+        var shape = inputShape
+        for layer in layers {
+            shape = try layer.outputShape(for: shape)
+            addChild(layer.name, layer)
+        }
+    }
+
+    /// Builds a chain from layer specs (as stored in `model.json`); parameters start at zero.
+    public convenience init(inputShape: [Int], specs: [LayerSpec]) throws {
+        var shape = inputShape
+        var layers: [Layer] = []
+        for spec in specs {
+            let layer = try SequentialModel.makeLayer(spec, inputShape: shape)
+            shape = try layer.outputShape(for: shape)
+            layers.append(layer)
+        }
+        try self.init(inputShape: inputShape, layers: layers)
+    }
+
+    /// Output shape without the batch dimension.
+    public var outputShape: [Int] {
+        var shape = inputShape
+        for layer in layers { shape = (try? layer.outputShape(for: shape)) ?? shape }
+        return shape
+    }
+
+    /// Architecture of every layer.
+    public var specs: [LayerSpec] { layers.map(\.spec) }
+
+    public override func childDidChange(_ name: String) {
+        layers = children.map { child in
+            guard let layer = child.module as? Layer else { preconditionFailure("child \(child.name) of a SequentialModel must be a Layer") }
+            return layer
+        }
+    }
+
+    /// Runs the chain. x: (N, inputShape...) → (N, outputShape...).
+    public func forward(_ x: Tensor) throws -> Tensor {
+        guard Array(x.shape.dropFirst()) == inputShape else {
+            throw ModelError.badInput("model expects input shape (N, \(inputShape.map(String.init).joined(separator: ", "))), got \(x.shape)")
+        }
+        var h = x.toFloat32()
+        for layer in layers { h = try layer.forward(h) }
+        return h
+    }
+
+    /// Folds every BatchNorm that directly follows a Dense or Conv2D without activation into that layer's
+    /// weight and bias (exact up to float rounding), and drops the BatchNorm. Returns the folded names.
+    @discardableResult
+    public func foldBatchNorms() throws -> [String] {
+        var folded: [String] = []
+        var kept: [Layer] = []
+        for layer in layers {
+            if let bn = layer as? BatchNorm, let prev = kept.last, let target = try Self.foldable(prev, bn) {
+                kept[kept.count - 1] = target
+                folded.append(bn.name)
+            } else {
+                kept.append(layer)
+            }
+        }
+        if folded.isEmpty { return [] }
+        layers = kept
+        for child in children.map(\.name) where !kept.contains(where: { $0.name == child }) { removeChild(child) }
+        for layer in kept { try replaceModule(at: layer.name, with: layer) }
+        return folded
+    }
+
+    /// A copy of `prev` with `bn` folded in, or nil when `prev` is not a linear Dense/Conv2D.
+    private static func foldable(_ prev: Layer, _ bn: BatchNorm) throws -> Layer? {
+        let (scale, shift) = bn.affine()
+        func foldedWeights(_ weight: Tensor, _ bias: Tensor?, outputs: Int) -> (Tensor, Tensor) {
+            var w = weight
+            let per = w.count / outputs
+            w.withUnsafeMutableFloats { wp in
+                for o in 0..<outputs { for i in 0..<per { wp[o * per + i] *= scale[o] } }
+            }
+            let b0 = bias?.floats ?? [Float](repeating: 0, count: outputs)
+            let b = (0..<outputs).map { b0[$0] * scale[$0] + shift[$0] }
+            return (w, Tensor(shape: [outputs], floats: b))
+        }
+        if let dense = prev as? Linear, dense.activation == .linear, dense.outFeatures == bn.features {
+            let out = Linear(name: dense.name, inFeatures: dense.inFeatures, outFeatures: dense.outFeatures, useBias: true)
+            let (w, b) = foldedWeights(dense.parameter("weight"), dense.useBias ? dense.parameter("bias") : nil, outputs: dense.outFeatures)
+            try out.setParameter("weight", w)
+            try out.setParameter("bias", b)
+            return out
+        }
+        if let conv = prev as? Conv2D, conv.activation == .linear, conv.filters == bn.features {
+            let out = Conv2D(name: conv.name, inChannels: conv.inChannels, filters: conv.filters,
+                             kernelSize: (conv.kernelSize.h, conv.kernelSize.w), strides: (conv.strides.h, conv.strides.w),
+                             samePadding: conv.samePadding, useBias: true)
+            let (w, b) = foldedWeights(conv.parameter("weight"), conv.useBias ? conv.parameter("bias") : nil, outputs: conv.filters)
+            try out.setParameter("weight", w)
+            try out.setParameter("bias", b)
+            return out
+        }
+        return nil
+    }
+
+    /// Makes an empty layer from its spec.
+    public static func makeLayer(_ s: LayerSpec, inputShape: [Int]) throws -> Layer {
+        func need<T>(_ v: T?, _ field: String) throws -> T {
+            guard let v else { throw ModelError.invalidConfig("layer '\(s.name)' (\(s.type)) needs '\(field)'") }
+            return v
+        }
+        func pair(_ v: [Int]?, _ field: String) throws -> (Int, Int) {
+            let a = try need(v, field)
+            guard a.count == 2, a[0] > 0, a[1] > 0 else { throw ModelError.invalidConfig("layer '\(s.name)': '\(field)' must be two positive integers, got \(a)") }
+            return (a[0], a[1])
+        }
+        func same() throws -> Bool {
+            switch s.padding ?? "valid" {
+            case "same": return true
+            case "valid": return false
+            case let p: throw ModelError.invalidConfig("layer '\(s.name)': padding '\(p)' is not supported (valid, same)")
+            }
+        }
+        switch s.type {
+        case "dense":
+            return Linear(name: s.name, inFeatures: s.inFeatures ?? inputShape.last ?? 0, outFeatures: try need(s.outFeatures, "outFeatures"),
+                          useBias: s.useBias ?? true, activation: s.activation ?? .linear)
+        case "conv2d":
+            return Conv2D(name: s.name, inChannels: s.inFeatures ?? inputShape.last ?? 0, filters: try need(s.outFeatures, "outFeatures"),
+                          kernelSize: try pair(s.kernelSize, "kernelSize"), strides: try pair(s.strides ?? [1, 1], "strides"),
+                          samePadding: try same(), useBias: s.useBias ?? true, activation: s.activation ?? .linear)
+        case "max_pool2d", "avg_pool2d":
+            let pool = try pair(s.kernelSize, "kernelSize")
+            return Pool2D(name: s.name, kind: s.type == "max_pool2d" ? .max : .average, poolSize: pool,
+                          strides: try pair(s.strides ?? [pool.0, pool.1], "strides"), samePadding: try same())
+        case "global_avg_pool2d": return GlobalAvgPool2D(name: s.name)
+        case "batch_norm":
+            return BatchNorm(name: s.name, features: s.outFeatures ?? inputShape.last ?? 0, epsilon: s.epsilon ?? 1e-3)
+        case "flatten": return Flatten(name: s.name)
+        case "dropout": return Dropout(name: s.name, rate: s.rate ?? 0)
+        case "activation": return ActivationLayer(name: s.name, activation: try need(s.activation, "activation"))
+        default:
+            throw ModelError.unsupportedLayer(name: s.name, type: s.type, supported: LayerSpec.supportedTypes)
+        }
+    }
+}

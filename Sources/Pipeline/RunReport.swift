@@ -1,0 +1,40 @@
+import Evaluation
+import Foundation
+
+/// Markdown for `report.md` of a run: one row per evaluate stage, ratios against the first.
+public enum RunReport {
+    public static func markdown(_ r: RunRecord) -> String {
+        var s = "# \(r.name)\n\n"
+        s += "- model: `\(r.model)` (sha256 `\(r.sourceSha256.prefix(16))…`)\n- recipe: `\(r.recipe)`\n- tool: compress \(r.toolVersion)\n\n"
+        s += "## Stages\n\n| # | stage | accuracy | cosine mean / min | top-5 overlap | p50 ms (b=1) | p99 ms (b=1) | throughput /s | weights MB | zstd MB | params |\n"
+        s += "|---|---|---|---|---|---|---|---|---|---|---|\n"
+        for st in r.stages {
+            if let m = st.metrics {
+                s += "| \(st.index + 1) | \(st.stage) | \(fmt(m.accuracy, "%.4f")) | "
+                s += m.fidelity.map { String(format: "%.6f / %.6f", $0.cosineMean, $0.cosineMin) } ?? "–"
+                s += " | \(fmt(m.fidelity?.top5Overlap, "%.3f")) | \(fmt(m.latency?.latencyMs.p50, "%.2f")) | \(fmt(m.latency?.latencyMs.p99, "%.2f")) | "
+                s += m.throughput.map { String(format: "%.1f (b=%d)", $0.throughputPerS, $0.batchSize) }.joined(separator: ", ").ifEmpty("–")
+                s += " | \(String(format: "%.2f", Double(m.size.weightsBytes) / 1e6)) | \(String(format: "%.2f", Double(m.size.weightsZstdBytes) / 1e6)) | \(m.parameters) |\n"
+            } else {
+                s += "| \(st.index + 1) | \(st.stage) | artifact `\(st.artifact ?? "-")`, round-trip max |Δ| = \(fmt(st.roundtripMaxAbsDiff, "%.3g")) |||||||||\n"
+            }
+        }
+        let evals = r.stages.compactMap(\.metrics)
+        if evals.count > 1, let base = evals.first, let last = evals.last {
+            s += "\n## Ratios (last evaluate ÷ first)\n\n" + Comparison(before: base, after: last).ratioLines().map { "- \($0)" }.joined(separator: "\n") + "\n"
+        }
+        if let m = evals.first, let p = m.paraphrase {
+            s += "\n## Paraphrase check\n\n\(p.pairs) pairs: AUC \(String(format: "%.3f", p.auc)), paraphrase above median unrelated \(String(format: "%.3f", p.paraphraseAboveMedianUnrelated)), mean cosine \(String(format: "%.3f", p.meanParaphraseCosine)) vs \(String(format: "%.3f", p.meanUnrelatedCosine))\n"
+        }
+        if !r.constraints.isEmpty {
+            s += "\n## Constraints: \(r.constraintsMet ? "met" : "NOT met")\n\n" + r.constraints.map { "- \($0)" }.joined(separator: "\n") + "\n"
+        }
+        return s
+    }
+}
+
+func fmt(_ v: Double?, _ f: String) -> String { v.map { String(format: f, $0) } ?? "–" }
+
+extension String {
+    func ifEmpty(_ other: String) -> String { isEmpty ? other : self }
+}

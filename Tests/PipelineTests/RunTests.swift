@@ -1,0 +1,87 @@
+import Evaluation
+import Foundation
+import Formats
+import Pipeline
+import Testing
+
+/// `compress run` end to end on the digits CNN, in process.
+@Suite(.serialized)
+struct RunTests {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("compress-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    @Test func digitsRecipeWritesArtifactReportAndMetrics() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let yaml = """
+        name: digits-test
+        model: \(Self.repo.path)/Tests/Fixtures/keras/digits_cnn.keras
+        data: {evaluation: \(Self.repo.path)/datasets/digits/test.h5}
+        stages:
+          - evaluate: {batch_sizes: [1, 32], time_budget: 0.5}
+          - export: {zstd: true}
+          - evaluate: {batch_sizes: [1], timing: false}
+        constraints: {max_accuracy_drop: 0.0}
+        """
+        let recipePath = dir.appendingPathComponent("r.yaml").path
+        try yaml.write(toFile: recipePath, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("run")
+        let (record, written) = try PipelineRunner().run(try RecipeLoader.load(recipePath), recipePath: recipePath, outputDirectory: out.path)
+        #expect(written.path == out.path)
+        for f in ["metrics.json", "report.md", "recipe.yaml", "model/model.json", "model/model.safetensors.zst"] {
+            #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(f).path), "\(f)")
+        }
+        let first = try #require(record.stages[0].metrics)
+        #expect(first.accuracy! > 0.97)
+        #expect(first.latency != nil && first.throughput.count == 1)
+        #expect(first.latency!.latencyMs.p50 > 0 && first.latency!.latencyMs.p99 >= first.latency!.latencyMs.p50)
+        #expect(record.stages[1].roundtripMaxAbsDiff == 0)
+        #expect(record.constraintsMet)
+        // The run directory is a measurement `compare` can read.
+        let m = try #require(try Comparison.loadMeasurement(out.path))
+        #expect(m.accuracy == record.stages[2].metrics?.accuracy)
+        let report = try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8)
+        #expect(report.contains("| 1 | evaluate |") && report.contains("round-trip"))
+    }
+
+    @Test func failingRunLeavesNoPartialOutput() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let yaml = """
+        name: broken
+        model: \(Self.repo.path)/Tests/Fixtures/keras/digits_cnn.keras
+        data: {evaluation: \(Self.repo.path)/datasets/text/eval.txt}
+        stages:
+          - export: {}
+          - evaluate: {}
+        """
+        let recipePath = dir.appendingPathComponent("r.yaml").path
+        try yaml.write(toFile: recipePath, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("run")
+        // The export stage writes first, then evaluate fails (text into an image model): nothing may remain.
+        #expect(throws: (any Error).self) { try PipelineRunner().run(try RecipeLoader.load(recipePath), recipePath: recipePath, outputDirectory: out.path) }
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["r.yaml"])
+    }
+
+    @Test func compareRendersAllFormats() throws {
+        let report = { (acc: Double, rate: Double) in
+            EvalReport(model: "m", format: "artifact", data: ["d"], items: 10, parameters: 100, accuracy: acc, fidelity: nil, paraphrase: nil,
+                       latency: Timing.Result(batchSize: 1, threads: 1, throughputPerS: rate, latencyMs: .init(p50: 1000 / rate, p90: 1, p99: 2000 / rate, mean: 1),
+                                              calls: 10, passes: 3, stable: true),
+                       throughput: [], size: SizeReport(fileBytes: 1000, weightsBytes: 800, weightsZstdBytes: 700, zstdLevel: 3), peakRssBytes: 1, threads: 1)
+        }
+        let c = Comparison(before: report(0.98, 100), after: report(0.97, 250))
+        let rate = try #require(c.rows.first { $0.metric == "throughput_b1_per_s" })
+        #expect(abs(rate.ratio! - 2.5) < 1e-12)
+        #expect(c.markdown().contains("×2.500"))
+        #expect(c.html().contains("<svg") && c.html().contains("throughput_b1_per_s"))
+        let json = try JSONSerialization.jsonObject(with: try c.json()) as! [String: Any]
+        #expect((json["rows"] as! [Any]).count == c.rows.count)
+    }
+}
