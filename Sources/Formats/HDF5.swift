@@ -6,14 +6,13 @@ import Tensors
 // goes through this one recursive lock (recursive: wrapper methods call each other while holding it).
 private let hdf5Lock = NSRecursiveLock()
 
-// HDF5 prints its whole error stack to stderr by default; corrupt inputs must produce our one-line error only.
-private let hdf5Silenced: Void = { _ = chdf5_silence_errors() }()
-
 /// Runs `body` holding the global HDF5 lock, with HDF5's error printing turned off.
 private func locked<R>(_ body: () throws -> R) rethrows -> R {
     hdf5Lock.lock()
     defer { hdf5Lock.unlock() }
-    _ = hdf5Silenced
+    // HDF5 prints its whole error stack to stderr by default; corrupt inputs must produce our one-line error
+    // only. Debian's build is thread-safe, which makes this setting per thread, so set it on every entry.
+    _ = chdf5_silence_errors()
     return try body()
 }
 

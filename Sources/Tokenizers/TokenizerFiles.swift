@@ -54,7 +54,9 @@ struct JSONFile {
     }
 
     private static func shortReason(_ error: Error) -> String {
-        let text = "\(error)"
+        // Foundation puts the useful part ("Unexpected end of file ...") in NSDebugDescription.
+        let debug = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
+        let text = debug ?? "\(error)"
         return String(text.replacingOccurrences(of: "\n", with: " ").prefix(160))
     }
 
@@ -172,10 +174,14 @@ extension TokenizerSpec {
             for (i, item) in list.enumerated() {
                 let field = "added_tokens[\(i)]"
                 let token = try file.require(try file.object(item, field), field)
-                let content = try file.require(try file.string(token["content"], "\(field).content"), "\(field).content")
+                let content = try file.require(
+                    try file.string(token["content"], "\(field).content"), "\(field).content")
                 let id = try file.require(try file.int(token["id"], "\(field).id"), "\(field).id")
                 let singleWord = try file.bool(token["single_word"], "\(field).single_word") ?? false
-                if !content.isEmpty { spec.addedTokens.append(.init(content: content, id: Int32(id), singleWord: singleWord)) }
+                // Matched on the raw text even when "normalized" is true (BERT's special tokens never are).
+                if !content.isEmpty {
+                    spec.addedTokens.append(.init(content: content, id: Int32(id), singleWord: singleWord))
+                }
             }
         }
 
@@ -213,7 +219,8 @@ extension TokenizerSpec {
                 guard let special = try file.object(item["SpecialToken"], "\(field).SpecialToken"),
                     let name = try file.string(special["id"], "\(field).SpecialToken.id")
                 else {
-                    throw TokenizerError.invalidField(path: path, field: field, reason: "is neither Sequence nor SpecialToken")
+                    throw TokenizerError.invalidField(
+                        path: path, field: field, reason: "is neither Sequence nor SpecialToken")
                 }
                 var ids: [Int32] = []
                 if let entry = try file.object(specials[name], "post_processor.special_tokens.\(name)"),
@@ -294,8 +301,10 @@ extension TokenizerSpec {
 
         let table = Dictionary(spec.vocab.map { (String(decoding: $0.key, as: UTF8.self), $0.id) }) { _, b in b }
         spec.unkToken = names["unk"]!
-        guard let cls = table[names["cls"]!] else { throw TokenizerError.missingToken(path: path, token: names["cls"]!) }
-        guard let sep = table[names["sep"]!] else { throw TokenizerError.missingToken(path: path, token: names["sep"]!) }
+        let clsName = names["cls"]!
+        let sepName = names["sep"]!
+        guard let cls = table[clsName] else { throw TokenizerError.missingToken(path: path, token: clsName) }
+        guard let sep = table[sepName] else { throw TokenizerError.missingToken(path: path, token: sepName) }
         spec.prefixIDs = [cls]
         spec.suffixIDs = [sep]
         spec.padID = table[names["pad"]!] ?? 0

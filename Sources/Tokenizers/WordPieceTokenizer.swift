@@ -230,7 +230,9 @@ struct Encoder {
                 ByteTable.equal(t.baseAddress!, p + i, t.count)
             }
             guard matches else { continue }
-            if token.singleWord && (isWordCharacter(endingAt: i, p) || isWordCharacter(startingAt: i + token.bytes.count, p, n)) {
+            if token.singleWord
+                && (isWordCharacter(endingAt: i, p) || isWordCharacter(startingAt: i + token.bytes.count, p, n))
+            {
                 continue
             }
             return (token.id, token.bytes.count)

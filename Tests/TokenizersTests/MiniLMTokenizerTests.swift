@@ -15,9 +15,12 @@ import Testing
         for reference in fixture.cases {
             let ids = tokenizer.encode(reference.text)
             if ids != reference.ids { mismatches += 1 }
-            #expect(ids == reference.ids, "text: \(visible(reference.text)) tokens: \(tokenizer.tokens(reference.text))")
+            #expect(
+                ids == reference.ids, "text: \(visible(reference.text)) tokens: \(tokenizer.tokens(reference.text))")
         }
-        #expect(mismatches == 0, "\(mismatches) of \(fixture.cases.count) texts differ from tokenizers \(fixture.tokenizers_version)")
+        #expect(
+            mismatches == 0,
+            "\(mismatches) of \(fixture.cases.count) texts differ from tokenizers \(fixture.tokenizers_version)")
     }
 
     @Test func maxLengthComesFromSentenceBertConfigAndCanBeOverridden() throws {
@@ -77,7 +80,9 @@ import Testing
         let ok = await withTaskGroup(of: Bool.self) { group in
             for k in 0..<4 {
                 group.addTask {
-                    cases.indices.filter { $0 % 4 == k }.allSatisfy { tokenizer.encode(cases[$0].text) == cases[$0].ids }
+                    cases.indices.filter { $0 % 4 == k }.allSatisfy {
+                        tokenizer.encode(cases[$0].text) == cases[$0].ids
+                    }
                 }
             }
             return await group.reduce(true) { $0 && $1 }

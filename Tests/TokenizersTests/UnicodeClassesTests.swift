@@ -46,12 +46,14 @@ import Testing
             for value in run.start..<end {
                 guard let s = Unicode.Scalar(value) else { continue }  // surrogates
                 let clean: Character =
-                    UnicodeClasses.isRemovedByClean(s) ? "R" : (UnicodeClasses.isWhitespace(s) && value != 0x20 ? "S" : "K")
+                    UnicodeClasses.isRemovedByClean(s)
+                    ? "R" : (UnicodeClasses.isWhitespace(s) && value != 0x20 ? "S" : "K")
                 let chinese: Character = UnicodeClasses.isChinese(s) ? "C" : "-"
                 let split: Character =
                     UnicodeClasses.isWhitespace(s) ? "W" : (UnicodeClasses.isPunctuation(s) ? "P" : "-")
                 if [clean, chinese, split] != run.classes {
-                    mismatches.append("U+\(String(value, radix: 16)): HF \(String(run.classes)) mine \(String([clean, chinese, split]))")
+                    let mine = String([clean, chinese, split])
+                    mismatches.append("U+\(String(value, radix: 16)): HF \(String(run.classes)) mine \(mine)")
                 }
             }
         }
@@ -80,7 +82,8 @@ import Testing
                                               ("strip", stripOnly, m.strip)] {
                 let words = tokenizer.preTokenize(text, options: options)
                 if words != hfWords(expected) {
-                    mismatches.append("U+\(String(m.scalar.value, radix: 16)) \(name): HF \(hfWords(expected)) mine \(words)")
+                    let code = String(m.scalar.value, radix: 16)
+                    mismatches.append("U+\(code) \(name): HF \(hfWords(expected)) mine \(words)")
                 }
             }
         }
