@@ -39,12 +39,23 @@ test: deps models
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-## The main job on the bundled data and models: fp32 recipes for the digits CNN and MiniLM, then a comparison.
+## The main job on the bundled data and models: measure, quantize and export the digits CNN and MiniLM,
+## then compare before/after (Markdown and HTML reports under artifacts/).
 demo: deps models release
 	$(BIN) run recipes/digits-cnn.yaml
+	$(BIN) run recipes/digits-cnn-int8.yaml
 	$(BIN) run recipes/minilm.yaml
-	$(BIN) compare artifacts/digits-cnn artifacts/digits-cnn-roundtrip --output artifacts/digits-cnn-compare.md || true
-	@echo "reports: artifacts/*/report.md"
+	$(BIN) run recipes/minilm-int8.yaml
+	$(BIN) compare artifacts/digits-cnn artifacts/digits-cnn-int8 --output artifacts/digits-cnn-compare.html
+	$(BIN) compare artifacts/minilm artifacts/minilm-int8 --output artifacts/minilm-compare.md
+	@cat artifacts/minilm-compare.md
+	@echo "reports: artifacts/*/report.md, artifacts/*-compare.*"
+
+## Speed side by side with ONNX Runtime (../shared/peers, set up by its setup.sh): figures for BENCHMARKS.md.
+bench: release models
+	bash ../shared/peers/setup.sh >/dev/null
+	$(BIN) run recipes/minilm-int8.yaml --time-budget 3 >/dev/null
+	$(PYTHON) tools/bench_vs_ort.py --repeats 3 --ours fp32=$(MODEL_DIR) --ours int8=artifacts/minilm-int8/model
 
 ## Regenerate datasets and Keras fixtures with the real tools (keras + jax, scikit-learn, tokenizers).
 datasets:

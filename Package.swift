@@ -3,7 +3,7 @@
 //   0  CKernels (C), COpenBLAS, CHDF5, CZstd
 //   1  Tensors
 //   2  Tokenizers, Layers, Formats (Formats reads files into Layers' module trees)
-//   3  Evaluation, Compression
+//   3  Evaluation, Compression (siblings: neither imports the other; Pipeline combines them)
 //   4  Pipeline
 //   6  CompressCLI (the `compress` executable: commands only)
 import PackageDescription
@@ -36,14 +36,15 @@ let package = Package(
         ]),
         // Layer 3.
         .target(name: "Evaluation", dependencies: ["Formats", "Layers", "Tensors", "Tokenizers"]),
+        .target(name: "Compression", dependencies: ["Formats", "Layers", "Tensors", "CKernels", "COpenBLAS"]),
         // Layer 4.
         .target(name: "Pipeline", dependencies: [
-            "Evaluation", "Formats", "Layers", "Tensors",
+            "Compression", "Evaluation", "Formats", "Layers", "Tensors",
             .product(name: "Yams", package: "Yams"),
         ]),
         // Layer 6.
         .executableTarget(name: "CompressCLI", dependencies: [
-            "Pipeline", "Evaluation", "Formats", "Layers", "Tensors", "Tokenizers",
+            "Pipeline", "Compression", "Evaluation", "Formats", "Layers", "Tensors", "Tokenizers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -55,7 +56,8 @@ let package = Package(
             "Formats", "Layers", "Tensors", "Tokenizers", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Formats", "Tensors"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Evaluation", "Formats"]),
+        .testTarget(name: "CompressionTests", dependencies: ["Compression", "Formats", "Layers", "Tensors", "CKernels"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Compression", "Evaluation", "Formats", "Layers"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -381,11 +381,12 @@ CK_INLINE CK_AVX512 void ck_tile_vnni(const uint8_t* a, size_t lda, const ck_pac
     }
 }
 
-// Tile for m > 2: 14 rows × 2 blocks = 28 accumulators + 2 weight registers + 1 broadcast, 31 of the
-// 32 zmm registers. Measured single-thread on this AMD EPYC (Zen 4), GOPS for 512×384×1536 / 16×384×1536:
-// 8×2 422/421, 12×2 479/421, 14×2 487/510, 16×1 388/385, 6×4 320/312, 8×3 380/382.
+// Tile for m > 2: 8 rows × 2 blocks = 16 accumulators. Measured single thread on this AMD EPYC (Zen 4),
+// clang -O3 (as SwiftPM builds), GOPS for 512×384×1536 / 16×1536×384 / 256³:
+// 8×2 1095/1007/938, 12×2 1089/975/903, 14×2 1090/899/885, 6×4 1070/982/855 (gcc -O3: 8×2 767/687/667,
+// larger tiles spill under gcc and drop to ~400).
 #ifndef CK_VNNI_MR
-#define CK_VNNI_MR 14
+#define CK_VNNI_MR 8
 #define CK_VNNI_NB 2
 #endif
 

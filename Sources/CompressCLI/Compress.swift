@@ -9,7 +9,7 @@ struct Compress: ParsableCommand {
         commandName: "compress",
         abstract: "Load, evaluate, optimize and compare neural network models on CPU.",
         version: "0.1.0",
-        subcommands: [InspectCommand.self, PredictCommand.self, EvalCommand.self, RunCommand.self, CompareCommand.self]
+        subcommands: [InspectCommand.self, PredictCommand.self, EvalCommand.self, RunCommand.self, CompareCommand.self, SensitivityCommand.self]
     )
 }
 

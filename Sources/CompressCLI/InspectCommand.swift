@@ -19,6 +19,7 @@ struct InspectCommand: ParsableCommand {
         var parameters: Int
         var bytes: Int
         var encoding: String
+        var bitsPerWeight: Double
         var tensors: [String: [Int]]
     }
 
@@ -27,6 +28,7 @@ struct InspectCommand: ParsableCommand {
             common.apply()
             let m = try ModelLoader.load(model)
             var rows: [Row] = []
+            let encodingsByPath = parameterEncodings(m.root)
             for (path, module) in m.root.namedModules() where !module.parameterNames.isEmpty {
                 let prefix = path.isEmpty ? "" : path + "."
                 var tensors: [String: [Int]] = [:]
@@ -37,10 +39,11 @@ struct InspectCommand: ParsableCommand {
                     tensors[name] = t.shape
                     count += t.count
                     bytes += t.byteCount
-                    encodings.insert(m.tensorEncodings[prefix + name] ?? "f32")
+                    encodings.insert(encodingsByPath[prefix + name] ?? "f32")
                 }
+                let bits = (module as? any QuantizedModule)?.bitsPerWeight ?? 32
                 rows.append(Row(path: path, type: module.typeName, summary: module.summary, parameters: count, bytes: bytes,
-                                encoding: encodings.sorted().joined(separator: "+"), tensors: tensors))
+                                encoding: encodings.sorted().joined(separator: "+"), bitsPerWeight: bits, tensors: tensors))
             }
             let total = rows.reduce(0) { $0 + $1.parameters }, totalBytes = rows.reduce(0) { $0 + $1.bytes }
             if json {
@@ -58,9 +61,9 @@ struct InspectCommand: ParsableCommand {
                 s += "BERT \(bert.config.numHiddenLayers) layers, hidden \(bert.config.hiddenSize), heads \(bert.config.numAttentionHeads), ffn \(bert.config.intermediateSize); pooling \(pooling.mode.rawValue)\(pooling.normalize ? " + normalize" : ""); max tokens \(tok.maxLength)\n"
             }
             let w = max(24, rows.map(\.path.count).max() ?? 0)
-            s += "\("path".padding(toLength: w, withPad: " ", startingAt: 0))  \("type".padding(toLength: 12, withPad: " ", startingAt: 0))  \("params".leftPad(10))  \("bytes".leftPad(11))  enc  config\n"
+            s += "\("path".padding(toLength: w, withPad: " ", startingAt: 0))  \("type".padding(toLength: 12, withPad: " ", startingAt: 0))  \("params".leftPad(10))  \("bytes".leftPad(11))  \("bits".leftPad(5))  enc  config\n"
             for r in rows {
-                s += "\(r.path.padding(toLength: w, withPad: " ", startingAt: 0))  \(r.type.padding(toLength: 12, withPad: " ", startingAt: 0))  \(String(r.parameters).leftPad(10))  \(String(r.bytes).leftPad(11))  \(r.encoding)  \(r.summary)\n"
+                s += "\(r.path.padding(toLength: w, withPad: " ", startingAt: 0))  \(r.type.padding(toLength: 12, withPad: " ", startingAt: 0))  \(String(r.parameters).leftPad(10))  \(String(r.bytes).leftPad(11))  \(String(format: "%5.2f", r.bitsPerWeight))  \(r.encoding)  \(r.summary)\n"
             }
             s += "total: \(total) parameters, \(totalBytes) bytes (\(String(format: "%.2f", Double(totalBytes) / 1e6)) MB)"
             for (k, v) in m.provenance.sorted(by: { $0.key < $1.key }) { s += "\nprovenance.\(k): \(v)" }

@@ -20,6 +20,10 @@ public struct EvalReport: Codable, Sendable {
     public var peakRssBytes: Int
     public var threads: Int
 
+    /// Storage bits per model weight: the safetensors bytes (scales, zero points and header included) over the
+    /// number of weights the model represents; just above 32 for fp32.
+    public var bitsPerWeight: Double { parameters == 0 ? 0 : Double(size.weightsBytes) * 8 / Double(parameters) }
+
     /// `throughput_per_s` of the largest batch measured (the headline number).
     public var throughputPerS: Double? { throughput.last?.throughputPerS ?? latency?.throughputPerS }
     /// `latency_ms` at batch 1.
@@ -27,7 +31,7 @@ public struct EvalReport: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case model, format, data, items, parameters, accuracy, fidelity, paraphrase, latency, throughput, size
-        case peakRssBytes = "peak_rss_bytes", threads, throughputPerS = "throughput_per_s", latencyMs = "latency_ms"
+        case peakRssBytes = "peak_rss_bytes", threads, throughputPerS = "throughput_per_s", latencyMs = "latency_ms", bitsPerWeight = "bits_per_weight"
     }
 
     public init(model: String, format: String, data: [String], items: Int, parameters: Int, accuracy: Double?, fidelity: FidelityReport?,
@@ -63,6 +67,7 @@ public struct EvalReport: Codable, Sendable {
         try c.encode(throughput, forKey: .throughput); try c.encode(size, forKey: .size)
         try c.encode(peakRssBytes, forKey: .peakRssBytes); try c.encode(threads, forKey: .threads)
         try c.encodeIfPresent(throughputPerS, forKey: .throughputPerS); try c.encodeIfPresent(latencyMs, forKey: .latencyMs)
+        try c.encode(bitsPerWeight, forKey: .bitsPerWeight)
     }
 
     /// Pretty, key-sorted JSON.

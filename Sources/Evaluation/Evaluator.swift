@@ -85,7 +85,7 @@ public struct Evaluator {
             }
         }
         return EvalReport(model: model.source.path, format: model.format, data: data.map(\.spec), items: itemCount,
-                          parameters: model.root.parameterCount, accuracy: accuracy, fidelity: fidelity, paraphrase: paraphrase,
+                          parameters: logicalParameterCount(model.root), accuracy: accuracy, fidelity: fidelity, paraphrase: paraphrase,
                           latency: latency, throughput: throughput, size: try size(of: model), peakRssBytes: peakRSSBytes(),
                           threads: Threading.threads)
     }

@@ -24,11 +24,19 @@ public enum Artifact {
     public static func write(_ model: LoadedModel, to dir: URL, provenance: ArtifactManifest.Provenance,
                              metrics: Data? = nil, zstd: Bool = false) throws {
         let parameters = model.root.namedParameters()
+        let encodings = parameterEncodings(model.root)
         var tensors: [String: Tensor] = [:]
         var entries: [String: ArtifactManifest.TensorEntry] = [:]
         for (name, t) in parameters {
             tensors[name] = t
-            entries[name] = .init(dtype: t.dtype.rawValue, shape: t.shape, encoding: model.tensorEncodings[name] ?? "f32")
+            entries[name] = .init(dtype: t.dtype.rawValue, shape: t.shape, encoding: encodings[name] ?? "f32")
+        }
+        var quantized: [String: QuantizedModuleSpec] = [:]
+        for (path, module) in model.root.namedModules() {
+            // A quantized module rebuilds its own children (Int8Conv2D's gemm): list only the outermost.
+            if let q = module as? any QuantizedModule, !quantized.keys.contains(where: { path.hasPrefix($0 + ".") }) {
+                quantized[path] = q.quantSpec
+            }
         }
         let architecture: ArtifactManifest.Architecture
         let task: String
@@ -49,7 +57,8 @@ public enum Artifact {
         }
         let weightsFile = zstd ? "model.safetensors.zst" : "model.safetensors"
         let manifest = ArtifactManifest(task: task, architecture: architecture, tensors: entries, provenance: provenance,
-                                        weightsFile: weightsFile, tokenizerFiles: tokenizerSources.isEmpty ? nil : tokenizerSources.map(\.lastPathComponent))
+                                        weightsFile: weightsFile, tokenizerFiles: tokenizerSources.isEmpty ? nil : tokenizerSources.map(\.lastPathComponent),
+                                        modules: quantized.isEmpty ? nil : quantized)
         try withTemporaryDirectoryReplacing(dir) { tmp in
             let raw = tmp.appendingPathComponent("model.safetensors")
             try SafeTensors.write(tensors, metadata: ["format": "compress-artifact-v1"], to: raw)
@@ -109,10 +118,13 @@ public enum Artifact {
             switch manifest.architecture {
             case let .sequential(inputShape, layers):
                 let model = try SequentialModel(inputShape: inputShape, specs: layers)
+                try replaceQuantized(model, manifest.modules)
                 try model.update(parameters: tensors)
                 kind = .sequential(model)
-            case let .bert(config, pooling, maxLength, _):
-                let bert = try HuggingFaceLoader.buildBert(config: config, tensors: tensors, file: weightsURL.path)
+            case let .bert(config, pooling, maxLength, hasPooler):
+                let bert = try BertModel(config: config, withPooler: hasPooler)
+                try replaceQuantized(bert, manifest.modules)
+                try bert.update(parameters: tensors)
                 kind = .sentenceEncoder(bert, pooling, try WordPieceTokenizer(modelDirectory: dir, maxLength: maxLength))
             }
         } catch let e as ModelError {
@@ -122,9 +134,40 @@ public enum Artifact {
         var provenance = ["source": p.source, "sourceSha256": p.sourceSha256, "toolVersion": p.toolVersion, "createdAt": p.createdAt,
                           "stages": p.stages.joined(separator: ",")]
         if let r = p.recipe { provenance["recipe"] = r }
-        return LoadedModel(kind: kind, source: dir, format: "artifact", provenance: provenance,
-                           tensorEncodings: manifest.tensors.mapValues(\.encoding))
+        return LoadedModel(kind: kind, source: dir, format: "artifact", provenance: provenance)
     }
+}
+
+/// Swaps in the quantized modules an artifact lists, before its tensors are applied.
+func replaceQuantized(_ root: Module, _ modules: [String: QuantizedModuleSpec]?) throws {
+    for (path, spec) in (modules ?? [:]).sorted(by: { $0.key < $1.key }) {
+        try root.replaceModule(at: path, with: try spec.makeModule())
+    }
+}
+
+/// Number of weights the model represents: quantized modules count in × out (+ bias), not their packed bytes.
+public func logicalParameterCount(_ root: Module) -> Int {
+    var total = 0
+    for (_, module) in root.namedModules() {
+        if let q = module as? any QuantizedModule {
+            let s = q.quantSpec
+            total += s.inFeatures * s.outFeatures + (s.useBias ? s.outFeatures : 0)
+        } else {
+            total += module.parameterNames.reduce(0) { $0 + module.parameter($1).count }
+        }
+    }
+    return total
+}
+
+/// Storage encoding of every parameter: quantized modules say theirs, everything else is `f32`.
+public func parameterEncodings(_ root: Module) -> [String: String] {
+    var out: [String: String] = [:]
+    for (path, module) in root.namedModules() {
+        let prefix = path.isEmpty ? "" : path + "."
+        let own = (module as? any QuantizedModule)?.parameterEncodings ?? [:]
+        for name in module.parameterNames { out[prefix + name] = own[name] ?? "f32" }
+    }
+    return out
 }
 
 func isDirectory(_ url: URL) -> Bool {

@@ -21,6 +21,8 @@ public struct ArtifactManifest: Codable, Sendable {
     public var weightsFile: String
     /// Tokenizer files copied next to the weights (text models).
     public var tokenizerFiles: [String]?
+    /// Quantized modules by path; they replace the fp32 modules the architecture builds.
+    public var modules: [String: QuantizedModuleSpec]?
 
     public struct TensorEntry: Codable, Sendable, Equatable {
         public var dtype: String

@@ -21,15 +21,11 @@ public final class LoadedModel {
     public let format: String
     /// Provenance carried by artifacts (source sha256, recipe, tool version); empty for source models.
     public var provenance: [String: String]
-    /// Per-tensor storage encoding from an artifact (`f32` for every tensor of an fp32 model).
-    public var tensorEncodings: [String: String]
-
-    public init(kind: Kind, source: URL, format: String, provenance: [String: String] = [:], tensorEncodings: [String: String] = [:]) {
+    public init(kind: Kind, source: URL, format: String, provenance: [String: String] = [:]) {
         self.kind = kind
         self.source = source
         self.format = format
         self.provenance = provenance
-        self.tensorEncodings = tensorEncodings
     }
 
     /// The module tree.

@@ -37,27 +37,69 @@ public final class Conv2D: Layer {
     }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {
+        try geometry.outputSize(for: input) + [filters]
+    }
+
+    /// The window geometry, shared with quantized convolutions.
+    public var geometry: ConvGeometry {
+        ConvGeometry(name: name, inChannels: inChannels, kernelSize: kernelSize, strides: strides, samePadding: samePadding)
+    }
+
+    /// Patch rows for one GEMM (see ``ConvGeometry/im2col(_:)``).
+    public func im2col(_ x: Tensor) throws -> (cols: Tensor, n: Int, oh: Int, ow: Int) { try geometry.im2col(x) }
+
+    /// x: (N, H, W, inChannels) → (N, OH, OW, filters).
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        let (cols, n, oh, ow) = try im2col(x)
+        let patch = kernelSize.h * kernelSize.w * inChannels
+        let rows = cols.shape[0]
+        var y = MatMul.linear(cols, weight: parameter("weight").reshaped([filters, patch]))
+        let bias = useBias ? parameter("bias") : nil
+        y.withUnsafeMutableFloats { yp in
+            if let bias {
+                bias.withUnsafeFloats { activation.applyWithBias(yp.baseAddress!, bias: $0.baseAddress!, rows: rows, cols: filters) }
+            } else {
+                activation.apply(yp.baseAddress!, rows: rows, cols: filters)
+            }
+        }
+        return y.reshaped([n, oh, ow, filters])
+    }
+}
+
+/// Where a convolution's windows fall: kernel, strides and TensorFlow padding over NHWC input.
+public struct ConvGeometry: Sendable {
+    public let name: String
+    public let inChannels: Int
+    public let kernelSize: (h: Int, w: Int)
+    public let strides: (h: Int, w: Int)
+    public let samePadding: Bool
+
+    /// Values per patch: kh · kw · inChannels.
+    public var patch: Int { kernelSize.h * kernelSize.w * inChannels }
+
+    /// (OH, OW) for an (H, W, C) input.
+    public func outputSize(for input: [Int]) throws -> [Int] {
         guard input.count == 3, input[2] == inChannels else {
             throw ModelError.invalidConfig("layer '\(name)' expects (H, W, \(inChannels)) input, previous layer gives \(input)")
         }
         let oh = spatialOutput(input: input[0], kernel: kernelSize.h, stride: strides.h, same: samePadding).size
         let ow = spatialOutput(input: input[1], kernel: kernelSize.w, stride: strides.w, same: samePadding).size
         guard oh > 0, ow > 0 else { throw ModelError.invalidConfig("layer '\(name)': kernel larger than input \(input)") }
-        return [oh, ow, filters]
+        return [oh, ow]
     }
 
-    /// x: (N, H, W, inChannels) → (N, OH, OW, filters).
-    public override func forward(_ x: Tensor) throws -> Tensor {
+    /// Patch rows of x for one GEMM: x (N, H, W, inChannels) → cols (N·OH·OW, kh·kw·inChannels), zero where the
+    /// window hangs over the padding; also returns (N, OH, OW).
+    public func im2col(_ x: Tensor) throws -> (cols: Tensor, n: Int, oh: Int, ow: Int) {
         guard x.rank == 4 else { throw ModelError.badInput("layer '\(name)' expects NHWC input, got shape \(x.shape)") }
+        let x = x.toFloat32()
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
-        let out = try outputShape(for: Array(x.shape.dropFirst()))
+        let out = try outputSize(for: Array(x.shape.dropFirst()))
         let (oh, ow) = (out[0], out[1])
         let padTop = spatialOutput(input: h, kernel: kernelSize.h, stride: strides.h, same: samePadding).padBefore
         let padLeft = spatialOutput(input: w, kernel: kernelSize.w, stride: strides.w, same: samePadding).padBefore
-        let patch = kernelSize.h * kernelSize.w * inChannels
-        let rows = n * oh * ow
-        // cols: (N·OH·OW, kh·kw·C); zero where the window hangs over the padding.
-        var cols = Tensor(zeros: [rows, patch])
+        let patch = self.patch
+        var cols = Tensor(zeros: [n * oh * ow, patch])
         let c = inChannels, kh = kernelSize.h, kw = kernelSize.w, sh = strides.h, sw = strides.w
         cols.withUnsafeMutableFloats { cp in
             x.withUnsafeFloats { xp in
@@ -80,15 +122,6 @@ public final class Conv2D: Layer {
                 }
             }
         }
-        var y = MatMul.linear(cols, weight: parameter("weight").reshaped([filters, patch]))
-        let bias = useBias ? parameter("bias") : nil
-        y.withUnsafeMutableFloats { yp in
-            if let bias {
-                bias.withUnsafeFloats { activation.applyWithBias(yp.baseAddress!, bias: $0.baseAddress!, rows: rows, cols: filters) }
-            } else {
-                activation.apply(yp.baseAddress!, rows: rows, cols: filters)
-            }
-        }
-        return y.reshaped([n, oh, ow, filters])
+        return (cols, n, oh, ow)
     }
 }

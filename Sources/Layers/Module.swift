@@ -10,6 +10,7 @@ open class Module {
     public private(set) var parameterNames: [String] = []
     private var parameterValues: [String: Tensor] = [:]
     private var parameterShapes: [String: [Int]] = [:]
+    private var parameterTypes: [String: DType] = [:]
     /// Child modules in execution order.
     public private(set) var children: [(name: String, module: Module)] = []
 
@@ -24,12 +25,14 @@ open class Module {
     /// A one-line description of the module's configuration for `inspect`.
     open var summary: String { "" }
 
-    /// Declares a parameter with its required shape; it is zero until loaded.
-    public func declareParameter(_ name: String, shape: [Int]) {
+    /// Declares a parameter with its required shape and element type; it is zero until loaded.
+    /// Float32 parameters accept any float input (widened); integer parameters (quantized codes) must match exactly.
+    public func declareParameter(_ name: String, shape: [Int], dtype: DType = .float32) {
         precondition(parameterShapes[name] == nil, "parameter \(name) declared twice")
         parameterNames.append(name)
         parameterShapes[name] = shape
-        parameterValues[name] = Tensor(zeros: shape)
+        parameterTypes[name] = dtype
+        parameterValues[name] = Tensor(zeros: shape, dtype: dtype)
     }
 
     /// Adds a child module; the name becomes one path component.
@@ -55,7 +58,14 @@ open class Module {
         let full = path ?? name
         guard let expected = parameterShapes[name] else { throw ModelError.unexpectedParameter(full) }
         guard value.shape == expected else { throw ModelError.shapeMismatch(name: full, expected: expected, got: value.shape) }
-        parameterValues[name] = value.dtype == .float32 ? value : value.toFloat32()
+        let dtype = parameterTypes[name] ?? .float32
+        if dtype == .float32 {
+            guard value.dtype.isFloatingPoint else { throw ModelError.dtypeMismatch(name: full, expected: dtype.rawValue, got: value.dtype.rawValue) }
+            parameterValues[name] = value.dtype == .float32 ? value : value.toFloat32()
+        } else {
+            guard value.dtype == dtype else { throw ModelError.dtypeMismatch(name: full, expected: dtype.rawValue, got: value.dtype.rawValue) }
+            parameterValues[name] = value
+        }
         revision &+= 1
         parameterDidChange(name)
     }
@@ -127,6 +137,7 @@ open class Module {
 /// Errors about a model tree; messages name the tensor or module.
 public enum ModelError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(name: String, expected: [Int], got: [Int])
+    case dtypeMismatch(name: String, expected: String, got: String)
     case missingParameter(String)
     case unexpectedParameter(String)
     case noSuchModule(String)
@@ -137,6 +148,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .shapeMismatch(name, expected, got): return "shape mismatch for tensor '\(name)': expected \(expected), got \(got)"
+        case let .dtypeMismatch(name, expected, got): return "dtype mismatch for tensor '\(name)': expected \(expected), got \(got)"
         case let .missingParameter(name): return "missing tensor '\(name)'"
         case let .unexpectedParameter(name): return "unexpected tensor '\(name)' (no such parameter in the model)"
         case let .noSuchModule(path): return "no module at path '\(path)'"

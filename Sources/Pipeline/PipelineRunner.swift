@@ -1,3 +1,4 @@
+import Compression
 import Foundation
 import Evaluation
 import Formats
@@ -14,10 +15,25 @@ public struct StageRecord: Codable, Sendable {
     public var artifact: String?
     /// Largest output difference between the exported artifact and the in-memory model (0 = identical).
     public var roundtripMaxAbsDiff: Double?
+    /// Quantize stages: what happened to each module.
+    public var quantization: [QuantizedLayerReport]?
+    /// Quantize stages with tuning: every candidate tried, and the outcome.
+    public var tuning: [TuningAttempt]?
+    public var tuningSummary: String?
+    /// Quantize stages with `sensitivity: true`: modules, most sensitive first.
+    public var sensitivity: [LayerSensitivity]?
     public var seconds: Double
 
+    public init(index: Int, stage: String, metrics: EvalReport? = nil, artifact: String? = nil, roundtripMaxAbsDiff: Double? = nil,
+                quantization: [QuantizedLayerReport]? = nil, tuning: [TuningAttempt]? = nil, tuningSummary: String? = nil,
+                sensitivity: [LayerSensitivity]? = nil, seconds: Double) {
+        self.index = index; self.stage = stage; self.metrics = metrics; self.artifact = artifact; self.roundtripMaxAbsDiff = roundtripMaxAbsDiff
+        self.quantization = quantization; self.tuning = tuning; self.tuningSummary = tuningSummary; self.sensitivity = sensitivity; self.seconds = seconds
+    }
+
     enum CodingKeys: String, CodingKey {
-        case index, stage, metrics, artifact, roundtripMaxAbsDiff = "roundtrip_max_abs_diff", seconds
+        case index, stage, metrics, artifact, roundtripMaxAbsDiff = "roundtrip_max_abs_diff", quantization, tuning
+        case tuningSummary = "tuning_summary", sensitivity, seconds
     }
 }
 
@@ -62,7 +78,10 @@ public struct PipelineRunner {
     public func run(_ recipe: Recipe, recipePath: String, outputDirectory: String? = nil) throws -> (RunRecord, URL) {
         let outDir = URL(fileURLWithPath: outputDirectory ?? recipe.output ?? "artifacts/\(recipe.name)")
         progress("loading \(recipe.model)")
-        let model = try ModelLoader.load(recipe.model)
+        var model = try ModelLoader.load(recipe.model)
+        // The untouched model, for fidelity once a stage has changed `model`.
+        var original: LoadedModel?
+        let calibration = try recipe.data?.calibration.map { try EvalData.load($0).items }
         let sourceSha = try SHA256.hex(ofFile: URL(fileURLWithPath: recipe.model))
         let evalData = try (recipe.data?.evaluation ?? []).map { try EvalData.load($0) }
         var records: [StageRecord] = []
@@ -83,9 +102,27 @@ public struct PipelineRunner {
                     options.batchSizes = e.batchSizes ?? [1, 32]
                     options.timeBudget = timeBudgetOverride ?? e.timeBudget ?? 10
                     options.skipTiming = e.timing == false
-                    let report = try Evaluator(options: options, progress: progress).evaluate(model, data: evalData)
+                    let report = try Evaluator(options: options, progress: progress).evaluate(model, data: evalData, reference: original)
                     records.append(StageRecord(index: index, stage: "evaluate", metrics: report, seconds: Date().timeIntervalSince(start)))
                     Threading.setThreads(previousThreads)
+                case let .quantize(q):
+                    if original == nil { original = try ModelLoader.load(recipe.model) }
+                    var record = StageRecord(index: index, stage: "quantize", seconds: 0)
+                    if q.sensitivity == true, let eval = evalData.first {
+                        record.sensitivity = try SensitivityAnalysis(config: q, progress: progress).run(model, eval: eval, calibration: calibration)
+                    }
+                    if q.tuning == true, let constraints = recipe.constraints, let eval = evalData.first {
+                        let tuner = MixedPrecisionTuner(config: q, constraints: constraints, progress: progress)
+                        let (tuned, attempts, summary) = try tuner.run(load: { try ModelLoader.load(recipe.model) }, eval: eval, calibration: calibration)
+                        model = tuned
+                        record.tuning = attempts
+                        record.tuningSummary = summary
+                        record.quantization = quantizedModules(model)
+                    } else {
+                        record.quantization = try Quantizer(config: q, progress: progress).apply(to: model, calibration: calibration)
+                    }
+                    record.seconds = Date().timeIntervalSince(start)
+                    records.append(record)
                 case let .export(x):
                     let provenance = ArtifactManifest.Provenance(
                         source: recipe.model, sourceSha256: sourceSha, recipe: recipePath, toolVersion: compressToolVersion,
@@ -106,6 +143,17 @@ public struct PipelineRunner {
             try RunReport.markdown(record).write(to: tmp.appendingPathComponent("report.md"), atomically: false, encoding: .utf8)
         }
         return (record, outDir)
+    }
+
+    /// What the tuned model's quantized modules are (the tuner rebuilt the model, so reports come from the tree).
+    func quantizedModules(_ model: LoadedModel) -> [QuantizedLayerReport] {
+        model.root.namedModules().compactMap { path, module in
+            guard let q = module as? any QuantizedModule else { return nil }
+            let spec = q.quantSpec
+            return QuantizedLayerReport(path: path, bits: spec.kind == "int4-linear" ? 4 : 8, method: spec.method ?? "rtn",
+                                        activations: spec.activationMode ?? "none", bitsPerWeight: q.bitsPerWeight, weightRelativeError: nil,
+                                        smoothingAlpha: nil)
+        }
     }
 
     /// Reloads the artifact and compares outputs with the in-memory model on up to 32 evaluation items.

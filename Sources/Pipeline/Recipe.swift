@@ -10,6 +10,8 @@
 /// constraints: {max_accuracy_drop: 0.01}
 /// ```
 /// Relative paths are resolved against the current directory.
+import Compression
+
 public struct Recipe: Codable, Sendable {
     public var name: String
     public var model: String
@@ -46,14 +48,16 @@ public struct Recipe: Codable, Sendable {
     public enum Stage: Codable, Sendable {
         case evaluate(EvaluateStage)
         case export(ExportStage)
+        case quantize(QuantizeConfig)
 
         /// Stage names the runner knows.
-        public static let names = ["evaluate", "export"]
+        public static let names = ["evaluate", "export", "quantize"]
 
         public var name: String {
             switch self {
             case .evaluate: return "evaluate"
             case .export: return "export"
+            case .quantize: return "quantize"
             }
         }
 
@@ -72,6 +76,7 @@ public struct Recipe: Codable, Sendable {
             switch key.stringValue {
             case "evaluate": self = .evaluate(try c.decodeIfPresent(EvaluateStage.self, forKey: key) ?? EvaluateStage())
             case "export": self = .export(try c.decodeIfPresent(ExportStage.self, forKey: key) ?? ExportStage())
+            case "quantize": self = .quantize(try c.decode(QuantizeConfig.self, forKey: key))
             default:
                 throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [key], debugDescription: "unknown stage '\(key.stringValue)' (supported: \(Stage.names.joined(separator: ", ")))"))
             }
@@ -82,6 +87,7 @@ public struct Recipe: Codable, Sendable {
             switch self {
             case let .evaluate(s): try c.encode(s, forKey: Key(stringValue: "evaluate"))
             case let .export(s): try c.encode(s, forKey: Key(stringValue: "export"))
+            case let .quantize(s): try c.encode(s, forKey: Key(stringValue: "quantize"))
             }
         }
     }
@@ -104,11 +110,15 @@ public struct Recipe: Codable, Sendable {
     }
 
     /// Keys allowed at each place of a recipe, for unknown-key errors.
-    static let allowedKeys: [String: Set<String>] = [
-        "": ["name", "model", "data", "stages", "constraints", "output"],
-        "data": ["calibration", "evaluation"],
-        "constraints": ["min_cosine", "max_accuracy_drop"],
-        "stages.evaluate": ["batch_sizes", "threads", "time_budget", "timing"],
-        "stages.export": ["zstd"],
-    ]
+    static let allowedKeys: [String: Set<String>] = {
+        var keys: [String: Set<String>] = [
+            "": ["name", "model", "data", "stages", "constraints", "output"],
+            "data": ["calibration", "evaluation"],
+            "constraints": ["min_cosine", "max_accuracy_drop"],
+            "stages.evaluate": ["batch_sizes", "threads", "time_budget", "timing"],
+            "stages.export": ["zstd"],
+        ]
+        for (path, allowed) in QuantizeConfig.allowedKeys { keys[path.isEmpty ? "stages.quantize" : "stages.quantize.\(path)"] = allowed }
+        return keys
+    }()
 }

@@ -1,3 +1,4 @@
+import Compression
 import Foundation
 import Yams
 
@@ -78,6 +79,17 @@ public enum RecipeLoader {
                     throw RecipeError(file: file, line: locate(["stages", "\(i)"], in: node)?.mark?.line, message: "batch_sizes must be positive integers")
                 }
                 if let t = e.threads, t < 1 { throw RecipeError(file: file, line: locate(["stages", "\(i)"], in: node)?.mark?.line, message: "threads must be ≥ 1") }
+            }
+        }
+        for (i, stage) in r.stages.enumerated() {
+            if case let .quantize(q) = stage {
+                do { try q.validate() } catch let e as CompressionError {
+                    throw RecipeError(file: file, line: locate(["stages", "\(i)"], in: node)?.mark?.line, message: e.description)
+                }
+                if q.needsCalibration, r.data?.calibration == nil {
+                    throw fail("data", "stage \(i + 1) (quantize) needs data.calibration for static activations, smoothquant, gptq or awq")
+                }
+                if q.tuning == true, r.constraints == nil { throw fail("stages", "quantize tuning needs constraints (min_cosine and/or max_accuracy_drop)") }
             }
         }
         if r.stages.contains(where: { if case .evaluate = $0 { return true }; return false }), (r.data?.evaluation ?? []).isEmpty {

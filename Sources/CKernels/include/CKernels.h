@@ -125,6 +125,8 @@ void ck_dequantize_rows_s8(const int8_t* q, const float* scale, size_t rows, siz
 /// Bytes needed for the packed form of W (n, k). Allocate 64-byte aligned for best speed.
 size_t ck_packed_b_size(size_t n, size_t k);
 /// Packs W: (n, k) row-major int8 (torch Linear layout: out × in) into `packed` (ck_packed_b_size bytes).
+/// Weights may use the full int8 range, but a −128 anywhere sends AVX2-only CPUs down the scalar path
+/// (their sign trick cannot negate it); ck_quantize_rows_s8 never produces −128.
 void ck_pack_b_s8(const int8_t* w, size_t n, size_t k, void* packed);
 
 /// Raw integer GEMM over columns [n0, n1):

@@ -1,0 +1,120 @@
+/// The `quantize` stage of a recipe (keys modeled on llm-compressor and Intel Neural Compressor).
+///
+/// ```yaml
+/// - quantize:
+///     weights: {bits: 8, symmetric: true, granularity: per-channel, method: rtn}
+///     activations: {mode: static, calibration: percentile, percentile: 99.99}
+///     smoothquant: {alpha: 0.5}
+///     targets: ["re:encoder\\..*"]
+///     ignore: ["re:.*pooler.*"]
+/// ```
+public struct QuantizeConfig: Codable, Sendable {
+    public var weights: WeightConfig
+    public var activations: ActivationConfig?
+    public var smoothquant: SmoothQuantConfig?
+    /// Module paths to quantize: exact paths, `prefix.*` globs, or `re:REGEX` (full match). Default: every Linear.
+    public var targets: [String]?
+    /// Paths never quantized (same pattern forms).
+    public var ignore: [String]?
+    /// Calibration samples taken from `data.calibration` (default 256).
+    public var calibrationSamples: Int?
+    /// Tokens per calibration sequence at most (default 128).
+    public var maxSequenceLength: Int?
+    /// Accuracy-aware tuning: when the recipe's constraints fail, keep the most sensitive modules at higher precision.
+    public var tuning: Bool?
+    /// Record the per-module sensitivity table in the report.
+    public var sensitivity: Bool?
+
+    public init(weights: WeightConfig, activations: ActivationConfig? = nil, smoothquant: SmoothQuantConfig? = nil,
+                targets: [String]? = nil, ignore: [String]? = nil) {
+        self.weights = weights; self.activations = activations; self.smoothquant = smoothquant; self.targets = targets; self.ignore = ignore
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case weights, activations, smoothquant, targets, ignore
+        case calibrationSamples = "calibration_samples", maxSequenceLength = "max_sequence_length", tuning, sensitivity
+    }
+
+    public struct WeightConfig: Codable, Sendable {
+        /// 8 or 4.
+        public var bits: Int
+        public var symmetric: Bool?
+        /// `per-tensor`, `per-channel` (int8) or `group` (int4).
+        public var granularity: String?
+        /// 32, 64 or 128 (group granularity).
+        public var groupSize: Int?
+        /// `rtn`, `gptq` or `awq`.
+        public var method: String?
+        /// GPTQ: relative dampening of the Hessian diagonal (default 0.01).
+        public var dampening: Double?
+        /// GPTQ: quantize columns in order of decreasing Hessian diagonal.
+        public var actOrder: Bool?
+
+        public init(bits: Int, symmetric: Bool? = true, granularity: String? = nil, groupSize: Int? = nil, method: String? = "rtn") {
+            self.bits = bits; self.symmetric = symmetric; self.granularity = granularity; self.groupSize = groupSize; self.method = method
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case bits, symmetric, granularity, groupSize = "group_size", method, dampening, actOrder = "act_order"
+        }
+    }
+
+    public struct ActivationConfig: Codable, Sendable {
+        /// `none`, `dynamic` or `static`.
+        public var mode: String
+        /// `minmax`, `percentile`, `entropy` or `mse` (static mode).
+        public var calibration: String?
+        public var percentile: Double?
+        public init(mode: String, calibration: String? = nil, percentile: Double? = nil) {
+            self.mode = mode; self.calibration = calibration; self.percentile = percentile
+        }
+    }
+
+    public struct SmoothQuantConfig: Codable, Sendable {
+        public var alpha: Float
+        public init(alpha: Float) { self.alpha = alpha }
+    }
+
+    /// Keys allowed under each part (for recipe unknown-key errors).
+    public static let allowedKeys: [String: Set<String>] = [
+        "": ["weights", "activations", "smoothquant", "targets", "ignore", "calibration_samples", "max_sequence_length", "tuning", "sensitivity"],
+        "weights": ["bits", "symmetric", "granularity", "group_size", "method", "dampening", "act_order"],
+        "activations": ["mode", "calibration", "percentile"],
+        "smoothquant": ["alpha"],
+    ]
+
+    /// Granularity after defaults.
+    public var granularity: String { weights.granularity ?? (weights.bits == 4 ? "group" : "per-channel") }
+    /// Group size after defaults (0 = not grouped).
+    public var groupSize: Int { granularity == "group" ? (weights.groupSize ?? 32) : 0 }
+    public var method: String { weights.method ?? "rtn" }
+    public var activationMode: String { activations?.mode ?? "none" }
+
+    /// Whether a pass over calibration data is needed.
+    public var needsCalibration: Bool {
+        activationMode == "static" || smoothquant != nil || method == "gptq" || method == "awq"
+    }
+
+    /// Checks the combination; errors name the key.
+    public func validate() throws {
+        func bad(_ key: String, _ message: String) -> CompressionError { .invalidConfig(key: key, message: message) }
+        guard weights.bits == 8 || weights.bits == 4 else { throw bad("weights.bits", "unsupported bits \(weights.bits) (8 or 4)") }
+        guard weights.symmetric ?? true else { throw bad("weights.symmetric", "asymmetric weight quantization is not supported (symmetric: true)") }
+        switch (weights.bits, granularity) {
+        case (8, "per-channel"), (8, "per-tensor"), (4, "group"): break
+        default: throw bad("weights.granularity", "\(granularity) is not supported for \(weights.bits)-bit weights (int8: per-channel, per-tensor; int4: group)")
+        }
+        if granularity == "group", ![32, 64, 128].contains(groupSize) { throw bad("weights.group_size", "group size \(groupSize) is not supported (32, 64, 128)") }
+        guard ["rtn", "gptq", "awq"].contains(method) else { throw bad("weights.method", "unknown method '\(method)' (rtn, gptq, awq)") }
+        guard ["none", "dynamic", "static"].contains(activationMode) else { throw bad("activations.mode", "unknown mode '\(activationMode)' (none, dynamic, static)") }
+        if weights.bits == 4, activationMode != "none" { throw bad("activations.mode", "int4 is weight-only: use mode none") }
+        if let c = activations?.calibration, !["minmax", "percentile", "entropy", "mse"].contains(c) {
+            throw bad("activations.calibration", "unknown calibration '\(c)' (minmax, percentile, entropy, mse)")
+        }
+        if let p = activations?.percentile, !(p > 50 && p <= 100) { throw bad("activations.percentile", "percentile \(p) must be in (50, 100]") }
+        if let a = smoothquant?.alpha, !(a >= 0 && a <= 1) { throw bad("smoothquant.alpha", "alpha \(a) must be in [0, 1]") }
+        if smoothquant != nil, method == "awq" { throw bad("smoothquant", "use either smoothquant or method awq, not both") }
+        if let n = calibrationSamples, n < 1 { throw bad("calibration_samples", "must be at least 1") }
+        for pattern in (targets ?? []) + (ignore ?? []) { _ = try PathPattern(pattern) }
+    }
+}

@@ -1,0 +1,109 @@
+import CKernels
+import Tensors
+
+/// A Linear with 4-bit weights in groups along the input: blocks of 32 weights share one fp32 scale
+/// (`ck_block_q4`, 20 bytes = 5 bits per weight); group sizes 64/128 repeat a scale over 2/4 blocks.
+///
+/// Parameters: weight U8 (out, blocks·20) raw blocks; bias (out) if any; input_scale (in) when smoothed (AWQ).
+/// Small batches (≤ `onTheFlyMaxRows` rows) dequantize on the fly in the kernel; larger ones dequantize once
+/// into a cached fp32 weight and use sgemm, which is faster when the weight is reused across many rows.
+public final class Int4Linear: Layer, LinearOperator, QuantizedModule {
+    public let inFeatures: Int
+    public let outFeatures: Int
+    public let useBias: Bool
+    public var activation: Activation
+    public let groupSize: Int
+    public let hasInputScale: Bool
+    public let method: String
+    /// Rows up to which the on-the-fly kernel is used.
+    public static let onTheFlyMaxRows = 8
+    private var cacheRevision = -1
+    private var dequantized: Tensor?
+
+    public init(name: String, inFeatures: Int, outFeatures: Int, useBias: Bool, activation: Activation, groupSize: Int,
+                inputScale: Bool, method: String = "rtn") throws {
+        guard [32, 64, 128].contains(groupSize) else {
+            throw ModelError.invalidConfig("module '\(name)': group size \(groupSize) is not supported (32, 64, 128)")
+        }
+        guard inFeatures % groupSize == 0 else {
+            throw ModelError.invalidConfig("module '\(name)': group size \(groupSize) does not divide the input dimension \(inFeatures)")
+        }
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        self.useBias = useBias
+        self.activation = activation
+        self.groupSize = groupSize
+        self.hasInputScale = inputScale
+        self.method = method
+        super.init(name: name)
+        declareParameter("weight", shape: [outFeatures, QuantOps.q4RowBytes(inFeatures)], dtype: .uint8)
+        if useBias { declareParameter("bias", shape: [outFeatures]) }
+        if inputScale { declareParameter("input_scale", shape: [inFeatures]) }
+    }
+
+    public override var typeName: String { "Int4Linear" }
+    public override var summary: String {
+        "\(inFeatures) → \(outFeatures), int4 group \(groupSize)\(hasInputScale ? ", smoothed" : ""), \(method)" + (activation == .linear ? "" : ", \(activation.rawValue)")
+    }
+
+    public override var spec: LayerSpec {
+        LayerSpec(type: "dense", name: name, inFeatures: inFeatures, outFeatures: outFeatures, activation: activation, useBias: useBias)
+    }
+
+    public var quantSpec: QuantizedModuleSpec {
+        QuantizedModuleSpec(kind: "int4-linear", name: name, inFeatures: inFeatures, outFeatures: outFeatures, useBias: useBias,
+                            activation: activation, groupSize: groupSize, inputScale: hasInputScale, method: method)
+    }
+
+    public var bitsPerWeight: Double { Double(QuantOps.q4RowBytes(inFeatures) * 8) / Double(inFeatures) }
+
+    public var parameterEncodings: [String: String] {
+        var e = ["weight": "q4-g\(groupSize)"]
+        if useBias { e["bias"] = "f32" }
+        if hasInputScale { e["input_scale"] = "f32" }
+        return e
+    }
+
+    public var biasTensor: Tensor? { useBias ? parameter("bias") : nil }
+
+    /// The weight as fp32 (out, in).
+    public func dequantizedWeight() -> Tensor {
+        var d = Tensor(uninitialized: [outFeatures, inFeatures])
+        let w = parameter("weight")
+        d.withUnsafeMutableFloats { dp in
+            w.withUnsafeBytes { ck_dequantize_q4($0.baseAddress!.assumingMemoryBound(to: ck_block_q4.self), outFeatures, inFeatures, dp.baseAddress!) }
+        }
+        return d
+    }
+
+    public func matmul(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+        var source = x
+        var smoothed: UnsafeMutablePointer<Float>?
+        defer { smoothed?.deallocate() }
+        if hasInputScale {
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: rows * inFeatures)
+            parameter("input_scale").withUnsafeFloats { divideColumns(x, by: $0.baseAddress!, rows: rows, k: inFeatures, into: buffer) }
+            smoothed = buffer
+            source = UnsafePointer(buffer)
+        }
+        if rows <= Self.onTheFlyMaxRows {
+            parameter("weight").withUnsafeBytes { QuantOps.gemmQ4(source, blocks: $0.baseAddress!, bias: nil, into: y, m: rows, n: outFeatures, k: inFeatures) }
+            return
+        }
+        if cacheRevision != revision {
+            dequantized = dequantizedWeight()
+            cacheRevision = revision
+        }
+        dequantized!.withUnsafeFloats { MatMul.linearRaw(source, $0.baseAddress!, y, m: rows, n: outFeatures, k: inFeatures) }
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        guard x.shape.last == inFeatures else { throw ModelError.badInput("layer '\(name)' expects last dimension \(inFeatures), got shape \(x.shape)") }
+        return linearForward(self, x)
+    }
+
+    public override func outputShape(for input: [Int]) throws -> [Int] {
+        guard input.last == inFeatures else { throw ModelError.invalidConfig("layer '\(name)' expects \(inFeatures) input features, got \(input)") }
+        return Array(input.dropLast()) + [outFeatures]
+    }
+}

@@ -1,0 +1,49 @@
+import Tensors
+
+/// An int8 Conv2D: im2col patches, then an ``Int8Linear`` over them (child `gemm`, weight (filters, kh·kw·in)
+/// in the same order as Conv2D's (filters, kh, kw, in)).
+public final class Int8Conv2D: Layer, QuantizedModule {
+    public let geometry: ConvGeometry
+    public let filters: Int
+    public let gemm: Int8Linear
+
+    public init(geometry: ConvGeometry, filters: Int, useBias: Bool, activation: Activation, mode: Int8Linear.ActivationMode,
+                method: String = "rtn") {
+        self.geometry = geometry
+        self.filters = filters
+        gemm = Int8Linear(name: "gemm", inFeatures: geometry.patch, outFeatures: filters, useBias: useBias, activation: activation,
+                          mode: mode, inputScale: false, method: method)
+        super.init(name: geometry.name)
+        addChild("gemm", gemm)
+    }
+
+    public override var typeName: String { "Int8Conv2D" }
+    public override var summary: String {
+        "\(geometry.inChannels) → \(filters), \(geometry.kernelSize.h)×\(geometry.kernelSize.w)/\(geometry.strides.h), \(geometry.samePadding ? "same" : "valid"), int8, activations \(gemm.mode.rawValue)"
+    }
+
+    public override var spec: LayerSpec {
+        LayerSpec(type: "conv2d", name: name, inFeatures: geometry.inChannels, outFeatures: filters,
+                  kernelSize: [geometry.kernelSize.h, geometry.kernelSize.w], strides: [geometry.strides.h, geometry.strides.w],
+                  padding: geometry.samePadding ? "same" : "valid", activation: gemm.activation, useBias: gemm.useBias)
+    }
+
+    public var quantSpec: QuantizedModuleSpec {
+        var s = gemm.quantSpec
+        s.kind = "int8-conv2d"
+        s.name = name
+        s.conv = .init(inChannels: geometry.inChannels, kernelSize: [geometry.kernelSize.h, geometry.kernelSize.w],
+                       strides: [geometry.strides.h, geometry.strides.w], padding: geometry.samePadding ? "same" : "valid")
+        return s
+    }
+
+    public var bitsPerWeight: Double { gemm.bitsPerWeight }
+    public var parameterEncodings: [String: String] { [:] }
+
+    public override func outputShape(for input: [Int]) throws -> [Int] { try geometry.outputSize(for: input) + [filters] }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        let (cols, n, oh, ow) = try geometry.im2col(x)
+        return try gemm.forward(cols).reshaped([n, oh, ow, filters])
+    }
+}

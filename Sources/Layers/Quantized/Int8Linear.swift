@@ -1,0 +1,165 @@
+import CKernels
+import Tensors
+
+/// A Linear with int8 weights, symmetric per output channel: `W ≈ weight · weight_scale[out]`.
+///
+/// Parameters: weight I8 (out, in); weight_scale (out); bias (out) if any; input_scale (in) when smoothed
+/// (activations are divided by it; the weights were multiplied by it before quantizing); act_scale (1) and
+/// act_zero_point I32 (1) for static activation quantization.
+///
+/// Modes: `none` computes in fp32 with the dequantized weight (weight-only: smaller artifact, same speed);
+/// `dynamic` quantizes each activation row to u8 at run time and uses the u8×s8 GEMM (AVX-512 VNNI / AVX2);
+/// `static` uses one calibrated activation scale and zero point.
+public final class Int8Linear: Layer, LinearOperator, QuantizedModule {
+    public enum ActivationMode: String, Codable, Sendable { case none, dynamic, `static` }
+
+    public let inFeatures: Int
+    public let outFeatures: Int
+    public let useBias: Bool
+    public var activation: Activation
+    public let mode: ActivationMode
+    public let hasInputScale: Bool
+    public let method: String
+    private var cacheRevision = -1
+    private var packed: UnsafeMutableRawPointer?
+    private var dequantized: Tensor?
+
+    public init(name: String, inFeatures: Int, outFeatures: Int, useBias: Bool, activation: Activation, mode: ActivationMode,
+                inputScale: Bool, method: String = "rtn") {
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        self.useBias = useBias
+        self.activation = activation
+        self.mode = mode
+        self.hasInputScale = inputScale
+        self.method = method
+        super.init(name: name)
+        declareParameter("weight", shape: [outFeatures, inFeatures], dtype: .int8)
+        declareParameter("weight_scale", shape: [outFeatures])
+        if useBias { declareParameter("bias", shape: [outFeatures]) }
+        if inputScale { declareParameter("input_scale", shape: [inFeatures]) }
+        if mode == .static {
+            declareParameter("act_scale", shape: [1])
+            declareParameter("act_zero_point", shape: [1], dtype: .int32)
+        }
+    }
+
+    deinit { packed?.deallocate() }
+
+    public override var typeName: String { "Int8Linear" }
+    public override var summary: String {
+        "\(inFeatures) → \(outFeatures), int8 per-channel, activations \(mode.rawValue)\(hasInputScale ? ", smoothed" : ""), \(method)"
+            + (activation == .linear ? "" : ", \(activation.rawValue)")
+    }
+
+    /// Rebuilds the chain as fp32 `dense`; the artifact's module map swaps this module back in.
+    public override var spec: LayerSpec {
+        LayerSpec(type: "dense", name: name, inFeatures: inFeatures, outFeatures: outFeatures, activation: activation, useBias: useBias)
+    }
+
+    public var quantSpec: QuantizedModuleSpec {
+        QuantizedModuleSpec(kind: "int8-linear", name: name, inFeatures: inFeatures, outFeatures: outFeatures, useBias: useBias,
+                            activation: activation, activationMode: mode.rawValue, inputScale: hasInputScale, method: method)
+    }
+
+    public var bitsPerWeight: Double { 8 + 32 / Double(inFeatures) }
+
+    public var parameterEncodings: [String: String] {
+        var e = ["weight": "int8-per-channel", "weight_scale": "f32"]
+        if useBias { e["bias"] = "f32" }
+        if hasInputScale { e["input_scale"] = "f32" }
+        if mode == .static { e["act_scale"] = "f32"; e["act_zero_point"] = "i32" }
+        return e
+    }
+
+    public var biasTensor: Tensor? { useBias ? parameter("bias") : nil }
+
+    /// Packs or dequantizes the weight once per parameter revision.
+    private func prepare() {
+        guard cacheRevision != revision else { return }
+        cacheRevision = revision
+        packed?.deallocate()
+        packed = nil
+        dequantized = nil
+        let w = parameter("weight"), scale = parameter("weight_scale")
+        if mode == .none {
+            var d = Tensor(uninitialized: [outFeatures, inFeatures])
+            d.withUnsafeMutableFloats { dp in
+                w.withUnsafeElements(as: Int8.self) { wp in
+                    scale.withUnsafeFloats { sp in ck_dequantize_rows_s8(wp.baseAddress!, sp.baseAddress!, outFeatures, inFeatures, dp.baseAddress!) }
+                }
+            }
+            dequantized = d
+        } else {
+            let p = UnsafeMutableRawPointer.allocate(byteCount: ck_packed_b_size(outFeatures, inFeatures), alignment: 64)
+            w.withUnsafeElements(as: Int8.self) { ck_pack_b_s8($0.baseAddress!, outFeatures, inFeatures, p) }
+            packed = p
+        }
+    }
+
+    /// y(rows, out) = x(rows, in) · Ŵᵀ (bias not added).
+    public func matmul(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+        prepare()
+        var source = x
+        var smoothed: UnsafeMutablePointer<Float>?
+        defer { smoothed?.deallocate() }
+        if hasInputScale {
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: rows * inFeatures)
+            parameter("input_scale").withUnsafeFloats { divideColumns(x, by: $0.baseAddress!, rows: rows, k: inFeatures, into: buffer) }
+            smoothed = buffer
+            source = UnsafePointer(buffer)
+        }
+        if let dequantized {
+            dequantized.withUnsafeFloats { MatMul.linearRaw(source, $0.baseAddress!, y, m: rows, n: outFeatures, k: inFeatures) }
+            return
+        }
+        let q = UnsafeMutablePointer<UInt8>.allocate(capacity: rows * inFeatures)
+        let aScale = UnsafeMutablePointer<Float>.allocate(capacity: rows)
+        let aZero = UnsafeMutablePointer<Int32>.allocate(capacity: rows)
+        defer { q.deallocate(); aScale.deallocate(); aZero.deallocate() }
+        if mode == .dynamic {
+            QuantOps.quantizeRowsU8(source, rows: rows, k: inFeatures, into: q, scale: aScale, zeroPoint: aZero)
+        } else {
+            let s = parameter("act_scale").floats[0], z = parameter("act_zero_point").withUnsafeElements(as: Int32.self) { $0[0] }
+            let inv = 1 / s, zf = Float(z)
+            for i in 0..<(rows * inFeatures) { q[i] = UInt8(min(255, max(0, (source[i] * inv).rounded(.toNearestOrEven) + zf))) }
+            for r in 0..<rows { aScale[r] = s; aZero[r] = z }
+        }
+        parameter("weight_scale").withUnsafeFloats { ws in
+            QuantOps.gemmU8S8(q, aScale: aScale, aZeroPoint: aZero, packed: packed!, weightScale: ws.baseAddress!, bias: nil,
+                              into: y, m: rows, n: outFeatures, k: inFeatures)
+        }
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        guard x.shape.last == inFeatures else { throw ModelError.badInput("layer '\(name)' expects last dimension \(inFeatures), got shape \(x.shape)") }
+        return linearForward(self, x)
+    }
+
+    public override func outputShape(for input: [Int]) throws -> [Int] {
+        guard input.last == inFeatures else { throw ModelError.invalidConfig("layer '\(name)' expects \(inFeatures) input features, got \(input)") }
+        return Array(input.dropLast()) + [outFeatures]
+    }
+}
+
+/// forward() of a quantized Linear as a Keras-style layer: matmul, then bias and activation fused.
+func linearForward(_ op: some LinearOperator & Layer, _ x: Tensor) -> Tensor {
+    let rows = x.count / op.inFeatures
+    var y = Tensor(uninitialized: Array(x.shape.dropLast()) + [op.outFeatures])
+    let x32 = x.toFloat32()
+    let act: Activation
+    switch op {
+    case let l as Int8Linear: act = l.activation
+    case let l as Int4Linear: act = l.activation
+    default: act = .linear
+    }
+    y.withUnsafeMutableFloats { yp in
+        x32.withUnsafeFloats { xp in op.matmul(xp.baseAddress!, rows: rows, into: yp.baseAddress!) }
+        if let b = op.biasTensor {
+            b.withUnsafeFloats { act.applyWithBias(yp.baseAddress!, bias: $0.baseAddress!, rows: rows, cols: op.outFeatures) }
+        } else {
+            act.apply(yp.baseAddress!, rows: rows, cols: op.outFeatures)
+        }
+    }
+    return y
+}

@@ -1,0 +1,69 @@
+import Compression
+import Evaluation
+import Foundation
+import Formats
+import Layers
+import Tensors
+
+/// One layer's sensitivity: the damage when only it is quantized.
+public struct LayerSensitivity: Codable, Sendable {
+    public var path: String
+    /// Mean squared difference of the model outputs against fp32.
+    public var outputMSE: Double
+    /// Metric drop against fp32: 1 − cosine mean (embeddings) or accuracy points lost (classifiers).
+    public var metricDrop: Double
+    public var metric: String
+
+    enum CodingKeys: String, CodingKey { case path, outputMSE = "output_mse", metricDrop = "metric_drop", metric }
+}
+
+/// Per-layer sensitivity analysis (`compress sensitivity`, and the ranking used by mixed-precision tuning):
+/// each target is quantized alone, measured, and put back.
+public struct SensitivityAnalysis {
+    public var config: QuantizeConfig
+    public var progress: (String) -> Void
+
+    public init(config: QuantizeConfig, progress: @escaping (String) -> Void = { _ in }) {
+        self.config = config
+        self.progress = progress
+    }
+
+    /// Measures every target of `config` on `model` (restored afterwards), most sensitive first.
+    public func run(_ model: LoadedModel, eval: EvalData, calibration: LoadedModel.Items?) throws -> [LayerSensitivity] {
+        let evaluator = Evaluator(options: Evaluator.Options())
+        let reference = try evaluator.outputs(model, eval.items)
+        let baseAccuracy = eval.labels.map { Fidelity.accuracy(reference, labels: $0) }
+        let quantizer = Quantizer(config: config)
+        let paths = try quantizer.targetPaths(model)
+        var out: [LayerSensitivity] = []
+        for (i, path) in paths.enumerated() {
+            progress("sensitivity \(i + 1)/\(paths.count): \(path)")
+            let original = model.root.module(at: path)!
+            var only = Quantizer(config: config)
+            for p in paths where p != path { only.overrides[p] = 32 }
+            try only.apply(to: model, calibration: calibration)
+            let outputs = try evaluator.outputs(model, eval.items)
+            try model.root.replaceModule(at: path, with: original)
+            let a = reference.floats, b = outputs.floats
+            var mse = 0.0
+            for j in 0..<a.count { mse += Double((a[j] - b[j]) * (a[j] - b[j])) }
+            mse /= Double(max(a.count, 1))
+            if let labels = eval.labels, let base = baseAccuracy {
+                out.append(LayerSensitivity(path: path, outputMSE: mse, metricDrop: base - Fidelity.accuracy(outputs, labels: labels), metric: "accuracy"))
+            } else {
+                let cos = Fidelity.rowCosines(outputs, reference)
+                out.append(LayerSensitivity(path: path, outputMSE: mse, metricDrop: 1 - cos.reduce(0, +) / Double(cos.count), metric: "cosine"))
+            }
+        }
+        return out.sorted { ($0.metricDrop, $0.outputMSE) > ($1.metricDrop, $1.outputMSE) }
+    }
+
+    /// A Markdown table.
+    public static func markdown(_ rows: [LayerSensitivity]) -> String {
+        var s = "| rank | module | output MSE | metric drop |\n|---:|---|---:|---:|\n"
+        for (i, r) in rows.enumerated() {
+            s += "| \(i + 1) | \(r.path) | \(String(format: "%.3e", r.outputMSE)) | \(String(format: "%.3e", r.metricDrop)) (\(r.metric)) |\n"
+        }
+        return s
+    }
+}
