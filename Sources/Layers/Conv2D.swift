@@ -11,6 +11,8 @@ public final class Conv2D: Layer {
     public let samePadding: Bool
     public let useBias: Bool
     public var activation: Activation
+    private var packedRevision = -1
+    private var packedWeight: PackedMatrix?
 
     public init(name: String, inChannels: Int, filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
                 samePadding: Bool, useBias: Bool = true, activation: Activation = .linear) {
@@ -53,7 +55,11 @@ public final class Conv2D: Layer {
         let (cols, n, oh, ow) = try im2col(x)
         let patch = kernelSize.h * kernelSize.w * inChannels
         let rows = cols.shape[0]
-        var y = MatMul.linear(cols, weight: parameter("weight").reshaped([filters, patch]))
+        if packedRevision != revision || packedWeight == nil {
+            packedWeight = PackedMatrix(parameter("weight").reshaped([filters, patch]))
+            packedRevision = revision
+        }
+        var y = packedWeight!.multiply(cols)
         let bias = useBias ? parameter("bias") : nil
         y.withUnsafeMutableFloats { yp in
             if let bias {

@@ -7,6 +7,17 @@ public final class Linear: Layer, LinearOperator {
     public let outFeatures: Int
     public let useBias: Bool
     public var activation: Activation
+    private var packedRevision = -1
+    private var packedWeight: PackedMatrix?
+
+    /// The weight packed for the GEMM kernel, rebuilt when the parameter changes.
+    public var packed: PackedMatrix {
+        if packedRevision != revision || packedWeight == nil {
+            packedWeight = PackedMatrix(parameter("weight"))
+            packedRevision = revision
+        }
+        return packedWeight!
+    }
 
     public init(name: String = "", inFeatures: Int, outFeatures: Int, useBias: Bool = true, activation: Activation = .linear) {
         self.inFeatures = inFeatures
@@ -29,7 +40,7 @@ public final class Linear: Layer, LinearOperator {
         guard x.shape.last == inFeatures else {
             throw ModelError.badInput("layer '\(name)' expects last dimension \(inFeatures), got shape \(x.shape)")
         }
-        var y = MatMul.linear(x, weight: parameter("weight"))
+        var y = packed.multiply(x)
         let rows = y.count / outFeatures
         let bias = useBias ? parameter("bias") : nil
         y.withUnsafeMutableFloats { yp in
@@ -45,9 +56,7 @@ public final class Linear: Layer, LinearOperator {
     public var biasTensor: Tensor? { useBias ? parameter("bias") : nil }
 
     public func matmul(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        parameter("weight").withUnsafeFloats { w in
-            MatMul.linearRaw(x, w.baseAddress!, y, m: rows, n: outFeatures, k: inFeatures)
-        }
+        packed.multiply(x, rows: rows, into: y)
     }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {

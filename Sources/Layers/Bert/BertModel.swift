@@ -159,8 +159,7 @@ public final class BertModel: Module {
         let h = config.hiddenSize
         if let linears = ops as? [Linear] {
             let fused = fusedQKVWeights(i, linears)
-            fused.weight.withUnsafeFloats { w in MatMul.linearRaw(x, w.baseAddress!, y, m: rows, n: 3 * h, k: h) }
-            fused.bias.withUnsafeFloats { b in Ops.biasAdd(y, bias: b.baseAddress!, rows: rows, cols: 3 * h) }
+            fused.bias.withUnsafeFloats { b in fused.weight.multiply(x, rows: rows, bias: b.baseAddress!, into: y) }
             return
         }
         // Mixed operators (e.g. quantized): run each and interleave into the (T, 3H) rows.
@@ -176,14 +175,14 @@ public final class BertModel: Module {
     private struct FusedQKV {
         let key: [ObjectIdentifier]
         let revisions: [Int]
-        let weight: Tensor  // (3H, H)
+        let weight: PackedMatrix  // (3H, H)
         let bias: Tensor  // (3H)
     }
 
     private func fusedQKVWeights(_ i: Int, _ linears: [Linear]) -> FusedQKV {
         let key = linears.map { ObjectIdentifier($0) }, revisions = linears.map(\.revision)
         if let cached = fusedQKV[i], cached.key == key, cached.revisions == revisions { return cached }
-        let weight = Tensor.concatenateRows(linears.map { $0.parameter("weight") })
+        let weight = PackedMatrix(Tensor.concatenateRows(linears.map { $0.parameter("weight") }))
         let bias = Tensor.concatenateRows(linears.map { $0.biasTensor ?? Tensor(zeros: [$0.outFeatures]) })
         let fused = FusedQKV(key: key, revisions: revisions, weight: weight, bias: bias)
         fusedQKV[i] = fused
