@@ -49,13 +49,15 @@ public struct QuantizeConfig: Codable, Sendable {
         public var dampening: Double?
         /// GPTQ: quantize columns in order of decreasing Hessian diagonal.
         public var actOrder: Bool?
+        /// `max` (scale from max |w|) or `mse` (search a shrunk scale per group minimizing |w − q(w)|^2.4).
+        public var scaleSearch: String?
 
         public init(bits: Int, symmetric: Bool? = true, granularity: String? = nil, groupSize: Int? = nil, method: String? = "rtn") {
             self.bits = bits; self.symmetric = symmetric; self.granularity = granularity; self.groupSize = groupSize; self.method = method
         }
 
         enum CodingKeys: String, CodingKey {
-            case bits, symmetric, granularity, groupSize = "group_size", method, dampening, actOrder = "act_order"
+            case bits, symmetric, granularity, groupSize = "group_size", method, dampening, actOrder = "act_order", scaleSearch = "scale_search"
         }
     }
 
@@ -78,7 +80,7 @@ public struct QuantizeConfig: Codable, Sendable {
     /// Keys allowed under each part (for recipe unknown-key errors).
     public static let allowedKeys: [String: Set<String>] = [
         "": ["weights", "activations", "smoothquant", "targets", "ignore", "calibration_samples", "max_sequence_length", "tuning", "sensitivity"],
-        "weights": ["bits", "symmetric", "granularity", "group_size", "method", "dampening", "act_order"],
+        "weights": ["bits", "symmetric", "granularity", "group_size", "method", "dampening", "act_order", "scale_search"],
         "activations": ["mode", "calibration", "percentile"],
         "smoothquant": ["alpha"],
     ]
@@ -106,6 +108,7 @@ public struct QuantizeConfig: Codable, Sendable {
         }
         if granularity == "group", ![32, 64, 128].contains(groupSize) { throw bad("weights.group_size", "group size \(groupSize) is not supported (32, 64, 128)") }
         guard ["rtn", "gptq", "awq"].contains(method) else { throw bad("weights.method", "unknown method '\(method)' (rtn, gptq, awq)") }
+        if let s = weights.scaleSearch, !["max", "mse"].contains(s) { throw bad("weights.scale_search", "unknown scale search '\(s)' (max, mse)") }
         guard ["none", "dynamic", "static"].contains(activationMode) else { throw bad("activations.mode", "unknown mode '\(activationMode)' (none, dynamic, static)") }
         if weights.bits == 4, activationMode != "none" { throw bad("activations.mode", "int4 is weight-only: use mode none") }
         if let c = activations?.calibration, !["minmax", "percentile", "entropy", "mse"].contains(c) {

@@ -66,6 +66,21 @@ public struct Quantizer {
             }
             linears[p] = l
         }
+        // GPTQ runs block by block ("true sequential"): each block's Hessians come from inputs produced by the
+        // blocks before it already quantized, so later layers correct for earlier rounding.
+        let groups = config.method == "gptq" ? Self.sequentialGroups(paths) : [paths]
+        var reports: [QuantizedLayerReport] = []
+        var done = 0
+        for group in groups {
+            let groupLinears = linears.filter { group.contains($0.key) }
+            reports += try quantizeGroup(group, groupLinears, model: model, calibration: calibration, done: &done, total: paths.count)
+        }
+        return reports
+    }
+
+    /// Smoothing, calibration and quantization of one group of targets (all of them, or one block for GPTQ).
+    func quantizeGroup(_ paths: [String], _ linears: [String: Layer], model: LoadedModel, calibration: LoadedModel.Items?,
+                       done: inout Int, total: Int) throws -> [QuantizedLayerReport] {
         var recorders: [String: CalibrationRecorder] = [:]
         if config.needsCalibration {
             recorders = try calibrate(model, linears: linears, items: calibration, observeScales: [:])
@@ -88,13 +103,27 @@ public struct Quantizer {
             recorders = try calibrate(model, linears: linears, items: calibration, observeScales: smoothing.mapValues(\.scale))
         }
         var reports: [QuantizedLayerReport] = []
-        for (i, p) in paths.enumerated() {
-            progress("quantizing \(p) (\(i + 1)/\(paths.count))")
+        for p in paths {
+            done += 1
+            progress("quantizing \(p) (\(done)/\(total))")
             let (module, report) = try quantize(linears[p]!, path: p, smoothing: smoothing[p], recorder: recorders[p])
             try model.root.replaceModule(at: p, with: module)
             reports.append(report)
         }
         return reports
+    }
+
+    /// Targets grouped by block, in model order: a path's block is its prefix up to the first numeric component
+    /// (`encoder.layer.3.attention.self.query` → `encoder.layer.3`); paths without one form their own group.
+    static func sequentialGroups(_ paths: [String]) -> [[String]] {
+        var groups: [[String]] = []
+        var keys: [String] = []
+        for p in paths {
+            let parts = p.split(separator: ".")
+            let key = parts.firstIndex { Int($0) != nil }.map { parts[...$0].joined(separator: ".") } ?? p
+            if keys.last == key { groups[groups.count - 1].append(p) } else { keys.append(key); groups.append([p]) }
+        }
+        return groups
     }
 
     func bits(_ path: String) -> Int { overrides[path] ?? config.weights.bits }
@@ -175,12 +204,12 @@ public struct Quantizer {
                 h.withUnsafeMutableFloats { hp in for i in 0..<inF { for j in 0..<inF { hp[i * inF + j] /= s[i] * s[j] } } }
             }
             q = try GPTQ.quantize(w, hessian: h, bits: b, groupSize: g, symmetric: true, actOrder: config.weights.actOrder ?? false,
-                                  dampening: config.weights.dampening ?? 0.01)
+                                  dampening: config.weights.dampening ?? 0.01, scaleSearch: config.weights.scaleSearch == "mse")
         default:
             if b == 8 && config.granularity == "per-tensor" {
                 q = try RTN.quantizePerTensor(w, bits: 8)
             } else {
-                q = try RTN.quantize(w, bits: b, groupSize: g, symmetric: true)
+                q = try RTN.quantize(w, bits: b, groupSize: g, symmetric: true, scaleSearch: config.weights.scaleSearch == "mse")
             }
         }
         let deq = q.dequantized().floats, orig = w.floats

@@ -37,8 +37,9 @@ public enum GPTQ {
     /// Quantizes W (out, in) given H (in, in).
     /// - actOrder: quantize inputs in order of decreasing H diagonal; group scales are then computed up front
     ///   from the unmodified weights ("static groups") so every group stays a contiguous run of inputs.
+    /// - scaleSearch: choose each group's (or row's) scale by the MSE grid search instead of max |w|.
     public static func quantize(_ w: Tensor, hessian: Tensor, bits: Int, groupSize: Int, symmetric: Bool = true, actOrder: Bool = false,
-                                dampening: Double = 0.01, blockSize: Int = 128) throws -> QuantizedWeight {
+                                dampening: Double = 0.01, blockSize: Int = 128, scaleSearch: Bool = false) throws -> QuantizedWeight {
         guard symmetric else { throw CompressionError.invalidConfig(key: "weights.symmetric", message: "asymmetric weights are not supported") }
         let (rows, cols) = (w.shape[0], w.shape[1])
         guard hessian.shape == [cols, cols] else {
@@ -59,10 +60,12 @@ public enum GPTQ {
         /// Scales of group g from the columns of `wt` that start at `first` (original order unless permuted).
         func setGroupScales(_ g: Int, first: Int) {
             let c1 = min(cols, first + gs)
-            for r in 0..<rows {
-                var m: Float = 0
-                for c in first..<c1 { m = max(m, abs(wt[c * rows + r])) }
-                scales[r * groups + g] = grid.scale(maxAbs: m)
+            wt.withUnsafeBufferPointer { wp in
+                for r in 0..<rows {
+                    // Column-major in wt: this row's group is every `rows`-th value from (first, r).
+                    let start = first * rows + r, span = (c1 - first - 1) * rows + 1
+                    scales[r * groups + g] = grid.scale(UnsafeBufferPointer(rebasing: wp[start..<(start + span)]), stride: rows, search: scaleSearch)
+                }
             }
         }
         var perm = Array(0..<cols)
@@ -75,10 +78,11 @@ public enum GPTQ {
             h = hp
         }
         if gs == 0 {
-            for r in 0..<rows {
-                var m: Float = 0
-                for c in 0..<cols { m = max(m, abs(wt[c * rows + r])) }
-                scales[r] = grid.scale(maxAbs: m)
+            wt.withUnsafeBufferPointer { wp in
+                for r in 0..<rows {
+                    let span = (cols - 1) * rows + 1
+                    scales[r] = grid.scale(UnsafeBufferPointer(rebasing: wp[r..<(r + span)]), stride: rows, search: scaleSearch)
+                }
             }
         }
         var mean = 0.0

@@ -1,3 +1,4 @@
+import Foundation
 import Tensors
 
 /// Integer codes and scales for one weight matrix W (rows = out, cols = in), symmetric:
@@ -46,6 +47,26 @@ struct SymmetricGrid {
     }
 
     func scale(maxAbs: Float) -> Float { maxAbs > 0 ? maxAbs / divisor : 1 }
+
+    /// The scale for a group of weights: max|w| / divisor, or with `search`, the shrunk scale p · max|w| / divisor
+    /// (p from 1 down to 0.8 in steps of 0.01) minimizing Σ |w − q(w)|^2.4 — the GPTQ reference's `mse` grid.
+    func scale(_ values: UnsafeBufferPointer<Float>, stride: Int = 1, search: Bool) -> Float {
+        var m: Float = 0
+        for i in Swift.stride(from: 0, to: values.count, by: stride) { m = Swift.max(m, abs(values[i])) }
+        let base = scale(maxAbs: m)
+        guard search, m > 0 else { return base }
+        var best = base, bestErr = Float.infinity
+        for step in 0...20 {
+            let s = base * (1 - Float(step) * 0.01)
+            var err: Float = 0
+            for i in Swift.stride(from: 0, to: values.count, by: stride) {
+                let d = abs(values[i] - code(values[i], scale: s) * s)
+                err += powf(d, 2.4)
+            }
+            if err < bestErr { bestErr = err; best = s }
+        }
+        return best
+    }
 
     /// round-half-to-even(w / scale), clamped to the code range.
     @inline(__always)

@@ -7,7 +7,8 @@ public enum RTN {
     /// ```swift
     /// let q = try RTN.quantize(w, bits: 4, groupSize: 32)   // int4, g32
     /// ```
-    public static func quantize(_ w: Tensor, bits: Int, groupSize: Int, symmetric: Bool = true) throws -> QuantizedWeight {
+    /// - scaleSearch: pick each group's scale by the MSE grid search (see `SymmetricGrid.scale`), not max |w|.
+    public static func quantize(_ w: Tensor, bits: Int, groupSize: Int, symmetric: Bool = true, scaleSearch: Bool = false) throws -> QuantizedWeight {
         guard w.rank == 2 else { throw CompressionError.invalidConfig(key: "weights", message: "RTN needs a 2-D weight, got \(w.shape)") }
         guard symmetric else { throw CompressionError.invalidConfig(key: "weights.symmetric", message: "asymmetric weights are not supported") }
         let (rows, cols) = (w.shape[0], w.shape[1])
@@ -20,9 +21,7 @@ public enum RTN {
             for r in 0..<rows {
                 for g in 0..<groups {
                     let c0 = g * gs, c1 = min(cols, c0 + gs)
-                    var m: Float = 0
-                    for c in c0..<c1 { m = max(m, abs(wp[r * cols + c])) }
-                    let s = grid.scale(maxAbs: m)
+                    let s = grid.scale(UnsafeBufferPointer(rebasing: wp[(r * cols + c0)..<(r * cols + c1)]), search: scaleSearch)
                     scales[r * groups + g] = s
                     for c in c0..<c1 { codes[r * cols + c] = Int8(grid.code(wp[r * cols + c], scale: s)) }
                 }

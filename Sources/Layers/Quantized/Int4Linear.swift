@@ -6,7 +6,8 @@ import Tensors
 ///
 /// Parameters: weight U8 (out, blocks·20) raw blocks; bias (out) if any; input_scale (in) when smoothed (AWQ).
 /// Small batches (≤ `onTheFlyMaxRows` rows) dequantize on the fly in the kernel; larger ones dequantize once
-/// into a cached fp32 weight and use sgemm, which is faster when the weight is reused across many rows.
+/// into a cached packed fp32 weight, which is faster when the weight is reused across many rows (the cache
+/// costs fp32 memory at run time; the artifact stays 5 bits per weight).
 public final class Int4Linear: Layer, LinearOperator, QuantizedModule {
     public let inFeatures: Int
     public let outFeatures: Int
@@ -18,7 +19,7 @@ public final class Int4Linear: Layer, LinearOperator, QuantizedModule {
     /// Rows up to which the on-the-fly kernel is used.
     public static let onTheFlyMaxRows = 8
     private var cacheRevision = -1
-    private var dequantized: Tensor?
+    private var dequantized: PackedMatrix?
 
     public init(name: String, inFeatures: Int, outFeatures: Int, useBias: Bool, activation: Activation, groupSize: Int,
                 inputScale: Bool, method: String = "rtn") throws {
@@ -90,11 +91,11 @@ public final class Int4Linear: Layer, LinearOperator, QuantizedModule {
             parameter("weight").withUnsafeBytes { QuantOps.gemmQ4(source, blocks: $0.baseAddress!, bias: nil, into: y, m: rows, n: outFeatures, k: inFeatures) }
             return
         }
-        if cacheRevision != revision {
-            dequantized = dequantizedWeight()
+        if cacheRevision != revision || dequantized == nil {
+            dequantized = PackedMatrix(dequantizedWeight())
             cacheRevision = revision
         }
-        dequantized!.withUnsafeFloats { MatMul.linearRaw(source, $0.baseAddress!, y, m: rows, n: outFeatures, k: inFeatures) }
+        dequantized!.multiply(source, rows: rows, into: y)
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {

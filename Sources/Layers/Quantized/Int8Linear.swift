@@ -22,7 +22,7 @@ public final class Int8Linear: Layer, LinearOperator, QuantizedModule {
     public let method: String
     private var cacheRevision = -1
     private var packed: UnsafeMutableRawPointer?
-    private var dequantized: Tensor?
+    private var dequantized: PackedMatrix?
 
     public init(name: String, inFeatures: Int, outFeatures: Int, useBias: Bool, activation: Activation, mode: ActivationMode,
                 inputScale: Bool, method: String = "rtn") {
@@ -89,7 +89,7 @@ public final class Int8Linear: Layer, LinearOperator, QuantizedModule {
                     scale.withUnsafeFloats { sp in ck_dequantize_rows_s8(wp.baseAddress!, sp.baseAddress!, outFeatures, inFeatures, dp.baseAddress!) }
                 }
             }
-            dequantized = d
+            dequantized = PackedMatrix(d)
         } else {
             let p = UnsafeMutableRawPointer.allocate(byteCount: ck_packed_b_size(outFeatures, inFeatures), alignment: 64)
             w.withUnsafeElements(as: Int8.self) { ck_pack_b_s8($0.baseAddress!, outFeatures, inFeatures, p) }
@@ -110,7 +110,7 @@ public final class Int8Linear: Layer, LinearOperator, QuantizedModule {
             source = UnsafePointer(buffer)
         }
         if let dequantized {
-            dequantized.withUnsafeFloats { MatMul.linearRaw(source, $0.baseAddress!, y, m: rows, n: outFeatures, k: inFeatures) }
+            dequantized.multiply(source, rows: rows, into: y)
             return
         }
         let q = UnsafeMutablePointer<UInt8>.allocate(capacity: rows * inFeatures)
