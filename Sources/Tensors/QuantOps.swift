@@ -14,10 +14,18 @@ public enum QuantOps {
         }
     }
 
+    /// Multiply-adds below which an int8 GEMM stays on one thread: at ~1 TOPS such a GEMM takes ~30 µs, about
+    /// what waking a second thread costs (measured: splitting MiniLM batch-1 GEMMs made 2 threads slower than 1).
+    public static let int8ParallelThreshold = 16 << 20
+
     /// y(m, n) = dequant(u8 x · s8 wᵀ) with per-row activation scale/zero point and per-channel weight scale.
     public static func gemmU8S8(_ a: UnsafePointer<UInt8>, aScale: UnsafePointer<Float>, aZeroPoint: UnsafePointer<Int32>,
                                 packed: UnsafeRawPointer, weightScale: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                 into c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int) {
+        if m * n * k < int8ParallelThreshold {
+            ck_gemm_u8s8_f32(a, k, aScale, aZeroPoint, packed, weightScale, bias, c, n, m, n, k, 0, n)
+            return
+        }
         columnChunks(n) { n0, n1 in
             ck_gemm_u8s8_f32(a, k, aScale, aZeroPoint, packed, weightScale, bias, c, n, m, n, k, n0, n1)
         }

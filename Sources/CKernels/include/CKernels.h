@@ -188,6 +188,8 @@ void ck_gemm_q4_f32_ref(const float* a, size_t lda, const ck_block_q4* w, const 
                         size_t ldc, size_t m, size_t n, size_t k, size_t n0, size_t n1);
 
 #include "ck_sgemm.h"
+#include "ck_attention.h"
+#include "ck_pool.h"
 
 #ifdef __cplusplus
 }

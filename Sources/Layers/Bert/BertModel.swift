@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Tensors
 
@@ -114,16 +115,13 @@ public final class BertModel: Module {
         qkv.withUnsafeFloats { qp in ctx.withUnsafeMutableFloats { cp in
             let q = qp.baseAddress!, c = cp.baseAddress!
             let jobs = lengths.count * heads
-            Threading.parallelChunks(jobs, minimumPerChunk: max(1, 4096 / max(1, maxLen * maxLen))) { range in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: maxLen * maxLen)  // (L, L)
-                defer { scores.deallocate() }
+            Threading.parallelChunks(jobs, minimumPerChunk: max(1, 8192 / max(1, maxLen * maxLen * dh / 8))) { range in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: ck_attention_scratch_size(maxLen, dh))
+                defer { scratch.deallocate() }
                 for job in range {
                     let s = job / heads, head = job % heads, l = lengths[s], base = starts[s]
                     let qh = q + base * 3 * h + head * dh
-                    MatMul.gemm(transA: false, transB: true, m: l, n: l, k: dh, a: qh, lda: 3 * h, b: qh + h, ldb: 3 * h, c: scores, ldc: l)
-                    Ops.softmaxRows(scores, rows: l, cols: l, scale: scale, keyBias: nil)
-                    MatMul.gemm(transA: false, transB: false, m: l, n: dh, k: l, a: scores, lda: l, b: qh + 2 * h, ldb: 3 * h,
-                                c: c + base * h + head * dh, ldc: h)
+                    ck_attention_head_f32(qh, qh + h, qh + 2 * h, 3 * h, l, dh, scale, c + base * h + head * dh, h, scratch)
                 }
             }
         } }

@@ -1,0 +1,26 @@
+// Fused self-attention for one (sequence, head), for short sequences where BLAS call overhead dominates.
+// Included from CKernels.h.
+#ifndef CK_ATTENTION_H
+#define CK_ATTENTION_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// ctx = softmax(q · kᵀ · scale) · v for one head over one sequence of `len` tokens.
+/// q, k, v: (len, dh) with row strides ld_qkv (e.g. the q/k/v column block of a (len, 3H) QKV matrix);
+/// ctx: (len, dh) with row stride ld_ctx; scratch: ck_attention_scratch_size(len, dh) floats.
+/// The AVX-512 path scores 16 keys per vector against a transposed copy of k; other ISAs use the twin.
+size_t ck_attention_scratch_size(size_t len, size_t dh);
+void ck_attention_head_f32(const float* q, const float* k, const float* v, size_t ld_qkv, size_t len, size_t dh, float scale,
+                           float* ctx, size_t ld_ctx, float* scratch);
+/// Scalar twin (libm expf).
+void ck_attention_head_f32_ref(const float* q, const float* k, const float* v, size_t ld_qkv, size_t len, size_t dh,
+                               float scale, float* ctx, size_t ld_ctx, float* scratch);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
