@@ -42,6 +42,11 @@ public struct Recipe: Codable, Sendable {
         /// Largest acceptable top-1 accuracy drop (absolute, 0.01 = one point).
         public var maxAccuracyDrop: Double?
         enum CodingKeys: String, CodingKey { case minCosine = "min_cosine", maxAccuracyDrop = "max_accuracy_drop" }
+
+        public init(minCosine: Double? = nil, maxAccuracyDrop: Double? = nil) {
+            self.minCosine = minCosine
+            self.maxAccuracyDrop = maxAccuracyDrop
+        }
     }
 
     /// One step; written in YAML as a single-key mapping (`- evaluate: {...}`).
