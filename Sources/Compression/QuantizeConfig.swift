@@ -24,6 +24,8 @@ public struct QuantizeConfig: Codable, Sendable {
     public var tuning: Bool?
     /// Record the per-module sensitivity table in the report.
     public var sensitivity: Bool?
+    /// Also store embedding tables as int8 rows (per-row scale); they are most of a small encoder's bytes.
+    public var embeddings: Bool?
 
     public init(weights: WeightConfig, activations: ActivationConfig? = nil, smoothquant: SmoothQuantConfig? = nil,
                 targets: [String]? = nil, ignore: [String]? = nil) {
@@ -32,7 +34,7 @@ public struct QuantizeConfig: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case weights, activations, smoothquant, targets, ignore
-        case calibrationSamples = "calibration_samples", maxSequenceLength = "max_sequence_length", tuning, sensitivity
+        case calibrationSamples = "calibration_samples", maxSequenceLength = "max_sequence_length", tuning, sensitivity, embeddings
     }
 
     public struct WeightConfig: Codable, Sendable {
@@ -51,13 +53,15 @@ public struct QuantizeConfig: Codable, Sendable {
         public var actOrder: Bool?
         /// `max` (scale from max |w|) or `mse` (search a shrunk scale per group minimizing |w − q(w)|^2.4).
         public var scaleSearch: String?
+        /// With `method: gptq`: first search AWQ per-input-channel scales, then run GPTQ on the scaled weights.
+        public var awqScales: Bool?
 
         public init(bits: Int, symmetric: Bool? = true, granularity: String? = nil, groupSize: Int? = nil, method: String? = "rtn") {
             self.bits = bits; self.symmetric = symmetric; self.granularity = granularity; self.groupSize = groupSize; self.method = method
         }
 
         enum CodingKeys: String, CodingKey {
-            case bits, symmetric, granularity, groupSize = "group_size", method, dampening, actOrder = "act_order", scaleSearch = "scale_search"
+            case bits, symmetric, granularity, groupSize = "group_size", method, dampening, actOrder = "act_order", scaleSearch = "scale_search", awqScales = "awq_scales"
         }
     }
 
@@ -79,8 +83,8 @@ public struct QuantizeConfig: Codable, Sendable {
 
     /// Keys allowed under each part (for recipe unknown-key errors).
     public static let allowedKeys: [String: Set<String>] = [
-        "": ["weights", "activations", "smoothquant", "targets", "ignore", "calibration_samples", "max_sequence_length", "tuning", "sensitivity"],
-        "weights": ["bits", "symmetric", "granularity", "group_size", "method", "dampening", "act_order", "scale_search"],
+        "": ["weights", "activations", "smoothquant", "targets", "ignore", "calibration_samples", "max_sequence_length", "tuning", "sensitivity", "embeddings"],
+        "weights": ["bits", "symmetric", "granularity", "group_size", "method", "dampening", "act_order", "scale_search", "awq_scales"],
         "activations": ["mode", "calibration", "percentile"],
         "smoothquant": ["alpha"],
     ]
@@ -91,6 +95,9 @@ public struct QuantizeConfig: Codable, Sendable {
     public var groupSize: Int { granularity == "group" ? (weights.groupSize ?? 32) : 0 }
     public var method: String { weights.method ?? "rtn" }
     public var activationMode: String { activations?.mode ?? "none" }
+
+    /// Whether AWQ scales are searched (method awq, or gptq with awq_scales).
+    public var usesAWQScales: Bool { method == "awq" || (method == "gptq" && weights.awqScales == true) }
 
     /// Whether a pass over calibration data is needed.
     public var needsCalibration: Bool {
@@ -116,7 +123,8 @@ public struct QuantizeConfig: Codable, Sendable {
         }
         if let p = activations?.percentile, !(p > 50 && p <= 100) { throw bad("activations.percentile", "percentile \(p) must be in (50, 100]") }
         if let a = smoothquant?.alpha, !(a >= 0 && a <= 1) { throw bad("smoothquant.alpha", "alpha \(a) must be in [0, 1]") }
-        if smoothquant != nil, method == "awq" { throw bad("smoothquant", "use either smoothquant or method awq, not both") }
+        if weights.awqScales == true, method != "gptq" { throw bad("weights.awq_scales", "awq_scales goes with method gptq (method awq already searches them)") }
+        if smoothquant != nil, usesAWQScales { throw bad("smoothquant", "use either smoothquant or method awq, not both") }
         if let n = calibrationSamples, n < 1 { throw bad("calibration_samples", "must be at least 1") }
         for pattern in (targets ?? []) + (ignore ?? []) { _ = try PathPattern(pattern) }
     }

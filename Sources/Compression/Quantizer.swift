@@ -75,6 +75,39 @@ public struct Quantizer {
             let groupLinears = linears.filter { group.contains($0.key) }
             reports += try quantizeGroup(group, groupLinears, model: model, calibration: calibration, done: &done, total: paths.count)
         }
+        if config.embeddings == true { reports += try quantizeEmbeddings(model) }
+        return reports
+    }
+
+    /// Every fp32 embedding table not ignored → int8 rows with per-row scales (after the Linears: calibration
+    /// above ran with fp32 tables).
+    func quantizeEmbeddings(_ model: LoadedModel) throws -> [QuantizedLayerReport] {
+        let ignore = try (config.ignore ?? []).map(PathPattern.init)
+        var reports: [QuantizedLayerReport] = []
+        for (path, module) in model.root.namedModules() {
+            guard let table = module as? Embedding, !ignore.contains(where: { $0.matches(path) }) else { continue }
+            let w = table.parameter("weight")
+            if w.floats.contains(where: { !$0.isFinite }) { throw CompressionError.nonFinite("quantize: weight '\(path).weight' contains NaN or Inf") }
+            var codes = Tensor(zeros: [table.count, table.dim], dtype: .int8)
+            var scales = Tensor(zeros: [table.count])
+            codes.withUnsafeMutableElements(as: Int8.self) { c in scales.withUnsafeMutableFloats { s in w.withUnsafeFloats { wp in
+                ck_quantize_rows_s8(wp.baseAddress!, table.count, table.dim, c.baseAddress!, s.baseAddress!)
+            } } }
+            let q = Int8Embedding(count: table.count, dim: table.dim)
+            try q.setParameter("weight", codes)
+            try q.setParameter("weight_scale", scales)
+            try model.root.replaceModule(at: path, with: q)
+            var num = 0.0, den = 0.0
+            let a = w.floats
+            for r in 0..<table.count {
+                let row = UnsafeMutablePointer<Float>.allocate(capacity: table.dim)
+                q.copyRow(r, into: row)
+                for j in 0..<table.dim { let x = Double(a[r * table.dim + j]); num += (x - Double(row[j])) * (x - Double(row[j])); den += x * x }
+                row.deallocate()
+            }
+            reports.append(QuantizedLayerReport(path: path, bits: 8, method: "rtn", activations: "-", bitsPerWeight: q.bitsPerWeight,
+                                                weightRelativeError: den > 0 ? (num / den).squareRoot() : 0, smoothingAlpha: nil))
+        }
         return reports
     }
 
@@ -91,7 +124,7 @@ public struct Quantizer {
             let w = linears[p]!.parameter("weight")
             if let sq = config.smoothquant, let absMax = recorders[p]?.channelAbsMax {
                 smoothing[p] = (SmoothQuant.scales(activationAbsMax: absMax, weight: w, alpha: sq.alpha), sq.alpha)
-            } else if config.method == "awq", let r = recorders[p] {
+            } else if config.usesAWQScales, let r = recorders[p] {
                 let rows = r.samples.count / w.shape[1]
                 let inputs = Tensor(shape: [rows, w.shape[1]], floats: r.samples)
                 let found = try AWQ.searchScales(w, inputs: inputs, bits: bits(p), groupSize: groupSize(p), symmetric: true)
@@ -142,9 +175,9 @@ public struct Quantizer {
             let r = CalibrationRecorder(wrapping: l, path: p)
             if config.activationMode == "static" { r.observer = ActivationCalibration.Observer(); r.observeScale = observeScales[p] }
             if observeScales.isEmpty {
-                if config.smoothquant != nil || config.method == "awq" { r.channelAbsMax = [Float](repeating: 0, count: r.inFeatures) }
+                if config.smoothquant != nil || config.usesAWQScales { r.channelAbsMax = [Float](repeating: 0, count: r.inFeatures) }
                 if config.method == "gptq" { r.hessian = GPTQ.HessianAccumulator(features: r.inFeatures) }
-                if config.method == "awq" { r.maxSamples = 512 }
+                if config.usesAWQScales { r.maxSamples = 512 }
             }
             recorders[p] = r
             try model.root.replaceModule(at: p, with: r)

@@ -148,8 +148,12 @@ func replaceQuantized(_ root: Module, _ modules: [String: QuantizedModuleSpec]?)
 /// Number of weights the model represents: quantized modules count in × out (+ bias), not their packed bytes.
 public func logicalParameterCount(_ root: Module) -> Int {
     var total = 0
-    for (_, module) in root.namedModules() {
+    var quantized: [String] = []
+    for (path, module) in root.namedModules() {
+        // Children of a quantized module (Int8Conv2D's gemm) are already counted by their parent.
+        if quantized.contains(where: { path.hasPrefix($0 + ".") }) { continue }
         if let q = module as? any QuantizedModule {
+            quantized.append(path)
             let s = q.quantSpec
             total += s.inFeatures * s.outFeatures + (s.useBias ? s.outFeatures : 0)
         } else {

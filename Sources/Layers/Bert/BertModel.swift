@@ -73,22 +73,35 @@ public final class BertModel: Module {
             throw ModelError.badInput("token id \(bad) outside the vocabulary (0..<\(config.vocabSize))")
         }
         var x = Tensor(uninitialized: [t, h])
-        // Embeddings: word[id] + position[p] + token_type[0], then LayerNorm.
-        let word = module(at: "embeddings.word_embeddings")!.parameter("weight")
-        let pos = module(at: "embeddings.position_embeddings")!.parameter("weight")
-        let type0 = module(at: "embeddings.token_type_embeddings")!.parameter("weight")
+        // Embeddings: word[id] + position[p] + token_type[0], then LayerNorm. Tables may be int8.
+        func table(_ name: String) -> any EmbeddingTable {
+            guard let t = module(at: "embeddings." + name) as? any EmbeddingTable else { preconditionFailure("no embedding table \(name)") }
+            return t
+        }
+        let word = table("word_embeddings"), position = table("position_embeddings")
+        var type0 = [Float](repeating: 0, count: h)
+        type0.withUnsafeMutableBufferPointer { table("token_type_embeddings").copyRow(0, into: $0.baseAddress!) }
+        let maxLength = lengths.max() ?? 0
+        var positions = [Float](repeating: 0, count: maxLength * h)  // (maxLength, H): position[p] + token_type[0]
+        positions.withUnsafeMutableBufferPointer { pp in
+            for p in 0..<maxLength {
+                position.copyRow(p, into: pp.baseAddress! + p * h)
+                for j in 0..<h { pp[p * h + j] += type0[j] }
+            }
+        }
         x.withUnsafeMutableFloats { xp in
-            word.withUnsafeFloats { wp in pos.withUnsafeFloats { pp in type0.withUnsafeFloats { tp in
+            positions.withUnsafeBufferPointer { pp in
                 var row = 0
                 for len in lengths {
                     for p in 0..<len {
                         let dst = xp.baseAddress! + row * h
-                        let w = wp.baseAddress! + Int(ids[row]) * h, q = pp.baseAddress! + p * h
-                        for j in 0..<h { dst[j] = w[j] + q[j] + tp[j] }
+                        word.copyRow(Int(ids[row]), into: dst)
+                        let q = pp.baseAddress! + p * h
+                        for j in 0..<h { dst[j] += q[j] }
                         row += 1
                     }
                 }
-            } } }
+            }
             norm("embeddings.LayerNorm").apply(xp.baseAddress!, residual: nil, bias: nil, rows: t)
         }
         var states: [Tensor] = collectHiddenStates ? [x] : []

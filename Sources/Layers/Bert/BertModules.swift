@@ -9,7 +9,7 @@ public final class Container: Module {
 }
 
 /// A lookup table: weight (count, dim).
-public final class Embedding: Module {
+public final class Embedding: Module, EmbeddingTable {
     public let count: Int
     public let dim: Int
     public init(count: Int, dim: Int) {
@@ -19,6 +19,10 @@ public final class Embedding: Module {
         declareParameter("weight", shape: [count, dim])
     }
     public override var summary: String { "\(count) × \(dim)" }
+
+    public func copyRow(_ index: Int, into destination: UnsafeMutablePointer<Float>) {
+        parameter("weight").withUnsafeFloats { destination.update(from: $0.baseAddress! + index * dim, count: dim) }
+    }
 }
 
 /// LayerNorm over the last axis: weight (dim), bias (dim).

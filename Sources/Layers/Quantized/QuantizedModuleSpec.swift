@@ -3,7 +3,7 @@ import Tensors
 /// How a quantized module is built, as stored in an artifact's `model.json` (`modules` maps a module path to its
 /// spec); the fp32 tree is built first, then these modules replace the ones at their paths.
 public struct QuantizedModuleSpec: Codable, Sendable, Equatable {
-    /// `int8-linear` or `int4-linear`.
+    /// `int8-linear`, `int8-conv2d`, `int8-embedding` or `int4-linear`.
     public var kind: String
     public var name: String
     public var inFeatures: Int
@@ -51,11 +51,13 @@ public struct QuantizedModuleSpec: Codable, Sendable, Equatable {
             let g = ConvGeometry(name: name, inChannels: c.inChannels, kernelSize: (c.kernelSize[0], c.kernelSize[1]),
                                  strides: (c.strides[0], c.strides[1]), samePadding: c.padding == "same")
             return Int8Conv2D(geometry: g, filters: outFeatures, useBias: useBias, activation: activation, mode: mode, method: method ?? "rtn")
+        case "int8-embedding":
+            return Int8Embedding(count: outFeatures, dim: inFeatures)
         case "int4-linear":
             return try Int4Linear(name: name, inFeatures: inFeatures, outFeatures: outFeatures, useBias: useBias, activation: activation,
                                   groupSize: groupSize ?? 32, inputScale: inputScale, method: method ?? "rtn")
         default:
-            throw ModelError.invalidConfig("module '\(name)': unknown quantized module kind '\(kind)' (int8-linear, int8-conv2d, int4-linear)")
+            throw ModelError.invalidConfig("module '\(name)': unknown quantized module kind '\(kind)' (int8-linear, int8-conv2d, int8-embedding, int4-linear)")
         }
     }
 }
