@@ -30,13 +30,16 @@ struct QuantizerTests {
         let activations: String
         let method: String
         let maxDrop: Double
-        var testDescription: String { "\(URL(fileURLWithPath: model).lastPathComponent) int\(bits) \(method) act \(activations)" }
+        var awq = false
+        var testDescription: String { "\(URL(fileURLWithPath: model).lastPathComponent) int\(bits) \(method)\(awq ? "+awq" : "") act \(activations)" }
     }
 
     static let cases: [Case] = [
         Case(model: sharedMLP, bits: 8, activations: "static", method: "rtn", maxDrop: 0.003),
         Case(model: sharedMLP, bits: 8, activations: "dynamic", method: "rtn", maxDrop: 0.003),
         Case(model: sharedMLP, bits: 4, activations: "none", method: "gptq", maxDrop: 0.01),
+        Case(model: sharedMLP, bits: 4, activations: "none", method: "gptq", maxDrop: 0.01, awq: true),
+        Case(model: sharedMLP, bits: 4, activations: "none", method: "awq", maxDrop: 0.01),
         Case(model: path("Tests/Fixtures/keras/digits_cnn.keras"), bits: 8, activations: "static", method: "rtn", maxDrop: 0.003),
         Case(model: path("Tests/Fixtures/keras/digits_cnn.keras"), bits: 4, activations: "none", method: "gptq", maxDrop: 0.01),
     ]
@@ -48,6 +51,7 @@ struct QuantizerTests {
         let before = try Self.accuracy(model, x, y)
         var w = QuantizeConfig.WeightConfig(bits: c.bits, method: c.method)
         if c.bits == 4 { w.groupSize = 32 }
+        w.awqScales = c.awq ? true : nil
         let config = QuantizeConfig(weights: w, activations: .init(mode: c.activations, calibration: "percentile", percentile: 99.99))
         let reports = try Quantizer(config: config).apply(to: model, calibration: .tensor(train))
         #expect(!reports.isEmpty)
