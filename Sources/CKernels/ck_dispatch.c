@@ -9,8 +9,10 @@ const int32_t ck_avx2_tail_mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 
 // -1 = not computed yet. Plain int with relaxed atomics: racing first calls compute the same value.
 static int ck_detected = -1;
 static int ck_env_cap = -1;
-static int ck_user_cap = -1;  // < 0: none
-static int ck_current = -1;
+// The programmatic cap is per thread: tests compare SIMD paths with their twins by capping their own thread,
+// while other tests (and the pool's workers) keep running at full width in the same process.
+static _Thread_local int ck_user_cap = -1;  // < 0: none
+static int ck_current = -1;                 // detected ∧ COMPRESS_ISA, shared by all threads
 
 static int ck_detect(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -45,15 +47,14 @@ static int ck_recompute(void) {
         __atomic_store_n(&ck_env_cap, e, __ATOMIC_RELAXED);
     }
     int level = d < e ? d : e;
-    int u = __atomic_load_n(&ck_user_cap, __ATOMIC_RELAXED);
-    if (u >= 0 && u < level) level = u;
     __atomic_store_n(&ck_current, level, __ATOMIC_RELAXED);
     return level;
 }
 
 int ck_isa(void) {
     int level = __atomic_load_n(&ck_current, __ATOMIC_RELAXED);
-    return level >= 0 ? level : ck_recompute();
+    if (level < 0) level = ck_recompute();
+    return ck_user_cap >= 0 && ck_user_cap < level ? ck_user_cap : level;
 }
 
 int ck_isa_detected(void) {
@@ -62,8 +63,8 @@ int ck_isa_detected(void) {
 }
 
 int ck_set_isa_cap(int level) {
-    __atomic_store_n(&ck_user_cap, level, __ATOMIC_RELAXED);
-    return ck_recompute();
+    ck_user_cap = level;
+    return ck_isa();
 }
 
 const char* ck_isa_name(int level) {

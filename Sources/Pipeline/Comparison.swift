@@ -30,7 +30,8 @@ public struct Comparison: Codable, Sendable {
         var out = [
             row("weights_bytes", Double(before.size.weightsBytes), Double(after.size.weightsBytes), higher: false),
             row("weights_zstd_bytes", Double(before.size.weightsZstdBytes), Double(after.size.weightsZstdBytes), higher: false),
-            row("file_bytes", Double(before.size.fileBytes), Double(after.size.fileBytes), higher: false),
+            row("file_bytes", before.size.fileBytes > 0 ? Double(before.size.fileBytes) : nil,
+                after.size.fileBytes > 0 ? Double(after.size.fileBytes) : nil, higher: false),
             row("parameters", Double(before.parameters), Double(after.parameters), higher: false),
         ]
         if before.accuracy != nil || after.accuracy != nil { out.append(row("accuracy", before.accuracy, after.accuracy, higher: true)) }
@@ -61,7 +62,10 @@ public struct Comparison: Codable, Sendable {
     /// Markdown table.
     public func markdown() -> String {
         var s = "# Compare\n\n- before: `\(before.model)` (\(before.format))\n- after: `\(after.model)` (\(after.format))\n"
-        s += "- data: \(Set(before.data + after.data).sorted().joined(separator: ", ")); threads \(before.threads) / \(after.threads)\n\n"
+        s += "- data: \(Set(before.data + after.data).sorted().joined(separator: ", ")); threads \(before.threads) / \(after.threads)\n"
+        if before.threads != after.threads { s += "- **warning**: measured with different thread counts; speed ratios mix both effects\n" }
+        if Set(before.data) != Set(after.data) { s += "- **warning**: measured on different data\n" }
+        s += "\n"
         s += "| metric | before | after | after ÷ before |\n|---|---:|---:|---:|\n"
         for r in rows { s += "| \(r.metric) | \(Self.format(r.before)) | \(Self.format(r.after)) | \(r.ratio.map { String(format: "×%.3f", $0) } ?? "–") |\n" }
         return s

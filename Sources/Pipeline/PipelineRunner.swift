@@ -102,7 +102,15 @@ public struct PipelineRunner {
                     options.batchSizes = e.batchSizes ?? [1, 32]
                     options.timeBudget = timeBudgetOverride ?? e.timeBudget ?? 10
                     options.skipTiming = e.timing == false
-                    let report = try Evaluator(options: options, progress: progress).evaluate(model, data: evalData, reference: original)
+                    var report = try Evaluator(options: options, progress: progress).evaluate(model, data: evalData, reference: original)
+                    if original != nil {
+                        // The model in memory is no longer the source files: say what it is, and don't report the
+                        // source's file size as its own (the export stage's artifact has the real one).
+                        let changes = recipe.stages.prefix(index).map(\.name).filter { $0 != "evaluate" && $0 != "export" }
+                        report.model = "\(recipe.model) after \(changes.joined(separator: " + "))"
+                        report.format = "in-memory"
+                        report.size.fileBytes = 0
+                    }
                     records.append(StageRecord(index: index, stage: "evaluate", metrics: report, seconds: Date().timeIntervalSince(start)))
                     Threading.setThreads(previousThreads)
                 case let .quantize(q):

@@ -12,7 +12,7 @@ public enum RunReport {
             if let m = st.metrics {
                 s += "| \(st.index + 1) | \(st.stage) | \(fmt(m.accuracy, "%.4f")) | "
                 s += m.fidelity.map { String(format: "%.6f / %.6f", $0.cosineMean, $0.cosineMin) } ?? "–"
-                s += " | \(fmt(m.fidelity?.top5Overlap, "%.3f")) | \(fmt(m.latency?.latencyMs.p50, "%.2f")) | \(fmt(m.latency?.latencyMs.p99, "%.2f")) | "
+                s += " | \(fmt(m.fidelity?.top5Overlap, "%.3f")) | \(ms(m.latency?.latencyMs.p50)) | \(ms(m.latency?.latencyMs.p99)) | "
                 s += m.throughput.map { String(format: "%.1f (b=%d)", $0.throughputPerS, $0.batchSize) }.joined(separator: ", ").ifEmpty("–")
                 s += " | \(String(format: "%.2f", Double(m.size.weightsBytes) / 1e6)) | \(String(format: "%.2f", Double(m.size.weightsZstdBytes) / 1e6)) | \(String(format: "%.2f", m.bitsPerWeight)) | \(m.parameters) |\n"
             } else if let q = st.quantization {
@@ -53,6 +53,9 @@ public enum RunReport {
 }
 
 func fmt(_ v: Double?, _ f: String) -> String { v.map { String(format: f, $0) } ?? "–" }
+
+/// Milliseconds with enough digits for microsecond-scale models.
+func ms(_ v: Double?) -> String { v.map { String(format: $0 < 0.1 ? "%.4f" : "%.2f", $0) } ?? "–" }
 
 extension String {
     func ifEmpty(_ other: String) -> String { isEmpty ? other : self }

@@ -31,9 +31,9 @@ enum {
 int ck_isa(void);
 /// The widest level this CPU (and OS) supports, ignoring caps.
 int ck_isa_detected(void);
-/// Caps the level (e.g. CK_ISA_SCALAR in tests); a negative value removes the programmatic cap
-/// (the COMPRESS_ISA cap still applies). Returns the resulting ck_isa(). Not meant to be
-/// changed while other threads are inside kernels.
+/// Caps the level for the calling thread only (e.g. CK_ISA_SCALAR in tests); a negative value removes the
+/// cap (the process-wide COMPRESS_ISA cap still applies). Returns the resulting ck_isa(). Kernels run by the
+/// worker pool on other threads are not affected.
 int ck_set_isa_cap(int level);
 /// "scalar", "avx2" or "avx512".
 const char* ck_isa_name(int level);
