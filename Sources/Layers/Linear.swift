@@ -60,9 +60,6 @@ public final class Linear: Layer, LinearOperator {
     }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {
-        guard input.last == inFeatures else {
-            throw ModelError.invalidConfig("layer '\(name)' expects \(inFeatures) input features, previous layer gives \(input)")
-        }
-        return Array(input.dropLast()) + [outFeatures]
+        try linearOutputShape(name: name, inFeatures: inFeatures, outFeatures: outFeatures, input: input)
     }
 }

@@ -33,3 +33,23 @@ struct SgemmTests {
         }
     }
 }
+
+/// Static u8 quantization: every ISA equals the twin exactly, including values far outside the range.
+@Suite(.serialized)
+struct FixedQuantizationTests {
+    @Test(arguments: [Int32(0), 1, 2], [1, 7, 16, 33, 1000])
+    func matchesTwin(level: Int32, n: Int) {
+        defer { ck_set_isa_cap(-1) }
+        ck_set_isa_cap(level)
+        var seed: UInt64 = UInt64(n)
+        let x: [Float] = (0..<n).map { i in
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            let v = Float(Int64(bitPattern: seed) >> 40) / Float(1 << 20)
+            return i % 97 == 0 ? v * 1e9 : v  // a few huge values must saturate, not wrap
+        }
+        var q = [UInt8](repeating: 0, count: n), twin = q
+        ck_quantize_u8_fixed(x, n, 0.05, 117, &q)
+        ck_quantize_u8_fixed_ref(x, n, 0.05, 117, &twin)
+        #expect(q == twin)
+    }
+}

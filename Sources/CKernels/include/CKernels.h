@@ -104,6 +104,10 @@ void ck_masked_mean_rows_f32(const float* x, const float* mask, size_t rows, siz
 void ck_quantize_rows_u8(const float* x, size_t rows, size_t k, uint8_t* q, float* scale, int32_t* zero_point);
 void ck_quantize_rows_u8_ref(const float* x, size_t rows, size_t k, uint8_t* q, float* scale, int32_t* zero_point);
 
+/// Static asymmetric u8 quantization with one calibrated scale and zero point for all n values:
+///   q = clamp(nearbyintf(clamp(x · (1/scale), -512, 512)) + zero_point, 0, 255). SIMD matches the twin exactly.
+void ck_quantize_u8_fixed(const float* x, size_t n, float scale, int32_t zero_point, uint8_t* q);
+void ck_quantize_u8_fixed_ref(const float* x, size_t n, float scale, int32_t zero_point, uint8_t* q);
 /// Symmetric per-row s8 quantization: scale = max|x[r]| / 127 (1 if 0),
 /// q = clamp(nearbyintf(x · (1/scale)), -127, 127). Also the per-output-channel weight quantizer.
 /// x: (rows, k); q: (rows, k); scale: (rows).

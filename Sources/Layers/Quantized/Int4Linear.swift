@@ -78,33 +78,22 @@ public final class Int4Linear: Layer, LinearOperator, QuantizedModule {
     }
 
     public func matmul(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        var source = x
-        var smoothed: UnsafeMutablePointer<Float>?
-        defer { smoothed?.deallocate() }
-        if hasInputScale {
-            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: rows * inFeatures)
-            parameter("input_scale").withUnsafeFloats { divideColumns(x, by: $0.baseAddress!, rows: rows, k: inFeatures, into: buffer) }
-            smoothed = buffer
-            source = UnsafePointer(buffer)
-        }
-        if rows <= Self.onTheFlyMaxRows {
-            parameter("weight").withUnsafeBytes { QuantOps.gemmQ4(source, blocks: $0.baseAddress!, bias: nil, into: y, m: rows, n: outFeatures, k: inFeatures) }
-            return
-        }
-        if cacheRevision != revision || dequantized == nil {
+        if rows > Self.onTheFlyMaxRows, cacheRevision != revision || dequantized == nil {
             dequantized = PackedMatrix(dequantizedWeight())
             cacheRevision = revision
         }
-        dequantized!.multiply(source, rows: rows, into: y)
+        withSmoothedInput(x, rows: rows, k: inFeatures, inputScale: hasInputScale ? parameter("input_scale") : nil) { source in
+            if rows <= Self.onTheFlyMaxRows {
+                parameter("weight").withUnsafeBytes { QuantOps.gemmQ4(source, blocks: $0.baseAddress!, bias: nil, into: y, m: rows, n: outFeatures, k: inFeatures) }
+            } else {
+                dequantized!.multiply(source, rows: rows, into: y)
+            }
+        }
     }
 
-    public override func forward(_ x: Tensor) throws -> Tensor {
-        guard x.shape.last == inFeatures else { throw ModelError.badInput("layer '\(name)' expects last dimension \(inFeatures), got shape \(x.shape)") }
-        return linearForward(self, x)
-    }
+    public override func forward(_ x: Tensor) throws -> Tensor { try linearForward(self, x) }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {
-        guard input.last == inFeatures else { throw ModelError.invalidConfig("layer '\(name)' expects \(inFeatures) input features, got \(input)") }
-        return Array(input.dropLast()) + [outFeatures]
+        try linearOutputShape(name: name, inFeatures: inFeatures, outFeatures: outFeatures, input: input)
     }
 }

@@ -100,15 +100,12 @@ public final class Int8Linear: Layer, LinearOperator, QuantizedModule {
     /// y(rows, out) = x(rows, in) · Ŵᵀ (bias not added).
     public func matmul(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
         prepare()
-        var source = x
-        var smoothed: UnsafeMutablePointer<Float>?
-        defer { smoothed?.deallocate() }
-        if hasInputScale {
-            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: rows * inFeatures)
-            parameter("input_scale").withUnsafeFloats { divideColumns(x, by: $0.baseAddress!, rows: rows, k: inFeatures, into: buffer) }
-            smoothed = buffer
-            source = UnsafePointer(buffer)
+        withSmoothedInput(x, rows: rows, k: inFeatures, inputScale: hasInputScale ? parameter("input_scale") : nil) { source in
+            multiplyPrepared(source, rows: rows, into: y)
         }
+    }
+
+    private func multiplyPrepared(_ source: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
         if let dequantized {
             dequantized.multiply(source, rows: rows, into: y)
             return
@@ -121,8 +118,7 @@ public final class Int8Linear: Layer, LinearOperator, QuantizedModule {
             QuantOps.quantizeRowsU8(source, rows: rows, k: inFeatures, into: q, scale: aScale, zeroPoint: aZero)
         } else {
             let s = parameter("act_scale").floats[0], z = parameter("act_zero_point").withUnsafeElements(as: Int32.self) { $0[0] }
-            let inv = 1 / s, zf = Float(z)
-            for i in 0..<(rows * inFeatures) { q[i] = UInt8(min(255, max(0, (source[i] * inv).rounded(.toNearestOrEven) + zf))) }
+            ck_quantize_u8_fixed(source, rows * inFeatures, s, z, q)
             for r in 0..<rows { aScale[r] = s; aZero[r] = z }
         }
         parameter("weight_scale").withUnsafeFloats { ws in
@@ -131,19 +127,18 @@ public final class Int8Linear: Layer, LinearOperator, QuantizedModule {
         }
     }
 
-    public override func forward(_ x: Tensor) throws -> Tensor {
-        guard x.shape.last == inFeatures else { throw ModelError.badInput("layer '\(name)' expects last dimension \(inFeatures), got shape \(x.shape)") }
-        return linearForward(self, x)
-    }
+    public override func forward(_ x: Tensor) throws -> Tensor { try linearForward(self, x) }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {
-        guard input.last == inFeatures else { throw ModelError.invalidConfig("layer '\(name)' expects \(inFeatures) input features, got \(input)") }
-        return Array(input.dropLast()) + [outFeatures]
+        try linearOutputShape(name: name, inFeatures: inFeatures, outFeatures: outFeatures, input: input)
     }
 }
 
 /// forward() of a quantized Linear as a Keras-style layer: matmul, then bias and activation fused.
-func linearForward(_ op: some LinearOperator & Layer, _ x: Tensor) -> Tensor {
+func linearForward(_ op: some LinearOperator & Layer, _ x: Tensor) throws -> Tensor {
+    guard x.shape.last == op.inFeatures else {
+        throw ModelError.badInput("layer '\(op.name)' expects last dimension \(op.inFeatures), got shape \(x.shape)")
+    }
     let rows = x.count / op.inFeatures
     var y = Tensor(uninitialized: Array(x.shape.dropLast()) + [op.outFeatures])
     let x32 = x.toFloat32()
@@ -162,4 +157,10 @@ func linearForward(_ op: some LinearOperator & Layer, _ x: Tensor) -> Tensor {
         }
     }
     return y
+}
+
+/// Output shape of a Linear-like layer: (..., in) → (..., out).
+func linearOutputShape(name: String, inFeatures: Int, outFeatures: Int, input: [Int]) throws -> [Int] {
+    guard input.last == inFeatures else { throw ModelError.invalidConfig("layer '\(name)' expects \(inFeatures) input features, got \(input)") }
+    return Array(input.dropLast()) + [outFeatures]
 }

@@ -71,7 +71,17 @@ public protocol QuantizedModule: Module {
     var parameterEncodings: [String: String] { get }
 }
 
-/// Divides each column of x (rows, k) by scale (k) into out: the activation side of SmoothQuant/AWQ smoothing.
+/// Runs `body` with x (rows, k), or, for a smoothed module, with x divided column-wise by `inputScale` (k): the
+/// activation side of SmoothQuant/AWQ (the weights were multiplied by the same scale).
+func withSmoothedInput(_ x: UnsafePointer<Float>, rows: Int, k: Int, inputScale: Tensor?, _ body: (UnsafePointer<Float>) -> Void) {
+    guard let inputScale else { return body(x) }
+    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: rows * k)
+    defer { buffer.deallocate() }
+    inputScale.withUnsafeFloats { divideColumns(x, by: $0.baseAddress!, rows: rows, k: k, into: buffer) }
+    body(buffer)
+}
+
+/// Divides each column of x (rows, k) by scale (k) into out.
 func divideColumns(_ x: UnsafePointer<Float>, by scale: UnsafePointer<Float>, rows: Int, k: Int, into out: UnsafeMutablePointer<Float>) {
     let inv = UnsafeMutablePointer<Float>.allocate(capacity: k)
     defer { inv.deallocate() }
