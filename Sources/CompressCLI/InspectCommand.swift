@@ -61,11 +61,11 @@ struct InspectCommand: ParsableCommand {
                 s += "BERT \(bert.config.numHiddenLayers) layers, hidden \(bert.config.hiddenSize), heads \(bert.config.numAttentionHeads), ffn \(bert.config.intermediateSize); pooling \(pooling.mode.rawValue)\(pooling.normalize ? " + normalize" : ""); max tokens \(tok.maxLength)\n"
             }
             let w = max(24, rows.map(\.path.count).max() ?? 0)
-            s += "\("path".padding(toLength: w, withPad: " ", startingAt: 0))  \("type".padding(toLength: 12, withPad: " ", startingAt: 0))  \("params".leftPad(10))  \("bytes".leftPad(11))  \("bits".leftPad(5))  enc  config\n"
+            s += "\("path".padding(toLength: w, withPad: " ", startingAt: 0))  \("type".padding(toLength: 14, withPad: " ", startingAt: 0))  \("values".leftPad(10))  \("bytes".leftPad(11))  \("bits".leftPad(5))  enc  config\n"
             for r in rows {
-                s += "\(r.path.padding(toLength: w, withPad: " ", startingAt: 0))  \(r.type.padding(toLength: 12, withPad: " ", startingAt: 0))  \(String(r.parameters).leftPad(10))  \(String(r.bytes).leftPad(11))  \(String(format: "%5.2f", r.bitsPerWeight))  \(r.encoding)  \(r.summary)\n"
+                s += "\(r.path.padding(toLength: w, withPad: " ", startingAt: 0))  \(r.type.padding(toLength: 14, withPad: " ", startingAt: 0))  \(String(r.parameters).leftPad(10))  \(String(r.bytes).leftPad(11))  \(String(format: "%5.2f", r.bitsPerWeight))  \(r.encoding)  \(r.summary)\n"
             }
-            s += "total: \(total) parameters, \(totalBytes) bytes (\(String(format: "%.2f", Double(totalBytes) / 1e6)) MB)"
+            s += "total: \(logicalParameterCount(m.root)) weights in \(total) stored values (codes and scales), \(totalBytes) bytes (\(String(format: "%.2f", Double(totalBytes) / 1e6)) MB)"
             for (k, v) in m.provenance.sorted(by: { $0.key < $1.key }) { s += "\nprovenance.\(k): \(v)" }
             printOut(s)
         }

@@ -1,6 +1,5 @@
 import CKernels
 import COpenBLAS
-import Dispatch
 import Foundation
 
 /// Process-wide thread budget for compute: OpenBLAS and our own row-parallel kernels both follow it.
