@@ -26,4 +26,17 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
             apply(x, rows: rows, cols: cols)
         }
     }
+
+    /// y (rows, cols) = act(y + bias), in place; the layer-output step of Linear and Conv2D.
+    public func apply(to y: inout Tensor, bias: Tensor?) {
+        let cols = y.shape.last ?? 1
+        y.withUnsafeMutableFloats { yp in
+            let rows = yp.count / max(cols, 1)
+            if let bias {
+                bias.withUnsafeFloats { applyWithBias(yp.baseAddress!, bias: $0.baseAddress!, rows: rows, cols: cols) }
+            } else {
+                apply(yp.baseAddress!, rows: rows, cols: cols)
+            }
+        }
+    }
 }

@@ -54,20 +54,12 @@ public final class Conv2D: Layer {
     public override func forward(_ x: Tensor) throws -> Tensor {
         let (cols, n, oh, ow) = try im2col(x)
         let patch = kernelSize.h * kernelSize.w * inChannels
-        let rows = cols.shape[0]
         if packedRevision != revision || packedWeight == nil {
             packedWeight = PackedMatrix(parameter("weight").reshaped([filters, patch]))
             packedRevision = revision
         }
         var y = packedWeight!.multiply(cols)
-        let bias = useBias ? parameter("bias") : nil
-        y.withUnsafeMutableFloats { yp in
-            if let bias {
-                bias.withUnsafeFloats { activation.applyWithBias(yp.baseAddress!, bias: $0.baseAddress!, rows: rows, cols: filters) }
-            } else {
-                activation.apply(yp.baseAddress!, rows: rows, cols: filters)
-            }
-        }
+        activation.apply(to: &y, bias: useBias ? parameter("bias") : nil)
         return y.reshaped([n, oh, ow, filters])
     }
 }

@@ -2,7 +2,7 @@ import Tensors
 
 /// A fully connected layer, PyTorch layout: `y = act(x · weightᵀ + bias)`.
 /// weight: (outFeatures, inFeatures); bias: (outFeatures).
-public final class Linear: Layer, LinearOperator {
+public final class Linear: Layer, ActivatedLinear {
     public let inFeatures: Int
     public let outFeatures: Int
     public let useBias: Bool
@@ -36,22 +36,7 @@ public final class Linear: Layer, LinearOperator {
     }
 
     /// x: (..., inFeatures) → (..., outFeatures).
-    public override func forward(_ x: Tensor) throws -> Tensor {
-        guard x.shape.last == inFeatures else {
-            throw ModelError.badInput("layer '\(name)' expects last dimension \(inFeatures), got shape \(x.shape)")
-        }
-        var y = packed.multiply(x)
-        let rows = y.count / outFeatures
-        let bias = useBias ? parameter("bias") : nil
-        y.withUnsafeMutableFloats { yp in
-            if let bias {
-                bias.withUnsafeFloats { activation.applyWithBias(yp.baseAddress!, bias: $0.baseAddress!, rows: rows, cols: outFeatures) }
-            } else {
-                activation.apply(yp.baseAddress!, rows: rows, cols: outFeatures)
-            }
-        }
-        return y
-    }
+    public override func forward(_ x: Tensor) throws -> Tensor { try linearForward(self, x) }
 
     public var biasTensor: Tensor? { useBias ? parameter("bias") : nil }
 

@@ -8,7 +8,7 @@ import Tensors
 /// Small batches (≤ `onTheFlyMaxRows` rows) dequantize on the fly in the kernel; larger ones dequantize once
 /// into a cached packed fp32 weight, which is faster when the weight is reused across many rows (the cache
 /// costs fp32 memory at run time; the artifact stays 5 bits per weight).
-public final class Int4Linear: Layer, LinearOperator, QuantizedModule {
+public final class Int4Linear: Layer, ActivatedLinear, QuantizedModule {
     public let inFeatures: Int
     public let outFeatures: Int
     public let useBias: Bool

@@ -10,7 +10,7 @@ import Tensors
 /// Modes: `none` computes in fp32 with the dequantized weight (weight-only: smaller artifact, same speed);
 /// `dynamic` quantizes each activation row to u8 at run time and uses the u8×s8 GEMM (AVX-512 VNNI / AVX2);
 /// `static` uses one calibrated activation scale and zero point.
-public final class Int8Linear: Layer, LinearOperator, QuantizedModule {
+public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
     public enum ActivationMode: String, Codable, Sendable { case none, dynamic, `static` }
 
     public let inFeatures: Int
@@ -134,28 +134,21 @@ public final class Int8Linear: Layer, LinearOperator, QuantizedModule {
     }
 }
 
-/// forward() of a quantized Linear as a Keras-style layer: matmul, then bias and activation fused.
-func linearForward(_ op: some LinearOperator & Layer, _ x: Tensor) throws -> Tensor {
+/// A Linear-like layer with a fused activation: fp32 ``Linear``, ``Int8Linear``, ``Int4Linear``.
+public protocol ActivatedLinear: LinearOperator, Layer {
+    var activation: Activation { get }
+}
+
+/// forward() of a Linear-like layer: x (..., in) → act(x · Wᵀ + bias) (..., out).
+func linearForward(_ op: some ActivatedLinear, _ x: Tensor) throws -> Tensor {
     guard x.shape.last == op.inFeatures else {
         throw ModelError.badInput("layer '\(op.name)' expects last dimension \(op.inFeatures), got shape \(x.shape)")
     }
     let rows = x.count / op.inFeatures
     var y = Tensor(uninitialized: Array(x.shape.dropLast()) + [op.outFeatures])
     let x32 = x.toFloat32()
-    let act: Activation
-    switch op {
-    case let l as Int8Linear: act = l.activation
-    case let l as Int4Linear: act = l.activation
-    default: act = .linear
-    }
-    y.withUnsafeMutableFloats { yp in
-        x32.withUnsafeFloats { xp in op.matmul(xp.baseAddress!, rows: rows, into: yp.baseAddress!) }
-        if let b = op.biasTensor {
-            b.withUnsafeFloats { act.applyWithBias(yp.baseAddress!, bias: $0.baseAddress!, rows: rows, cols: op.outFeatures) }
-        } else {
-            act.apply(yp.baseAddress!, rows: rows, cols: op.outFeatures)
-        }
-    }
+    y.withUnsafeMutableFloats { yp in x32.withUnsafeFloats { xp in op.matmul(xp.baseAddress!, rows: rows, into: yp.baseAddress!) } }
+    op.activation.apply(to: &y, bias: op.biasTensor)
     return y
 }
 
