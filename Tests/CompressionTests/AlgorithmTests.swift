@@ -109,3 +109,22 @@ struct AlgorithmTests {
         #expect(throws: CompressionError.self) { try ActivationCalibration.range(ActivationCalibration.Observer(), method: .entropy, symmetric: true) }
     }
 }
+
+/// Entropy calibration against pytorch-quantization's `_compute_amax_entropy` run on the same histograms
+/// (tools/entropy_calibration_reference.py): the chosen bin must be identical.
+struct EntropyReferenceTests {
+    struct Case: Decodable { let name: String; let range: Double; let histogram: [Double]; let bins: Int }
+    struct Fixture: Decodable { let cases: [Case] }
+
+    @Test func chosenBinsMatchTheReference() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/quant/entropy_reference.json")
+        let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
+        #expect(fixture.cases.count == 3)
+        for c in fixture.cases {
+            let t = ActivationCalibration.entropyThreshold(histogram: c.histogram, range: Float(c.range))
+            let bins = Int((Double(t) * Double(c.histogram.count) / c.range).rounded())
+            #expect(bins == c.bins, "\(c.name): chose \(bins) bins, reference \(c.bins)")
+        }
+    }
+}

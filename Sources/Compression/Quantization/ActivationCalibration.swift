@@ -79,30 +79,42 @@ public enum ActivationCalibration {
         return o.range
     }
 
-    /// Port of pytorch-quantization's `_compute_amax_entropy` (TensorRT's method): for each candidate bin count i
-    /// from 128, P = the first i bins with the tail folded into the last, Q = P merged into 128 levels and
-    /// expanded back over P's non-empty bins; the threshold is the edge of the (last) i minimizing KL(P‖Q).
+    /// Port of pytorch-quantization's `_compute_amax_entropy` (TensorRT's method): bin 0 takes bin 1's count (the
+    /// spike of exact zeros would dominate); for each candidate bin count i from 128, P = the first i bins with the
+    /// tail folded into the last, Q = P merged into 128 levels and spread back over P's non-empty bins; the
+    /// threshold is the edge of the (last) i minimizing KL(P‖Q). Level boundaries follow `np.digitize` over
+    /// `np.linspace(0, i, 129)` in double, so ties at boundaries land as in the reference.
     static func entropyThreshold(_ o: Observer, levels: Int = 128) -> Float {
-        let hist = o.histogram, n = hist.count
-        guard n > levels else { return o.range }
+        entropyThreshold(histogram: o.histogram, range: o.range, levels: levels)
+    }
+
+    static func entropyThreshold(histogram: [Double], range: Float, levels: Int = 128) -> Float {
+        var hist = histogram
+        let n = hist.count
+        guard n > levels else { return range }
+        if n > 1 { hist[0] = hist[1] }
         var suffix = [Double](repeating: 0, count: n + 1)
         for i in stride(from: n - 1, through: 0, by: -1) { suffix[i] = suffix[i + 1] + hist[i] }
         var bestI = levels, bestKL = Double.infinity
+        var level = [Int](repeating: 0, count: n)
         for i in levels...n {
-            var p = Array(hist[0..<i])
-            p[i - 1] += suffix[i]
-            // Map bin j of [0, i) to level floor(j · levels / i) (np.digitize over linspace(0, i, levels + 1)).
-            var levelSum = [Double](repeating: 0, count: levels), levelNonEmpty = [Int](repeating: 0, count: levels)
+            // level[j] = largest k with linspace(0, i, levels + 1)[k] <= j (np.digitize(range(i), space) - 1).
+            let step = Double(i) / Double(levels)
+            for j in 0..<i {
+                var k = Swift.min(levels, Int(Double(j) / step))
+                while k + 1 <= levels && Double(k + 1) * step <= Double(j) { k += 1 }
+                while k > 0 && Double(k) * step > Double(j) { k -= 1 }
+                level[j] = k
+            }
+            var levelSum = [Double](repeating: 0, count: levels + 1), levelNonEmpty = [Int](repeating: 0, count: levels + 1)
             for j in 0..<i where hist[j] != 0 {
-                let l = Swift.min(levels - 1, j * levels / i)
-                levelSum[l] += hist[j]
-                levelNonEmpty[l] += 1
+                levelSum[level[j]] += hist[j]
+                levelNonEmpty[level[j]] += 1
             }
             var q = [Double](repeating: 0, count: i)
-            for j in 0..<i where hist[j] != 0 {
-                let l = Swift.min(levels - 1, j * levels / i)
-                q[j] = levelSum[l] / Double(levelNonEmpty[l])
-            }
+            for j in 0..<i where hist[j] != 0 { q[j] = levelSum[level[j]] / Double(levelNonEmpty[level[j]]) }
+            var p = Array(hist[0..<i])
+            p[i - 1] += suffix[i]
             let pSum = p.reduce(0, +), qSum = q.reduce(0, +)
             guard pSum > 0, qSum > 0 else { continue }
             var kl = 0.0
@@ -113,7 +125,7 @@ public enum ActivationCalibration {
             }
             if kl <= bestKL { bestKL = kl; bestI = i }  // ties: the last minimum, as the reference
         }
-        return Float(bestI) * o.range / Float(n)
+        return Float(bestI) * range / Float(n)
     }
 
     /// Expected squared error of u8 quantization over [-t, t] for the histogram, minimized over t on bin edges.
