@@ -12,7 +12,7 @@ let package = Package(
     name: "compress",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "compress", targets: ["CompressCLI"]),
+        .executable(name: "compress", targets: ["CompressCLI"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -30,31 +30,39 @@ let package = Package(
         // Layer 2.
         .target(name: "Tokenizers"),
         .target(name: "Layers", dependencies: ["Tensors", "CKernels"]),
-        .target(name: "Formats", dependencies: [
-            "Tensors", "Layers", "Tokenizers", "CHDF5", "CZstd",
-            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-        ]),
+        .target(
+            name: "Formats",
+            dependencies: [
+                "Tensors", "Layers", "Tokenizers", "CHDF5", "CZstd",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]),
         // Layer 3.
         .target(name: "Evaluation", dependencies: ["Formats", "Layers", "Tensors", "Tokenizers"]),
         .target(name: "Compression", dependencies: ["Formats", "Layers", "Tensors", "CKernels", "COpenBLAS"]),
         // Layer 4.
-        .target(name: "Pipeline", dependencies: [
-            "Compression", "Evaluation", "Formats", "Layers", "Tensors",
-            .product(name: "Yams", package: "Yams"),
-        ]),
+        .target(
+            name: "Pipeline",
+            dependencies: [
+                "Compression", "Evaluation", "Formats", "Layers", "Tensors",
+                .product(name: "Yams", package: "Yams"),
+            ]),
         // Layer 6.
-        .executableTarget(name: "CompressCLI", dependencies: [
-            "Pipeline", "Compression", "Evaluation", "Formats", "Layers", "Tensors", "Tokenizers",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .executableTarget(
+            name: "CompressCLI",
+            dependencies: [
+                "Pipeline", "Compression", "Evaluation", "Formats", "Layers", "Tensors", "Tokenizers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors"]),
-        .testTarget(name: "FormatsTests", dependencies: [
-            "Formats", "Layers", "Tensors", "Tokenizers", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-        ]),
+        .testTarget(
+            name: "FormatsTests",
+            dependencies: [
+                "Formats", "Layers", "Tensors", "Tokenizers", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Formats", "Tensors"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "Formats", "Layers", "Tensors", "CKernels"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Compression", "Evaluation", "Formats", "Layers"]),

@@ -1,14 +1,16 @@
 import ArgumentParser
 import Evaluation
-import Foundation
 import Formats
+import Foundation
 import Pipeline
 
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
         abstract: "Before/after report: size, parameters, accuracy/fidelity, p50/p99, throughput and ratios.",
-        discussion: "BEFORE and AFTER are run directories (artifacts/NAME), metrics JSON files (from run or eval --json), or models; models are evaluated on --data first (AFTER against BEFORE as reference).")
+        discussion:
+            "BEFORE and AFTER are run directories (artifacts/NAME), metrics JSON files (from run or eval --json), or models; models are evaluated on --data first (AFTER against BEFORE as reference)."
+    )
 
     @Argument(help: "Before: run directory, metrics JSON, or model.")
     var before: String

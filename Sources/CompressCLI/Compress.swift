@@ -9,7 +9,9 @@ struct Compress: ParsableCommand {
         commandName: "compress",
         abstract: "Load, evaluate, optimize and compare neural network models on CPU.",
         version: "0.1.0",
-        subcommands: [InspectCommand.self, PredictCommand.self, EvalCommand.self, RunCommand.self, CompareCommand.self, SensitivityCommand.self]
+        subcommands: [
+            InspectCommand.self, PredictCommand.self, EvalCommand.self, RunCommand.self, CompareCommand.self, SensitivityCommand.self,
+        ]
     )
 }
 
@@ -28,9 +30,7 @@ struct CommonOptions: ParsableArguments {
 
 /// Runs a command body and turns any error into one line on stderr and exit status 1.
 func reportingErrors(_ body: () throws -> Void) throws {
-    do { try body() }
-    catch let e as ExitCode { throw e }
-    catch {
+    do { try body() } catch let e as ExitCode { throw e } catch {
         let line = "\(error)".replacingOccurrences(of: "\n", with: " ")
         FileHandle.standardError.write(Data("compress: error: \(line)\n".utf8))
         throw ExitCode(1)

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Evaluation
-import Foundation
 import Formats
+import Foundation
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -60,22 +60,30 @@ enum EvalText {
         s += "data: \(r.data.joined(separator: ", ")) (\(r.items) items)\n"
         if let a = r.accuracy { s += String(format: "accuracy: %.4f\n", a) }
         if let f = r.fidelity {
-            s += String(format: "fidelity to %@: cosine mean %.6f min %.6f, max |diff| %.3g", f.reference, f.cosineMean, f.cosineMin, f.maxAbsDiff)
+            s += String(
+                format: "fidelity to %@: cosine mean %.6f min %.6f, max |diff| %.3g", f.reference, f.cosineMean, f.cosineMin, f.maxAbsDiff)
             if let o = f.top5Overlap { s += String(format: ", top-5 overlap %.3f", o) }
             if let t = f.topOneAgreement { s += String(format: ", top-1 agreement %.4f", t) }
             s += "\n"
         }
         if let p = r.paraphrase {
-            s += String(format: "paraphrase: %d pairs, AUC %.3f, above median unrelated %.3f\n", p.pairs, p.auc, p.paraphraseAboveMedianUnrelated)
+            s += String(
+                format: "paraphrase: %d pairs, AUC %.3f, above median unrelated %.3f\n", p.pairs, p.auc, p.paraphraseAboveMedianUnrelated)
         }
         if let l = r.latency {
-            s += String(format: "latency (batch 1): p50 %.3f ms, p99 %.3f ms, %.1f items/s%@\n", l.latencyMs.p50, l.latencyMs.p99, l.throughputPerS, l.stable ? "" : " (not stable)")
+            s += String(
+                format: "latency (batch 1): p50 %.3f ms, p99 %.3f ms, %.1f items/s%@\n", l.latencyMs.p50, l.latencyMs.p99, l.throughputPerS,
+                l.stable ? "" : " (not stable)")
         }
         for t in r.throughput {
-            s += String(format: "throughput (batch %d): %.1f items/s, p50 %.2f ms per batch%@\n", t.batchSize, t.throughputPerS, t.latencyMs.p50, t.stable ? "" : " (not stable)")
+            s += String(
+                format: "throughput (batch %d): %.1f items/s, p50 %.2f ms per batch%@\n", t.batchSize, t.throughputPerS, t.latencyMs.p50,
+                t.stable ? "" : " (not stable)")
         }
-        s += String(format: "size: files %.2f MB, weights %.2f MB, zstd-%d %.2f MB\n", Double(r.size.fileBytes) / 1e6, Double(r.size.weightsBytes) / 1e6,
-                    r.size.zstdLevel, Double(r.size.weightsZstdBytes) / 1e6)
+        s += String(
+            format: "size: files %.2f MB, weights %.2f MB, zstd-%d %.2f MB\n", Double(r.size.fileBytes) / 1e6,
+            Double(r.size.weightsBytes) / 1e6,
+            r.size.zstdLevel, Double(r.size.weightsZstdBytes) / 1e6)
         s += String(format: "peak RSS: %.1f MB", Double(r.peakRssBytes) / 1e6)
         return s
     }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Evaluation
-import Foundation
 import Formats
+import Foundation
 
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

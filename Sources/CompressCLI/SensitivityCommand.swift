@@ -1,8 +1,8 @@
 import ArgumentParser
 import Compression
 import Evaluation
-import Foundation
 import Formats
+import Foundation
 import Pipeline
 
 struct SensitivityCommand: ParsableCommand {

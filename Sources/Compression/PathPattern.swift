@@ -14,8 +14,9 @@ public struct PathPattern: Sendable {
         } else {
             pattern = NSRegularExpression.escapedPattern(for: source).replacingOccurrences(of: "\\*", with: ".*")
         }
-        do { regex = try NSRegularExpression(pattern: "^(?:" + pattern + ")$") }
-        catch { throw CompressionError.invalidConfig(key: "targets", message: "pattern '\(source)' is not a valid regular expression") }
+        do { regex = try NSRegularExpression(pattern: "^(?:" + pattern + ")$") } catch {
+            throw CompressionError.invalidConfig(key: "targets", message: "pattern '\(source)' is not a valid regular expression")
+        }
     }
 
     public func matches(_ path: String) -> Bool {

@@ -27,8 +27,10 @@ public struct QuantizeConfig: Codable, Sendable {
     /// Also store embedding tables as int8 rows (per-row scale); they are most of a small encoder's bytes.
     public var embeddings: Bool?
 
-    public init(weights: WeightConfig, activations: ActivationConfig? = nil, smoothquant: SmoothQuantConfig? = nil,
-                targets: [String]? = nil, ignore: [String]? = nil) {
+    public init(
+        weights: WeightConfig, activations: ActivationConfig? = nil, smoothquant: SmoothQuantConfig? = nil,
+        targets: [String]? = nil, ignore: [String]? = nil
+    ) {
         self.weights = weights; self.activations = activations; self.smoothquant = smoothquant; self.targets = targets; self.ignore = ignore
     }
 
@@ -61,7 +63,8 @@ public struct QuantizeConfig: Codable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case bits, symmetric, granularity, groupSize = "group_size", method, dampening, actOrder = "act_order", scaleSearch = "scale_search", awqScales = "awq_scales"
+            case bits, symmetric, granularity, groupSize = "group_size", method, dampening, actOrder = "act_order", scaleSearch =
+                "scale_search", awqScales = "awq_scales"
         }
     }
 
@@ -83,7 +86,10 @@ public struct QuantizeConfig: Codable, Sendable {
 
     /// Keys allowed under each part (for recipe unknown-key errors).
     public static let allowedKeys: [String: Set<String>] = [
-        "": ["weights", "activations", "smoothquant", "targets", "ignore", "calibration_samples", "max_sequence_length", "tuning", "sensitivity", "embeddings"],
+        "": [
+            "weights", "activations", "smoothquant", "targets", "ignore", "calibration_samples", "max_sequence_length", "tuning",
+            "sensitivity", "embeddings",
+        ],
         "weights": ["bits", "symmetric", "granularity", "group_size", "method", "dampening", "act_order", "scale_search", "awq_scales"],
         "activations": ["mode", "calibration", "percentile"],
         "smoothquant": ["alpha"],
@@ -108,22 +114,37 @@ public struct QuantizeConfig: Codable, Sendable {
     public func validate() throws {
         func bad(_ key: String, _ message: String) -> CompressionError { .invalidConfig(key: key, message: message) }
         guard weights.bits == 8 || weights.bits == 4 else { throw bad("weights.bits", "unsupported bits \(weights.bits) (8 or 4)") }
-        guard weights.symmetric ?? true else { throw bad("weights.symmetric", "asymmetric weight quantization is not supported (symmetric: true)") }
+        guard weights.symmetric ?? true else {
+            throw bad("weights.symmetric", "asymmetric weight quantization is not supported (symmetric: true)")
+        }
         switch (weights.bits, granularity) {
         case (8, "per-channel"), (8, "per-tensor"), (4, "group"): break
-        default: throw bad("weights.granularity", "\(granularity) is not supported for \(weights.bits)-bit weights (int8: per-channel, per-tensor; int4: group)")
+        default:
+            throw bad(
+                "weights.granularity",
+                "\(granularity) is not supported for \(weights.bits)-bit weights (int8: per-channel, per-tensor; int4: group)")
         }
-        if granularity == "group", ![32, 64, 128].contains(groupSize) { throw bad("weights.group_size", "group size \(groupSize) is not supported (32, 64, 128)") }
+        if granularity == "group", ![32, 64, 128].contains(groupSize) {
+            throw bad("weights.group_size", "group size \(groupSize) is not supported (32, 64, 128)")
+        }
         guard ["rtn", "gptq", "awq"].contains(method) else { throw bad("weights.method", "unknown method '\(method)' (rtn, gptq, awq)") }
-        if let s = weights.scaleSearch, !["max", "mse"].contains(s) { throw bad("weights.scale_search", "unknown scale search '\(s)' (max, mse)") }
-        guard ["none", "dynamic", "static"].contains(activationMode) else { throw bad("activations.mode", "unknown mode '\(activationMode)' (none, dynamic, static)") }
+        if let s = weights.scaleSearch, !["max", "mse"].contains(s) {
+            throw bad("weights.scale_search", "unknown scale search '\(s)' (max, mse)")
+        }
+        guard ["none", "dynamic", "static"].contains(activationMode) else {
+            throw bad("activations.mode", "unknown mode '\(activationMode)' (none, dynamic, static)")
+        }
         if weights.bits == 4, activationMode != "none" { throw bad("activations.mode", "int4 is weight-only: use mode none") }
         if let c = activations?.calibration, !["minmax", "percentile", "entropy", "mse"].contains(c) {
             throw bad("activations.calibration", "unknown calibration '\(c)' (minmax, percentile, entropy, mse)")
         }
-        if let p = activations?.percentile, !(p > 50 && p <= 100) { throw bad("activations.percentile", "percentile \(p) must be in (50, 100]") }
+        if let p = activations?.percentile, !(p > 50 && p <= 100) {
+            throw bad("activations.percentile", "percentile \(p) must be in (50, 100]")
+        }
         if let a = smoothquant?.alpha, !(a >= 0 && a <= 1) { throw bad("smoothquant.alpha", "alpha \(a) must be in [0, 1]") }
-        if weights.awqScales == true, method != "gptq" { throw bad("weights.awq_scales", "awq_scales goes with method gptq (method awq already searches them)") }
+        if weights.awqScales == true, method != "gptq" {
+            throw bad("weights.awq_scales", "awq_scales goes with method gptq (method awq already searches them)")
+        }
         if smoothquant != nil, usesAWQScales { throw bad("smoothquant", "use either smoothquant or method awq, not both") }
         if let n = calibrationSamples, n < 1 { throw bad("calibration_samples", "must be at least 1") }
         for pattern in (targets ?? []) + (ignore ?? []) { _ = try PathPattern(pattern) }

@@ -1,6 +1,6 @@
 import CKernels
-import Foundation
 import Formats
+import Foundation
 import Layers
 import Tensors
 
@@ -16,7 +16,10 @@ public struct QuantizedLayerReport: Codable, Sendable {
     /// SmoothQuant α or the α AWQ chose.
     public var smoothingAlpha: Float?
 
-    public init(path: String, bits: Int, method: String, activations: String, bitsPerWeight: Double, weightRelativeError: Double?, smoothingAlpha: Float?) {
+    public init(
+        path: String, bits: Int, method: String, activations: String, bitsPerWeight: Double, weightRelativeError: Double?,
+        smoothingAlpha: Float?
+    ) {
         self.path = path; self.bits = bits; self.method = method; self.activations = activations; self.bitsPerWeight = bitsPerWeight
         self.weightRelativeError = weightRelativeError; self.smoothingAlpha = smoothingAlpha
     }
@@ -44,7 +47,8 @@ public struct Quantizer {
         let linears = model.root.namedModules().filter { $0.1 is Linear || ($0.1 is Conv2D && config.weights.bits == 8) }.map(\.0)
         let selected = try PathPattern.select(linears, targets: config.targets, ignore: config.ignore)
         guard !selected.isEmpty else {
-            throw CompressionError.noTargets("quantize: no Linear module matches targets \(config.targets ?? ["(all)"]) minus ignore \(config.ignore ?? [])")
+            throw CompressionError.noTargets(
+                "quantize: no Linear module matches targets \(config.targets ?? ["(all)"]) minus ignore \(config.ignore ?? [])")
         }
         return selected
     }
@@ -62,7 +66,9 @@ public struct Quantizer {
             }
             let inFeatures = Self.weightMatrix(l).shape[1]
             if groupSize(p) > 0, inFeatures % groupSize(p) != 0 {
-                throw CompressionError.invalidConfig(key: "weights.group_size", message: "group size \(groupSize(p)) does not divide the input dimension \(inFeatures) of '\(p)'")
+                throw CompressionError.invalidConfig(
+                    key: "weights.group_size",
+                    message: "group size \(groupSize(p)) does not divide the input dimension \(inFeatures) of '\(p)'")
             }
             linears[p] = l
         }
@@ -87,12 +93,18 @@ public struct Quantizer {
         for (path, module) in model.root.namedModules() {
             guard let table = module as? Embedding, !ignore.contains(where: { $0.matches(path) }) else { continue }
             let w = table.parameter("weight")
-            if w.floats.contains(where: { !$0.isFinite }) { throw CompressionError.nonFinite("quantize: weight '\(path).weight' contains NaN or Inf") }
+            if w.floats.contains(where: { !$0.isFinite }) {
+                throw CompressionError.nonFinite("quantize: weight '\(path).weight' contains NaN or Inf")
+            }
             var codes = Tensor(zeros: [table.count, table.dim], dtype: .int8)
             var scales = Tensor(zeros: [table.count])
-            codes.withUnsafeMutableElements(as: Int8.self) { c in scales.withUnsafeMutableFloats { s in w.withUnsafeFloats { wp in
-                ck_quantize_rows_s8(wp.baseAddress!, table.count, table.dim, c.baseAddress!, s.baseAddress!)
-            } } }
+            codes.withUnsafeMutableElements(as: Int8.self) { c in
+                scales.withUnsafeMutableFloats { s in
+                    w.withUnsafeFloats { wp in
+                        ck_quantize_rows_s8(wp.baseAddress!, table.count, table.dim, c.baseAddress!, s.baseAddress!)
+                    }
+                }
+            }
             let q = Int8Embedding(count: table.count, dim: table.dim)
             try q.setParameter("weight", codes)
             try q.setParameter("weight_scale", scales)
@@ -102,18 +114,24 @@ public struct Quantizer {
             for r in 0..<table.count {
                 let row = UnsafeMutablePointer<Float>.allocate(capacity: table.dim)
                 q.copyRow(r, into: row)
-                for j in 0..<table.dim { let x = Double(a[r * table.dim + j]); num += (x - Double(row[j])) * (x - Double(row[j])); den += x * x }
+                for j in 0..<table.dim {
+                    let x = Double(a[r * table.dim + j]); num += (x - Double(row[j])) * (x - Double(row[j])); den += x * x
+                }
                 row.deallocate()
             }
-            reports.append(QuantizedLayerReport(path: path, bits: 8, method: "rtn", activations: "-", bitsPerWeight: q.bitsPerWeight,
-                                                weightRelativeError: den > 0 ? (num / den).squareRoot() : 0, smoothingAlpha: nil))
+            reports.append(
+                QuantizedLayerReport(
+                    path: path, bits: 8, method: "rtn", activations: "-", bitsPerWeight: q.bitsPerWeight,
+                    weightRelativeError: den > 0 ? (num / den).squareRoot() : 0, smoothingAlpha: nil))
         }
         return reports
     }
 
     /// Smoothing, calibration and quantization of one group of targets (all of them, or one block for GPTQ).
-    func quantizeGroup(_ paths: [String], _ linears: [String: Layer], model: LoadedModel, calibration: LoadedModel.Items?,
-                       done: inout Int, total: Int) throws -> [QuantizedLayerReport] {
+    func quantizeGroup(
+        _ paths: [String], _ linears: [String: Layer], model: LoadedModel, calibration: LoadedModel.Items?,
+        done: inout Int, total: Int
+    ) throws -> [QuantizedLayerReport] {
         var recorders: [String: CalibrationRecorder] = [:]
         if config.needsCalibration {
             recorders = try calibrate(model, linears: linears, items: calibration, observeScales: [:])
@@ -163,12 +181,16 @@ public struct Quantizer {
     func groupSize(_ path: String) -> Int { bits(path) == 4 ? (config.groupSize > 0 ? config.groupSize : 32) : 0 }
 
     /// Runs calibration items through the model with recorders in place of the targets.
-    func calibrate(_ model: LoadedModel, linears: [String: Layer], items: LoadedModel.Items?, observeScales: [String: [Float]]) throws -> [String: CalibrationRecorder] {
+    func calibrate(
+        _ model: LoadedModel, linears: [String: Layer], items: LoadedModel.Items?, observeScales: [String: [Float]]
+    ) throws -> [String: CalibrationRecorder] {
         guard let items, items.count > 0 else {
             throw CompressionError.calibration("data.calibration is required for static activations, smoothquant, gptq and awq")
         }
         let minimum = 8
-        guard items.count >= minimum else { throw CompressionError.calibration("only \(items.count) calibration samples; at least \(minimum) are needed") }
+        guard items.count >= minimum else {
+            throw CompressionError.calibration("only \(items.count) calibration samples; at least \(minimum) are needed")
+        }
         let n = min(items.count, config.calibrationSamples ?? 256)
         var recorders: [String: CalibrationRecorder] = [:]
         for (p, l) in linears {
@@ -191,7 +213,8 @@ public struct Quantizer {
             if case let .tokens(ids, lengths) = prepared { prepared = Self.truncate(ids: ids, lengths: lengths, maxTokens: maxTokens) }
             _ = try model.run(prepared)
             if let bad = recorders.first(where: { $0.value.sawNonFinite }) {
-                throw CompressionError.nonFinite("calibration: the input of '\(bad.key)' contains NaN or Inf (samples \(start)..<\(min(n, start + batch)))")
+                throw CompressionError.nonFinite(
+                    "calibration: the input of '\(bad.key)' contains NaN or Inf (samples \(start)..<\(min(n, start + batch)))")
             }
         }
         return recorders
@@ -217,7 +240,9 @@ public struct Quantizer {
     }
 
     /// One module: smoothing, weight quantization, and the replacement module.
-    func quantize(_ target: Layer, path: String, smoothing: (scale: [Float], alpha: Float)?, recorder: CalibrationRecorder?) throws -> (Layer, QuantizedLayerReport) {
+    func quantize(
+        _ target: Layer, path: String, smoothing: (scale: [Float], alpha: Float)?, recorder: CalibrationRecorder?
+    ) throws -> (Layer, QuantizedLayerReport) {
         var w = Self.weightMatrix(target)  // (out, in)
         let (out, inF) = (w.shape[0], w.shape[1])
         let conv = target as? Conv2D
@@ -236,8 +261,9 @@ public struct Quantizer {
                 // x' = x / s  ⇒  H' = diag(1/s) · H · diag(1/s)
                 h.withUnsafeMutableFloats { hp in for i in 0..<inF { for j in 0..<inF { hp[i * inF + j] /= s[i] * s[j] } } }
             }
-            q = try GPTQ.quantize(w, hessian: h, bits: b, groupSize: g, symmetric: true, actOrder: config.weights.actOrder ?? false,
-                                  dampening: config.weights.dampening ?? 0.01, scaleSearch: config.weights.scaleSearch == "mse")
+            q = try GPTQ.quantize(
+                w, hessian: h, bits: b, groupSize: g, symmetric: true, actOrder: config.weights.actOrder ?? false,
+                dampening: config.weights.dampening ?? 0.01, scaleSearch: config.weights.scaleSearch == "mse")
         default:
             if b == 8 && config.granularity == "per-tensor" {
                 q = try RTN.quantizePerTensor(w, bits: 8)
@@ -258,12 +284,14 @@ public struct Quantizer {
             actDesc = mode.rawValue
             let m: Int8Linear
             if let conv {
-                let c = Int8Conv2D(geometry: conv.geometry, filters: conv.filters, useBias: useBias, activation: activation, mode: mode, method: method)
+                let c = Int8Conv2D(
+                    geometry: conv.geometry, filters: conv.filters, useBias: useBias, activation: activation, mode: mode, method: method)
                 m = c.gemm
                 module = c
             } else {
-                m = Int8Linear(name: target.name, inFeatures: inF, outFeatures: out, useBias: useBias, activation: activation, mode: mode,
-                               inputScale: smoothing != nil, method: method)
+                m = Int8Linear(
+                    name: target.name, inFeatures: inF, outFeatures: out, useBias: useBias, activation: activation, mode: mode,
+                    inputScale: smoothing != nil, method: method)
                 module = m
             }
             gemm = m
@@ -272,7 +300,8 @@ public struct Quantizer {
             if mode == .static {
                 guard let o = recorder?.observer else { throw CompressionError.calibration("no activation statistics for '\(path)'") }
                 let method = ActivationCalibration.Method(rawValue: config.activations?.calibration ?? "minmax") ?? .minmax
-                let (lo0, hi0) = try ActivationCalibration.range(o, method: method, percentile: config.activations?.percentile ?? 99.99, symmetric: false)
+                let (lo0, hi0) = try ActivationCalibration.range(
+                    o, method: method, percentile: config.activations?.percentile ?? 99.99, symmetric: false)
                 let lo = min(lo0, 0), hi = max(hi0, 0)
                 let scale = hi > lo ? (hi - lo) / 255 : 1
                 let zp = Int32(min(255, max(0, (-lo / scale).rounded(.toNearestOrEven))))
@@ -281,16 +310,21 @@ public struct Quantizer {
                 actDesc = "static-\(method.rawValue)"
             }
         } else {
-            let m = try Int4Linear(name: target.name, inFeatures: inF, outFeatures: out, useBias: useBias, activation: activation,
-                                   groupSize: g, inputScale: smoothing != nil, method: method)
+            let m = try Int4Linear(
+                name: target.name, inFeatures: inF, outFeatures: out, useBias: useBias, activation: activation,
+                groupSize: g, inputScale: smoothing != nil, method: method)
             try m.setParameter("weight", Self.packQ4(q))
             module = m
             gemm = m
         }
         if useBias { try gemm.setParameter("bias", target.parameter("bias")) }
         if let s = smoothing?.scale { try gemm.setParameter("input_scale", Tensor(shape: [inF], floats: s)) }
-        return (module, QuantizedLayerReport(path: path, bits: b, method: method, activations: actDesc, bitsPerWeight: module.bitsPerWeight,
-                                             weightRelativeError: relErr, smoothingAlpha: smoothing?.alpha))
+        return (
+            module,
+            QuantizedLayerReport(
+                path: path, bits: b, method: method, activations: actDesc, bitsPerWeight: module.bitsPerWeight,
+                weightRelativeError: relErr, smoothingAlpha: smoothing?.alpha)
+        )
     }
 
     /// Symmetric int4 codes in [-8, 7] with per-group scales → `ck_block_q4` rows (q = code + 8; element j in the

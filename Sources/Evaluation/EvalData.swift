@@ -1,5 +1,5 @@
-import Foundation
 import Formats
+import Foundation
 import Tensors
 
 /// Evaluation inputs named by a spec string:
@@ -41,8 +41,9 @@ public struct EvalData {
             guard pairs.contains(where: { $0.0 }), pairs.contains(where: { !$0.0 }) else {
                 throw FormatError.invalid(file: path, message: "needs both paraphrase and unrelated pairs")
             }
-            return EvalData(items: .texts(pairs.flatMap { [$0.1, $0.2] }), labels: nil,
-                            pairs: pairs.map { (paraphrase: $0.0, a: $0.1, b: $0.2) }, spec: spec)
+            return EvalData(
+                items: .texts(pairs.flatMap { [$0.1, $0.2] }), labels: nil,
+                pairs: pairs.map { (paraphrase: $0.0, a: $0.1, b: $0.2) }, spec: spec)
         case "h5", "hdf5", "safetensors":
             let tensors: [String: Tensor]
             if url.pathExtension.lowercased() == "safetensors" {
@@ -55,14 +56,19 @@ public struct EvalData {
             }
             let xName = names.first ?? ["x", "x_test", "input", "inputs"].first { tensors[$0] != nil }
             guard let xName, let x = tensors[xName] else {
-                throw FormatError.invalid(file: path, message: "no input array (looked for \(names.first.map { "'\($0)'" } ?? "'x', 'x_test', 'input'"); has \(tensors.keys.sorted()))")
+                throw FormatError.invalid(
+                    file: path,
+                    message:
+                        "no input array (looked for \(names.first.map { "'\($0)'" } ?? "'x', 'x_test', 'input'"); has \(tensors.keys.sorted()))"
+                )
             }
             let yName = names.count > 1 ? names[1] : ["y", "y_test", "labels"].first { tensors[$0] != nil }
             var labels: [Int]?
             if let yName {
                 guard let y = tensors[yName] else { throw FormatError.invalid(file: path, message: "no label array '\(yName)'") }
                 guard y.count == x.shape.first else {
-                    throw FormatError.invalid(file: path, message: "labels '\(yName)' have \(y.count) entries for \(x.shape.first ?? 0) items")
+                    throw FormatError.invalid(
+                        file: path, message: "labels '\(yName)' have \(y.count) entries for \(x.shape.first ?? 0) items")
                 }
                 labels = y.int64s.map { Int($0) }
             }

@@ -31,11 +31,15 @@ public struct EvalReport: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case model, format, data, items, parameters, accuracy, fidelity, paraphrase, latency, throughput, size
-        case peakRssBytes = "peak_rss_bytes", threads, throughputPerS = "throughput_per_s", latencyMs = "latency_ms", bitsPerWeight = "bits_per_weight"
+        case peakRssBytes = "peak_rss_bytes", threads, throughputPerS = "throughput_per_s", latencyMs = "latency_ms", bitsPerWeight =
+            "bits_per_weight"
     }
 
-    public init(model: String, format: String, data: [String], items: Int, parameters: Int, accuracy: Double?, fidelity: FidelityReport?,
-                paraphrase: ParaphraseResult?, latency: Timing.Result?, throughput: [Timing.Result], size: SizeReport, peakRssBytes: Int, threads: Int) {
+    public init(
+        model: String, format: String, data: [String], items: Int, parameters: Int, accuracy: Double?, fidelity: FidelityReport?,
+        paraphrase: ParaphraseResult?, latency: Timing.Result?, throughput: [Timing.Result], size: SizeReport, peakRssBytes: Int,
+        threads: Int
+    ) {
         self.model = model; self.format = format; self.data = data; self.items = items; self.parameters = parameters
         self.accuracy = accuracy; self.fidelity = fidelity; self.paraphrase = paraphrase; self.latency = latency
         self.throughput = throughput; self.size = size; self.peakRssBytes = peakRssBytes; self.threads = threads

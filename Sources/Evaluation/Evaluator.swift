@@ -1,5 +1,5 @@
-import Foundation
 import Formats
+import Foundation
 import Tensors
 
 /// Runs the measurements of `compress eval`.
@@ -55,7 +55,9 @@ public struct Evaluator {
                 progress("reference outputs on \(d.spec)")
                 let ref = try outputs(reference, d.items)
                 guard ref.shape == out.shape else {
-                    throw FormatError.invalid(file: reference.source.path, message: "reference outputs \(ref.shape) differ in shape from the model's \(out.shape)")
+                    throw FormatError.invalid(
+                        file: reference.source.path, message: "reference outputs \(ref.shape) differ in shape from the model's \(out.shape)"
+                    )
                 }
                 cosines += Fidelity.rowCosines(out, ref)
                 maxDiff = max(maxDiff, Fidelity.maxAbsDiff(out, ref))
@@ -69,25 +71,28 @@ public struct Evaluator {
             }
         }
         if let reference, !cosines.isEmpty {
-            fidelity = FidelityReport(reference: reference.source.path, cosineMean: cosines.reduce(0, +) / Double(cosines.count),
-                                      cosineMin: cosines.min()!, maxAbsDiff: maxDiff,
-                                      top5Overlap: overlaps.isEmpty ? nil : overlaps.reduce(0, +) / Double(overlaps.count),
-                                      topOneAgreement: agreements.isEmpty ? nil : agreements.reduce(0, +) / Double(agreements.count))
+            fidelity = FidelityReport(
+                reference: reference.source.path, cosineMean: cosines.reduce(0, +) / Double(cosines.count),
+                cosineMin: cosines.min()!, maxAbsDiff: maxDiff,
+                top5Overlap: overlaps.isEmpty ? nil : overlaps.reduce(0, +) / Double(overlaps.count),
+                topOneAgreement: agreements.isEmpty ? nil : agreements.reduce(0, +) / Double(agreements.count))
         }
         var latency: Timing.Result?
         var throughput: [Timing.Result] = []
         if !options.skipTiming, let first = data.first {
             for b in options.batchSizes.sorted() {
                 progress("timing batch \(b)")
-                let r = try Timing.measure(model, items: first.items, batchSize: b, maxItems: max(options.timedItems, b),
-                                           budget: options.timeBudget, progress: progress)
+                let r = try Timing.measure(
+                    model, items: first.items, batchSize: b, maxItems: max(options.timedItems, b),
+                    budget: options.timeBudget, progress: progress)
                 if b == 1 { latency = r } else { throughput.append(r) }
             }
         }
-        return EvalReport(model: model.source.path, format: model.format, data: data.map(\.spec), items: itemCount,
-                          parameters: logicalParameterCount(model.root), accuracy: accuracy, fidelity: fidelity, paraphrase: paraphrase,
-                          latency: latency, throughput: throughput, size: try size(of: model), peakRssBytes: peakRSSBytes(),
-                          threads: Threading.threads)
+        return EvalReport(
+            model: model.source.path, format: model.format, data: data.map(\.spec), items: itemCount,
+            parameters: logicalParameterCount(model.root), accuracy: accuracy, fidelity: fidelity, paraphrase: paraphrase,
+            latency: latency, throughput: throughput, size: try size(of: model), peakRssBytes: peakRSSBytes(),
+            threads: Threading.threads)
     }
 
     /// File bytes on disk, raw weight bytes and their zstd size.
@@ -97,7 +102,8 @@ public struct Evaluator {
         for (k, v) in params { tensors[k] = v }
         let encoded = try SafeTensors.encode(tensors, metadata: [:])
         let zstdBytes = try Zstd.compress(encoded, level: options.zstdLevel).count
-        return SizeReport(fileBytes: diskBytes(model.source), weightsBytes: encoded.count, weightsZstdBytes: zstdBytes, zstdLevel: options.zstdLevel)
+        return SizeReport(
+            fileBytes: diskBytes(model.source), weightsBytes: encoded.count, weightsZstdBytes: zstdBytes, zstdLevel: options.zstdLevel)
     }
 
     /// Bytes of a file, or of the weight, config and tokenizer files in a model directory.

@@ -20,7 +20,9 @@ public enum Fidelity {
     public static func topOneAgreement(_ a: Tensor, _ b: Tensor) -> Double {
         let n = a.shape[0], c = a.count / max(n, 1)
         let va = a.floats, vb = b.floats
-        func argmax(_ v: [Float], _ i: Int) -> Int { var best = 0; for j in 1..<c where v[i * c + j] > v[i * c + best] { best = j }; return best }
+        func argmax(_ v: [Float], _ i: Int) -> Int {
+            var best = 0; for j in 1..<c where v[i * c + j] > v[i * c + best] { best = j }; return best
+        }
         return n == 0 ? 0 : Double((0..<n).filter { argmax(va, $0) == argmax(vb, $0) }.count) / Double(n)
     }
 
@@ -86,18 +88,23 @@ public enum Fidelity {
     public static func paraphraseCheck(_ embeddings: Tensor, isParaphrase: [Bool]) -> ParaphraseResult {
         let rows = embeddings.shape[0]
         precondition(rows == 2 * isParaphrase.count, "pair embeddings must be (2·pairs, D)")
-        let a = Tensor(shape: [isParaphrase.count, embeddings.count / rows], floats: stride(from: 0, to: rows, by: 2).flatMap { embeddings.rows($0..<($0 + 1)).floats })
-        let b = Tensor(shape: [isParaphrase.count, embeddings.count / rows], floats: stride(from: 1, to: rows, by: 2).flatMap { embeddings.rows($0..<($0 + 1)).floats })
+        let a = Tensor(
+            shape: [isParaphrase.count, embeddings.count / rows],
+            floats: stride(from: 0, to: rows, by: 2).flatMap { embeddings.rows($0..<($0 + 1)).floats })
+        let b = Tensor(
+            shape: [isParaphrase.count, embeddings.count / rows],
+            floats: stride(from: 1, to: rows, by: 2).flatMap { embeddings.rows($0..<($0 + 1)).floats })
         let cos = rowCosines(a, b)
         let para = zip(cos, isParaphrase).filter { $0.1 }.map(\.0)
         let unrel = zip(cos, isParaphrase).filter { !$0.1 }.map(\.0).sorted()
         var wins = 0.0
         for p in para { for u in unrel { wins += p > u ? 1 : (p == u ? 0.5 : 0) } }
         let median = unrel.isEmpty ? 0 : unrel[unrel.count / 2]
-        return ParaphraseResult(pairs: isParaphrase.count, auc: wins / Double(max(para.count * unrel.count, 1)),
-                                meanParaphraseCosine: para.reduce(0, +) / Double(max(para.count, 1)),
-                                meanUnrelatedCosine: unrel.reduce(0, +) / Double(max(unrel.count, 1)),
-                                paraphraseAboveMedianUnrelated: Double(para.filter { $0 > median }.count) / Double(max(para.count, 1)))
+        return ParaphraseResult(
+            pairs: isParaphrase.count, auc: wins / Double(max(para.count * unrel.count, 1)),
+            meanParaphraseCosine: para.reduce(0, +) / Double(max(para.count, 1)),
+            meanUnrelatedCosine: unrel.reduce(0, +) / Double(max(unrel.count, 1)),
+            paraphraseAboveMedianUnrelated: Double(para.filter { $0 > median }.count) / Double(max(para.count, 1)))
     }
 }
 

@@ -1,9 +1,10 @@
+import Formats
 import Foundation
+import Tensors
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Formats
-import Tensors
 
 /// Latency and throughput of a model's forward pass (inputs already tokenized, as ONNX Runtime's benchmark
 /// times only `session.run`). Passes over the data repeat until the last three agree within 5 % or the time
@@ -46,9 +47,11 @@ public enum Timing {
     /// Times `model` on `items` in batches of `batchSize`.
     /// - maxItems: items per pass (a prefix of `items`), so long files don't make one pass take minutes.
     /// - budget: seconds of timed passes at most (at least `minPasses` passes run regardless).
-    public static func measure(_ model: LoadedModel, items: LoadedModel.Items, batchSize: Int, maxItems: Int = 256,
-                               budget: Double = 10, minPasses: Int = 3, maxPasses: Int = 50,
-                               progress: ((String) -> Void)? = nil) throws -> Result {
+    public static func measure(
+        _ model: LoadedModel, items: LoadedModel.Items, batchSize: Int, maxItems: Int = 256,
+        budget: Double = 10, minPasses: Int = 3, maxPasses: Int = 50,
+        progress: ((String) -> Void)? = nil
+    ) throws -> Result {
         let n = min(items.count, maxItems)
         precondition(n > 0, "no items to time")
         let batches = try stride(from: 0, to: n, by: batchSize).map { try model.prepare(items.slice($0..<min(n, $0 + batchSize))) }
@@ -79,9 +82,10 @@ public enum Timing {
         func pct(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int((p / 100 * Double(sorted.count - 1)).rounded()))] }
         // Throughput: the median pass, robust to one pass hit by a neighbour's burst.
         let rate = passRates.sorted()[passRates.count / 2]
-        return Result(batchSize: batchSize, threads: Threading.threads, throughputPerS: rate,
-                      latencyMs: Percentiles(p50: pct(50), p90: pct(90), p99: pct(99), mean: latencies.reduce(0, +) / Double(latencies.count)),
-                      calls: latencies.count, passes: passRates.count, stable: stable)
+        return Result(
+            batchSize: batchSize, threads: Threading.threads, throughputPerS: rate,
+            latencyMs: Percentiles(p50: pct(50), p90: pct(90), p99: pct(99), mean: latencies.reduce(0, +) / Double(latencies.count)),
+            calls: latencies.count, passes: passRates.count, stable: stable)
     }
 }
 

@@ -21,8 +21,10 @@ public enum Artifact {
     /// Writes `model` as an artifact directory, atomically: it is built under a temporary name and renamed
     /// into place, so a failure leaves no partial artifact.
     /// - zstd: store `model.safetensors.zst` instead of the raw file.
-    public static func write(_ model: LoadedModel, to dir: URL, provenance: ArtifactManifest.Provenance,
-                             metrics: Data? = nil, zstd: Bool = false) throws {
+    public static func write(
+        _ model: LoadedModel, to dir: URL, provenance: ArtifactManifest.Provenance,
+        metrics: Data? = nil, zstd: Bool = false
+    ) throws {
         let parameters = model.root.namedParameters()
         let encodings = parameterEncodings(model.root)
         var tensors: [String: Tensor] = [:]
@@ -56,9 +58,10 @@ public enum Artifact {
             }
         }
         let weightsFile = zstd ? "model.safetensors.zst" : "model.safetensors"
-        let manifest = ArtifactManifest(task: task, architecture: architecture, tensors: entries, provenance: provenance,
-                                        weightsFile: weightsFile, tokenizerFiles: tokenizerSources.isEmpty ? nil : tokenizerSources.map(\.lastPathComponent),
-                                        modules: quantized.isEmpty ? nil : quantized)
+        let manifest = ArtifactManifest(
+            task: task, architecture: architecture, tensors: entries, provenance: provenance,
+            weightsFile: weightsFile, tokenizerFiles: tokenizerSources.isEmpty ? nil : tokenizerSources.map(\.lastPathComponent),
+            modules: quantized.isEmpty ? nil : quantized)
         try withTemporaryDirectoryReplacing(dir) { tmp in
             let raw = tmp.appendingPathComponent("model.safetensors")
             try SafeTensors.write(tensors, metadata: ["format": "compress-artifact-v1"], to: raw)
@@ -80,14 +83,15 @@ public enum Artifact {
     public static func readManifest(_ dir: URL) throws -> ArtifactManifest {
         let url = dir.appendingPathComponent("model.json")
         let manifest: ArtifactManifest
-        do { manifest = try JSONDecoder().decode(ArtifactManifest.self, from: try readFile(url)) }
-        catch let e as FormatError { throw e }
-        catch { throw FormatError.invalid(file: url.path, message: decodingMessage(error)) }
+        do { manifest = try JSONDecoder().decode(ArtifactManifest.self, from: try readFile(url)) } catch let e as FormatError {
+            throw e
+        } catch { throw FormatError.invalid(file: url.path, message: decodingMessage(error)) }
         guard manifest.format == ArtifactManifest.formatName else {
             throw FormatError.invalid(file: url.path, message: "format '\(manifest.format)' is not '\(ArtifactManifest.formatName)'")
         }
         guard manifest.version == ArtifactManifest.currentVersion else {
-            throw FormatError.invalid(file: url.path, message: "artifact version \(manifest.version) is not supported (\(ArtifactManifest.currentVersion))")
+            throw FormatError.invalid(
+                file: url.path, message: "artifact version \(manifest.version) is not supported (\(ArtifactManifest.currentVersion))")
         }
         return manifest
     }
@@ -108,9 +112,13 @@ public enum Artifact {
             tensors = try SafeTensors.read(weightsURL).tensors
         }
         for (name, entry) in manifest.tensors.sorted(by: { $0.key < $1.key }) {
-            guard let t = tensors[name] else { throw FormatError.invalid(file: weightsURL.path, message: "missing tensor '\(name)' listed in model.json") }
+            guard let t = tensors[name] else {
+                throw FormatError.invalid(file: weightsURL.path, message: "missing tensor '\(name)' listed in model.json")
+            }
             guard t.shape == entry.shape, t.dtype.rawValue == entry.dtype else {
-                throw FormatError.invalid(file: weightsURL.path, message: "tensor '\(name)' is \(t.dtype.rawValue) \(t.shape) but model.json says \(entry.dtype) \(entry.shape)")
+                throw FormatError.invalid(
+                    file: weightsURL.path,
+                    message: "tensor '\(name)' is \(t.dtype.rawValue) \(t.shape) but model.json says \(entry.dtype) \(entry.shape)")
             }
         }
         let kind: LoadedModel.Kind
@@ -131,8 +139,10 @@ public enum Artifact {
             throw FormatError.invalid(file: dir.appendingPathComponent("model.json").path, message: e.description)
         }
         let p = manifest.provenance
-        var provenance = ["source": p.source, "sourceSha256": p.sourceSha256, "toolVersion": p.toolVersion, "createdAt": p.createdAt,
-                          "stages": p.stages.joined(separator: ",")]
+        var provenance = [
+            "source": p.source, "sourceSha256": p.sourceSha256, "toolVersion": p.toolVersion, "createdAt": p.createdAt,
+            "stages": p.stages.joined(separator: ","),
+        ]
         if let r = p.recipe { provenance["recipe"] = r }
         return LoadedModel(kind: kind, source: dir, format: "artifact", provenance: provenance)
     }

@@ -59,12 +59,16 @@ public struct ArtifactManifest: Codable, Sendable {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             switch try c.decode(String.self, forKey: .kind) {
             case "sequential":
-                self = .sequential(inputShape: try c.decode([Int].self, forKey: .inputShape), layers: try c.decode([LayerSpec].self, forKey: .layers))
+                self = .sequential(
+                    inputShape: try c.decode([Int].self, forKey: .inputShape), layers: try c.decode([LayerSpec].self, forKey: .layers))
             case "bert":
-                self = .bert(config: try c.decode(BertConfig.self, forKey: .config), pooling: try c.decode(SentencePooling.self, forKey: .pooling),
-                             maxSequenceLength: try c.decode(Int.self, forKey: .maxSequenceLength), hasPooler: try c.decode(Bool.self, forKey: .hasPooler))
+                self = .bert(
+                    config: try c.decode(BertConfig.self, forKey: .config), pooling: try c.decode(SentencePooling.self, forKey: .pooling),
+                    maxSequenceLength: try c.decode(Int.self, forKey: .maxSequenceLength),
+                    hasPooler: try c.decode(Bool.self, forKey: .hasPooler))
             case let kind:
-                throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown architecture kind '\(kind)' (sequential, bert)")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .kind, in: c, debugDescription: "unknown architecture kind '\(kind)' (sequential, bert)")
             }
         }
 

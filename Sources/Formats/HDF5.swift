@@ -198,7 +198,8 @@ public final class HDF5File: @unchecked Sendable {
                 default: (dtype, memType) = (.int64, chdf5_native_int64())
                 }
             default:
-                throw FormatError.unsupported(file: label, message: "dataset '\(p)' is not numeric (HDF5 type class \(H5Tget_class(tid).rawValue))")
+                throw FormatError.unsupported(
+                    file: label, message: "dataset '\(p)' is not numeric (HDF5 type class \(H5Tget_class(tid).rawValue))")
             }
 
             let shape: [Int]
@@ -237,7 +238,8 @@ public final class HDF5File: @unchecked Sendable {
         try locked {
             guard let values = try readStringAttribute(name, of: path) else { return nil }
             guard values.count == 1 else {
-                throw FormatError.invalid(file: label, message: "attribute '\(name)' of '\(Self.normalized(path))' holds \(values.count) strings, expected one")
+                throw FormatError.invalid(
+                    file: label, message: "attribute '\(name)' of '\(Self.normalized(path))' holds \(values.count) strings, expected one")
             }
             return values[0]
         }
@@ -258,7 +260,9 @@ public final class HDF5File: @unchecked Sendable {
     private func readStringAttribute(_ name: String, of path: String) throws -> [String]? {
         let fid = try openID()
         let p = Self.normalized(path)
-        func fail(_ message: String) -> FormatError { FormatError.invalid(file: label, message: "attribute '\(name)' of '\(p)': \(message)") }
+        func fail(_ message: String) -> FormatError {
+            FormatError.invalid(file: label, message: "attribute '\(name)' of '\(p)': \(message)")
+        }
         guard exists(p) else { throw FormatError.invalid(file: label, message: "no object '\(p)' (looking for attribute '\(name)')") }
         let present = H5Aexists_by_name(fid, p, name, chdf5_p_default())
         guard present >= 0 else { throw fail("cannot check: \(hdf5Detail())") }
@@ -333,7 +337,9 @@ public final class HDF5File: @unchecked Sendable {
         case .int8: types = (chdf5_std_i8le(), chdf5_native_int8())
         case .uint8: types = (chdf5_std_u8le(), chdf5_native_uint8())
         case .float16, .bfloat16:
-            throw FormatError.unsupported(file: label, message: "dataset '\(Self.normalized(path))': \(tensor.dtype.rawValue) cannot be stored in HDF5 here (convert to F32)")
+            throw FormatError.unsupported(
+                file: label,
+                message: "dataset '\(Self.normalized(path))': \(tensor.dtype.rawValue) cannot be stored in HDF5 here (convert to F32)")
         }
         try tensor.withUnsafeBytes { raw in
             try writeRaw(raw.baseAddress, shape: tensor.shape, fileType: types.file, memoryType: types.memory, to: path)
@@ -388,7 +394,9 @@ public final class HDF5File: @unchecked Sendable {
         try locked {
             let fid = try openID()
             let p = Self.normalized(path)
-            func fail(_ message: String) -> FormatError { FormatError.io(file: label, message: "attribute '\(name)' of '\(p)': \(message)") }
+            func fail(_ message: String) -> FormatError {
+                FormatError.io(file: label, message: "attribute '\(name)' of '\(p)': \(message)")
+            }
             guard exists(p) else { throw FormatError.invalid(file: label, message: "no object '\(p)' to set attribute '\(name)' on") }
             if H5Aexists_by_name(fid, p, name, chdf5_p_default()) > 0 {
                 guard H5Adelete_by_name(fid, p, name, chdf5_p_default()) >= 0 else { throw fail("cannot replace: \(hdf5Detail())") }

@@ -20,11 +20,13 @@ public enum HuggingFaceLoader {
         let url = dir.appendingPathComponent("config.json")
         let data = try readFile(url)
         if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-           let type = object["model_type"] as? String, type != "bert" {
+            let type = object["model_type"] as? String, type != "bert"
+        {
             throw FormatError.invalid(file: url.path, message: "model_type '\(type)' is not supported (bert)")
         }
-        do { return try JSONDecoder().decode(BertConfig.self, from: data) }
-        catch { throw FormatError.invalid(file: url.path, message: decodingMessage(error)) }
+        do { return try JSONDecoder().decode(BertConfig.self, from: data) } catch {
+            throw FormatError.invalid(file: url.path, message: decodingMessage(error))
+        }
     }
 
     /// Reads the sentence-transformers pooling settings (mean pooling, no normalize when absent).
@@ -44,14 +46,19 @@ public enum HuggingFaceLoader {
                     guard let p = try JSONSerialization.jsonObject(with: try readFile(poolURL)) as? [String: Any] else {
                         throw FormatError.invalid(file: poolURL.path, message: "expected a JSON object")
                     }
-                    if p["pooling_mode_cls_token"] as? Bool == true { mode = .cls }
-                    else if p["pooling_mode_max_tokens"] as? Bool == true { mode = .max }
-                    else if p["pooling_mode_mean_tokens"] as? Bool == true { mode = .mean }
-                    else if p["pooling_mode_mean_sqrt_len_tokens"] as? Bool == true {
-                        throw FormatError.invalid(file: poolURL.path, message: "pooling_mode_mean_sqrt_len_tokens is not supported (mean, cls, max)")
+                    if p["pooling_mode_cls_token"] as? Bool == true {
+                        mode = .cls
+                    } else if p["pooling_mode_max_tokens"] as? Bool == true {
+                        mode = .max
+                    } else if p["pooling_mode_mean_tokens"] as? Bool == true {
+                        mode = .mean
+                    } else if p["pooling_mode_mean_sqrt_len_tokens"] as? Bool == true {
+                        throw FormatError.invalid(
+                            file: poolURL.path, message: "pooling_mode_mean_sqrt_len_tokens is not supported (mean, cls, max)")
                     }
                 } else if !type.hasSuffix(".Transformer") && !type.hasSuffix(".Normalize") {
-                    throw FormatError.invalid(file: modulesURL.path, message: "module type '\(type)' is not supported (Transformer, Pooling, Normalize)")
+                    throw FormatError.invalid(
+                        file: modulesURL.path, message: "module type '\(type)' is not supported (Transformer, Pooling, Normalize)")
                 }
             }
         }
@@ -86,12 +93,15 @@ public enum HuggingFaceLoader {
     /// Loads the whole folder.
     public static func load(_ dir: URL) throws -> LoadedModel {
         let config: BertConfig
-        do { config = try readConfig(dir) } catch let e as ModelError { throw FormatError.invalid(file: dir.appendingPathComponent("config.json").path, message: e.description) }
+        do { config = try readConfig(dir) } catch let e as ModelError {
+            throw FormatError.invalid(file: dir.appendingPathComponent("config.json").path, message: e.description)
+        }
         let weightsURL = dir.appendingPathComponent("model.safetensors")
         let (tensors, _) = try SafeTensors.read(weightsURL)
         let bert: BertModel
-        do { bert = try buildBert(config: config, tensors: tensors, file: weightsURL.path) }
-        catch let e as ModelError { throw FormatError.invalid(file: dir.appendingPathComponent("config.json").path, message: e.description) }
+        do { bert = try buildBert(config: config, tensors: tensors, file: weightsURL.path) } catch let e as ModelError {
+            throw FormatError.invalid(file: dir.appendingPathComponent("config.json").path, message: e.description)
+        }
         let pooling = try readPooling(dir)
         let maxLength = try readMaxSequenceLength(dir)
         let tokenizer = try WordPieceTokenizer(modelDirectory: dir, maxLength: maxLength.map { min($0, config.maxPositionEmbeddings) })
@@ -102,13 +112,17 @@ public enum HuggingFaceLoader {
 /// Reads a whole file; a missing file is a one-line error naming it.
 func readFile(_ url: URL) throws -> Data {
     guard FileManager.default.fileExists(atPath: url.path) else { throw FormatError.missingFile(url.path) }
-    do { return try Data(contentsOf: url) } catch { throw FormatError.invalid(file: url.path, message: "cannot read: \(error.localizedDescription)") }
+    do { return try Data(contentsOf: url) } catch {
+        throw FormatError.invalid(file: url.path, message: "cannot read: \(error.localizedDescription)")
+    }
 }
 
 /// One line from a JSONDecoder error: the key path and what was wrong.
 func decodingMessage(_ error: Error) -> String {
     guard let e = error as? DecodingError else { return "\(error)" }
-    func path(_ c: DecodingError.Context) -> String { c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") }
+    func path(_ c: DecodingError.Context) -> String {
+        c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+    }
     switch e {
     case let .keyNotFound(key, c): return "missing field '\((c.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
     case let .typeMismatch(_, c): return "field '\(path(c))': \(c.debugDescription)"

@@ -29,8 +29,10 @@ public struct KerasFileContents: Sendable {
     /// or `layers/dense/vars/0`), for error messages.
     public let weightPaths: [String: [String]]
 
-    public init(fileURL: URL, format: Format, modelConfig: JSONValue, kerasVersion: String?,
-                layerWeights: [String: [Tensor]], weightPaths: [String: [String]]) {
+    public init(
+        fileURL: URL, format: Format, modelConfig: JSONValue, kerasVersion: String?,
+        layerWeights: [String: [Tensor]], weightPaths: [String: [String]]
+    ) {
         self.fileURL = fileURL
         self.format = format
         self.modelConfig = modelConfig
@@ -89,7 +91,8 @@ public enum KerasFile {
         guard config["class_name"]?.string != nil else {
             throw FormatError.invalid(file: label, message: "attribute 'model_config' has no 'class_name'")
         }
-        let version = try file.attributeString("keras_version", of: "/")
+        let version =
+            try file.attributeString("keras_version", of: "/")
             ?? (file.exists("/model_weights") ? file.attributeString("keras_version", of: "/model_weights") : nil)
 
         // Full-model saves keep weights under model_weights; weights-only saves at the root.
@@ -114,13 +117,16 @@ public enum KerasFile {
             }
             paths[layer] = tensorPaths.map { String($0.dropFirst()) }
         }
-        let contents = KerasFileContents(fileURL: url, format: .legacyH5, modelConfig: config, kerasVersion: version,
-                                         layerWeights: weights, weightPaths: paths)
+        let contents = KerasFileContents(
+            fileURL: url, format: .legacyH5, modelConfig: config, kerasVersion: version,
+            layerWeights: weights, weightPaths: paths)
         for layer in contents.layerConfigs {
             let name = layer["config"]?["name"]?.string ?? layer["name"]?.string ?? "?"
             let cls = layer["class_name"]?.string ?? "?"
             if cls != "InputLayer" && weights[name] == nil {
-                throw FormatError.invalid(file: label, message: "layer '\(name)' (\(cls)) has no weight group '\(root == "/" ? "" : root)/\(name)' (not in layer_names)")
+                throw FormatError.invalid(
+                    file: label,
+                    message: "layer '\(name)' (\(cls)) has no weight group '\(root == "/" ? "" : root)/\(name)' (not in layer_names)")
             }
         }
         return contents
@@ -193,14 +199,18 @@ public enum KerasFile {
             guard let group else {
                 if cls == "InputLayer" { continue }
                 let expected = autoName.map { "'layers/\($0)'" } ?? "under 'layers/'"
-                throw FormatError.invalid(file: "\(label):model.weights.h5", message: "layer '\(name)' (\(cls)) has no weight group (expected \(expected) or a 'vars' group named '\(name)')")
+                throw FormatError.invalid(
+                    file: "\(label):model.weights.h5",
+                    message: "layer '\(name)' (\(cls)) has no weight group (expected \(expected) or a 'vars' group named '\(name)')")
             }
             let vars = "/layers/\(group)/vars"
             var indexed: [(Int, String)] = []
             for child in try file.children(of: vars) {
                 // Datasets are named "0", "1", ..., "10": byte order would put "10" before "2".
                 guard let index = Int(child), index >= 0 else {
-                    throw FormatError.invalid(file: "\(label):model.weights.h5", message: "layer '\(name)': unexpected member '\(vars)/\(child)' (expected numbered variables)")
+                    throw FormatError.invalid(
+                        file: "\(label):model.weights.h5",
+                        message: "layer '\(name)': unexpected member '\(vars)/\(child)' (expected numbered variables)")
                 }
                 indexed.append((index, "\(vars)/\(child)"))
             }
@@ -208,8 +218,9 @@ public enum KerasFile {
             weights[name] = try indexed.map { try file.dataset($0.1) }
             paths[name] = indexed.map { String($0.1.dropFirst()) }
         }
-        return KerasFileContents(fileURL: url, format: .kerasV3, modelConfig: config, kerasVersion: version,
-                                 layerWeights: weights, weightPaths: paths)
+        return KerasFileContents(
+            fileURL: url, format: .kerasV3, modelConfig: config, kerasVersion: version,
+            layerWeights: weights, weightPaths: paths)
     }
 
     /// Keras's `naming.to_snake_case`: `MaxPooling2D` → `max_pooling2d`, `BatchNormalization` → `batch_normalization`.

@@ -9,8 +9,10 @@ import Tensors
 /// BatchNormalization keeps gamma/beta/moving_mean/moving_variance as gamma/beta/mean/variance.
 public enum KerasModelLoader {
     /// Keras layer classes we read.
-    public static let supportedClasses = ["InputLayer", "Dense", "Conv2D", "MaxPooling2D", "AveragePooling2D",
-                                          "GlobalAveragePooling2D", "BatchNormalization", "Flatten", "Dropout", "Activation"]
+    public static let supportedClasses = [
+        "InputLayer", "Dense", "Conv2D", "MaxPooling2D", "AveragePooling2D",
+        "GlobalAveragePooling2D", "BatchNormalization", "Flatten", "Dropout", "Activation",
+    ]
 
     /// Loads `url` (.h5 or .keras) into a model; BatchNorms stay unfolded (call `foldBatchNorms()` for inference).
     public static func load(_ url: URL) throws -> SequentialModel {
@@ -39,7 +41,8 @@ public enum KerasModelLoader {
             let cfg = layer["config"] ?? .null
             let name = cfg["name"]?.string ?? "layer_\(index)"
             if inputShape == nil {
-                let batchShape: [JSONValue]? = cfg["batch_shape"]?.array ?? cfg["batch_input_shape"]?.array
+                let batchShape: [JSONValue]? =
+                    cfg["batch_shape"]?.array ?? cfg["batch_input_shape"]?.array
                     ?? layer["build_config"]?["input_shape"]?.array
                 if let batchShape {
                     let dims: [Int] = batchShape.dropFirst().compactMap { (v: JSONValue) -> Int? in v.int }
@@ -76,7 +79,10 @@ public enum KerasModelLoader {
             let name = layer["config"]?["name"]?.string ?? layer["name"]?.string ?? "?"
             let inbound = inboundNames(layer["inbound_nodes"])
             if let previous, inbound != [previous] {
-                throw FormatError.invalid(file: file, message: "layer '\(name)' takes \(inbound) instead of the previous layer '\(previous)': only linear chains are supported")
+                throw FormatError.invalid(
+                    file: file,
+                    message:
+                        "layer '\(name)' takes \(inbound) instead of the previous layer '\(previous)': only linear chains are supported")
             }
             previous = name
         }
@@ -110,7 +116,8 @@ public enum KerasModelLoader {
             }
             return Activation(rawValue: name)!
         default:
-            throw FormatError.invalid(file: file, message: "layer '\(layer)': activation '\(name)' is not supported (linear, relu, sigmoid, tanh, softmax, gelu)")
+            throw FormatError.invalid(
+                file: file, message: "layer '\(layer)': activation '\(name)' is not supported (linear, relu, sigmoid, tanh, softmax, gelu)")
         }
     }
 
@@ -129,31 +136,41 @@ public enum KerasModelLoader {
         switch cls {
         case "Dense":
             guard let units = cfg["units"]?.int else { throw FormatError.invalid(file: file, message: "layer '\(name)': missing 'units'") }
-            return LayerSpec(type: "dense", name: name, inFeatures: inputShape.last, outFeatures: units,
-                             activation: try activation(cfg, layer: name, file: file), useBias: cfg["use_bias"]?.bool ?? true)
+            return LayerSpec(
+                type: "dense", name: name, inFeatures: inputShape.last, outFeatures: units,
+                activation: try activation(cfg, layer: name, file: file), useBias: cfg["use_bias"]?.bool ?? true)
         case "Conv2D":
             try channelsLast()
-            if let d = pair(cfg["dilation_rate"]), d != [1, 1] { throw FormatError.invalid(file: file, message: "layer '\(name)': dilation \(d) is not supported") }
-            if let g = cfg["groups"]?.int, g != 1 { throw FormatError.invalid(file: file, message: "layer '\(name)': groups \(g) is not supported") }
+            if let d = pair(cfg["dilation_rate"]), d != [1, 1] {
+                throw FormatError.invalid(file: file, message: "layer '\(name)': dilation \(d) is not supported")
+            }
+            if let g = cfg["groups"]?.int, g != 1 {
+                throw FormatError.invalid(file: file, message: "layer '\(name)': groups \(g) is not supported")
+            }
             guard let filters = cfg["filters"]?.int, let kernel = pair(cfg["kernel_size"]) else {
                 throw FormatError.invalid(file: file, message: "layer '\(name)': missing 'filters' or 'kernel_size'")
             }
-            return LayerSpec(type: "conv2d", name: name, inFeatures: inputShape.last, outFeatures: filters, kernelSize: kernel,
-                             strides: pair(cfg["strides"], default: [1, 1]), padding: cfg["padding"]?.string ?? "valid",
-                             activation: try activation(cfg, layer: name, file: file), useBias: cfg["use_bias"]?.bool ?? true)
+            return LayerSpec(
+                type: "conv2d", name: name, inFeatures: inputShape.last, outFeatures: filters, kernelSize: kernel,
+                strides: pair(cfg["strides"], default: [1, 1]), padding: cfg["padding"]?.string ?? "valid",
+                activation: try activation(cfg, layer: name, file: file), useBias: cfg["use_bias"]?.bool ?? true)
         case "MaxPooling2D", "AveragePooling2D":
             try channelsLast()
             let pool = pair(cfg["pool_size"], default: [2, 2])
-            return LayerSpec(type: cls == "MaxPooling2D" ? "max_pool2d" : "avg_pool2d", name: name, kernelSize: pool,
-                             strides: pair(cfg["strides"], default: pool), padding: cfg["padding"]?.string ?? "valid")
+            return LayerSpec(
+                type: cls == "MaxPooling2D" ? "max_pool2d" : "avg_pool2d", name: name, kernelSize: pool,
+                strides: pair(cfg["strides"], default: pool), padding: cfg["padding"]?.string ?? "valid")
         case "GlobalAveragePooling2D":
             try channelsLast()
-            if cfg["keepdims"]?.bool == true { throw FormatError.invalid(file: file, message: "layer '\(name)': keepdims is not supported") }
+            if cfg["keepdims"]?.bool == true {
+                throw FormatError.invalid(file: file, message: "layer '\(name)': keepdims is not supported")
+            }
             return LayerSpec(type: "global_avg_pool2d", name: name)
         case "BatchNormalization":
             let axis = cfg["axis"]?.int ?? cfg["axis"]?.array?.first?.int ?? -1
             if axis != -1 && axis != inputShape.count {
-                throw FormatError.invalid(file: file, message: "layer '\(name)': BatchNormalization over axis \(axis) is not supported (last axis)")
+                throw FormatError.invalid(
+                    file: file, message: "layer '\(name)': BatchNormalization over axis \(axis) is not supported (last axis)")
             }
             return LayerSpec(type: "batch_norm", name: name, outFeatures: inputShape.last, epsilon: Float(cfg["epsilon"]?.double ?? 1e-3))
         case "Flatten":
@@ -169,11 +186,14 @@ public enum KerasModelLoader {
     }
 
     /// Keras tensors of one layer → our parameter names and layouts.
-    private static func convertWeights(cls: String, name: String, cfg: JSONValue, tensors: [Tensor], spec: inout LayerSpec,
-                                       file: String) throws -> [String: Tensor] {
+    private static func convertWeights(
+        cls: String, name: String, cfg: JSONValue, tensors: [Tensor], spec: inout LayerSpec,
+        file: String
+    ) throws -> [String: Tensor] {
         func expect(_ n: Int) throws {
             guard tensors.count == n else {
-                throw FormatError.invalid(file: file, message: "layer '\(name)' (\(cls)) has \(tensors.count) weight tensors, expected \(n)")
+                throw FormatError.invalid(
+                    file: file, message: "layer '\(name)' (\(cls)) has \(tensors.count) weight tensors, expected \(n)")
             }
         }
         switch cls {
@@ -181,7 +201,9 @@ public enum KerasModelLoader {
             let useBias = spec.useBias ?? true
             try expect(useBias ? 2 : 1)
             let kernel = tensors[0].toFloat32()
-            guard kernel.rank == 2 else { throw FormatError.invalid(file: file, message: "tensor '\(name).kernel' has shape \(kernel.shape), expected 2-D") }
+            guard kernel.rank == 2 else {
+                throw FormatError.invalid(file: file, message: "tensor '\(name).kernel' has shape \(kernel.shape), expected 2-D")
+            }
             var out = ["weight": kernel.transposed2D()]
             if useBias { out["bias"] = tensors[1].toFloat32() }
             return out
@@ -189,7 +211,9 @@ public enum KerasModelLoader {
             let useBias = spec.useBias ?? true
             try expect(useBias ? 2 : 1)
             let kernel = tensors[0].toFloat32()
-            guard kernel.rank == 4 else { throw FormatError.invalid(file: file, message: "tensor '\(name).kernel' has shape \(kernel.shape), expected 4-D") }
+            guard kernel.rank == 4 else {
+                throw FormatError.invalid(file: file, message: "tensor '\(name).kernel' has shape \(kernel.shape), expected 4-D")
+            }
             var out = ["weight": kernel.permuted([3, 0, 1, 2])]
             if useBias { out["bias"] = tensors[1].toFloat32() }
             return out
@@ -202,7 +226,10 @@ public enum KerasModelLoader {
             if scale { i += 1 }
             let beta = center ? tensors[i] : Tensor(zeros: [features])
             if center { i += 1 }
-            return ["gamma": gamma.toFloat32(), "beta": beta.toFloat32(), "mean": tensors[i].toFloat32(), "variance": tensors[i + 1].toFloat32()]
+            return [
+                "gamma": gamma.toFloat32(), "beta": beta.toFloat32(), "mean": tensors[i].toFloat32(),
+                "variance": tensors[i + 1].toFloat32(),
+            ]
         default:
             try expect(0)
             return [:]

@@ -14,7 +14,8 @@ public enum ModelLoader {
         if isDirectory(url) {
             if Artifact.isArtifact(url) { return try Artifact.load(url) }
             if HuggingFaceLoader.isModelDirectory(url) { return try HuggingFaceLoader.load(url) }
-            throw FormatError.invalid(file: path, message: "directory has neither model.json (artifact) nor config.json + model.safetensors (Hugging Face)")
+            throw FormatError.invalid(
+                file: path, message: "directory has neither model.json (artifact) nor config.json + model.safetensors (Hugging Face)")
         }
         switch url.pathExtension.lowercased() {
         case "h5", "hdf5", "keras":
@@ -23,11 +24,13 @@ public enum ModelLoader {
                 model = try KerasModelLoader.load(url)
                 try model.foldBatchNorms()
             } catch let e as ModelError { throw FormatError.invalid(file: path, message: e.description) }
-            return LoadedModel(kind: .sequential(model), source: url, format: url.pathExtension.lowercased() == "keras" ? "keras-v3" : "keras-h5")
+            return LoadedModel(
+                kind: .sequential(model), source: url, format: url.pathExtension.lowercased() == "keras" ? "keras-v3" : "keras-h5")
         case "safetensors":
             return try MLPLoader.load(url)
         default:
-            throw FormatError.invalid(file: path, message: "unknown model type (expected an artifact or Hugging Face directory, .h5, .keras or .safetensors)")
+            throw FormatError.invalid(
+                file: path, message: "unknown model type (expected an artifact or Hugging Face directory, .h5, .keras or .safetensors)")
         }
     }
 }
@@ -46,9 +49,8 @@ public enum MLPLoader {
     public static func load(_ url: URL) throws -> LoadedModel {
         let archURL = url.deletingPathExtension().appendingPathExtension("json")
         let arch: Architecture
-        do { arch = try JSONDecoder().decode(Architecture.self, from: try readFile(archURL)) }
-        catch let e as FormatError { throw e }
-        catch { throw FormatError.invalid(file: archURL.path, message: decodingMessage(error)) }
+        do { arch = try JSONDecoder().decode(Architecture.self, from: try readFile(archURL)) } catch let e as FormatError { throw e } catch
+        { throw FormatError.invalid(file: archURL.path, message: decodingMessage(error)) }
         let (tensors, _) = try SafeTensors.read(url)
         do {
             let model = try SequentialModel(inputShape: arch.inputShape, specs: arch.layers)

@@ -50,7 +50,8 @@ public struct SHA256 {
         var w = [UInt32](repeating: 0, count: 64)
         for t in 0..<16 {
             let b = p + t * 4
-            w[t] = UInt32(b.load(as: UInt8.self)) << 24 | UInt32(b.load(fromByteOffset: 1, as: UInt8.self)) << 16
+            w[t] =
+                UInt32(b.load(as: UInt8.self)) << 24 | UInt32(b.load(fromByteOffset: 1, as: UInt8.self)) << 16
                 | UInt32(b.load(fromByteOffset: 2, as: UInt8.self)) << 8 | UInt32(b.load(fromByteOffset: 3, as: UInt8.self))
         }
         func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
@@ -76,12 +77,16 @@ public struct SHA256 {
         let files: [URL]
         if isDir.boolValue {
             let names = (FileManager.default.enumerator(atPath: url.path)?.allObjects as? [String] ?? []).sorted()
-            files = names.map { url.appendingPathComponent($0) }.filter { (try? $0.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true }
+            files = names.map { url.appendingPathComponent($0) }.filter {
+                (try? $0.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true
+            }
         } else {
             files = [url]
         }
         for file in files {
-            guard let handle = FileHandle(forReadingAtPath: file.path) else { throw FormatError.invalid(file: file.path, message: "cannot open") }
+            guard let handle = FileHandle(forReadingAtPath: file.path) else {
+                throw FormatError.invalid(file: file.path, message: "cannot open")
+            }
             defer { try? handle.close() }
             while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
         }

@@ -75,7 +75,8 @@ public enum SafeTensors {
             let (b, e) = offsets[name]!
             if !first { header += "," }
             first = false
-            header += "\(jsonString(name)):{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(b),\(e)]}"
+            header +=
+                "\(jsonString(name)):{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(b),\(e)]}"
         }
         header += "}"
         var headerBytes = Array(header.utf8)
@@ -89,8 +90,11 @@ public enum SafeTensors {
     }
 
     /// Validates the header and builds tensors that borrow `base` (or copies of misaligned ones).
-    static func parse(base: UnsafeRawPointer, size: Int, owner: AnyObject, name file: String) throws
-        -> (tensors: [String: Tensor], metadata: [String: String]) {
+    static func parse(
+        base: UnsafeRawPointer, size: Int, owner: AnyObject, name file: String
+    ) throws
+        -> (tensors: [String: Tensor], metadata: [String: String])
+    {
         func fail(_ message: String) -> FormatError { FormatError.invalid(file: file, message: message) }
         guard size >= 8 else { throw fail("file is \(size) bytes, shorter than the 8-byte header length") }
         let headerLength = UInt64(littleEndian: base.loadUnaligned(as: UInt64.self))
@@ -122,20 +126,27 @@ public enum SafeTensors {
             guard entry.object != nil else { throw fail("tensor '\(name)' entry is not an object") }
             guard let dtypeName = entry["dtype"]?.string else { throw fail("tensor '\(name)' has no 'dtype' string") }
             guard let dtype = DType(rawValue: dtypeName) else {
-                throw FormatError.unsupported(file: file, message: "tensor '\(name)' has unsupported dtype '\(dtypeName)' (supported: \(DType.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw FormatError.unsupported(
+                    file: file,
+                    message:
+                        "tensor '\(name)' has unsupported dtype '\(dtypeName)' (supported: \(DType.allCases.map(\.rawValue).joined(separator: ", ")))"
+                )
             }
             guard let dims = entry["shape"]?.array else { throw fail("tensor '\(name)' has no 'shape' list") }
             var shape: [Int] = []
             var count = 1
             for d in dims {
-                guard let v = d.int, v >= 0 else { throw fail("tensor '\(name)' shape \(JSONValue.array(dims)) must hold non-negative integers") }
+                guard let v = d.int, v >= 0 else {
+                    throw fail("tensor '\(name)' shape \(JSONValue.array(dims)) must hold non-negative integers")
+                }
                 shape.append(v)
                 let (product, overflow) = count.multipliedReportingOverflow(by: v)
                 guard !overflow else { throw fail("tensor '\(name)' shape \(shape) overflows") }
                 count = product
             }
             guard let offs = entry["data_offsets"]?.array, offs.count == 2,
-                  let begin = offs[0].int, let end = offs[1].int, begin >= 0, end >= 0 else {
+                let begin = offs[0].int, let end = offs[1].int, begin >= 0, end >= 0
+            else {
                 throw fail("tensor '\(name)' needs 'data_offsets' [begin, end] of non-negative integers")
             }
             guard begin <= end else { throw fail("tensor '\(name)' data offsets [\(begin), \(end)) are reversed") }
@@ -144,7 +155,9 @@ public enum SafeTensors {
             }
             let (expected, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
             guard !overflow, end - begin == expected else {
-                throw fail("tensor '\(name)' data offsets [\(begin), \(end)) hold \(end - begin) bytes, but \(dtypeName) \(shape) needs \(overflow ? "too many" : String(expected))")
+                throw fail(
+                    "tensor '\(name)' data offsets [\(begin), \(end)) hold \(end - begin) bytes, but \(dtypeName) \(shape) needs \(overflow ? "too many" : String(expected))"
+                )
             }
             spans.append((begin, end, name))
             let pointer = base + dataStart + begin
@@ -217,7 +230,6 @@ final class MappedFile {
     }
 
     deinit {
-        if size == 0 { UnsafeMutableRawPointer(mutating: base).deallocate() }
-        else { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+        if size == 0 { UnsafeMutableRawPointer(mutating: base).deallocate() } else { munmap(UnsafeMutableRawPointer(mutating: base), size) }
     }
 }

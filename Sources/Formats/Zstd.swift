@@ -53,7 +53,8 @@ public enum Zstd {
             }
         }
         guard pending == 0 else {
-            throw FormatError.invalid(file: name, message: "truncated zstd frame (input ended mid-frame after \(output.count) decoded bytes)")
+            throw FormatError.invalid(
+                file: name, message: "truncated zstd frame (input ended mid-frame after \(output.count) decoded bytes)")
         }
         return output
     }

@@ -14,8 +14,10 @@ public final class Conv2D: Layer {
     private var packedRevision = -1
     private var packedWeight: PackedMatrix?
 
-    public init(name: String, inChannels: Int, filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
-                samePadding: Bool, useBias: Bool = true, activation: Activation = .linear) {
+    public init(
+        name: String, inChannels: Int, filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
+        samePadding: Bool, useBias: Bool = true, activation: Activation = .linear
+    ) {
         self.inChannels = inChannels
         self.filters = filters
         self.kernelSize = (kernelSize.0, kernelSize.1)
@@ -34,8 +36,9 @@ public final class Conv2D: Layer {
     }
 
     public override var spec: LayerSpec {
-        LayerSpec(type: "conv2d", name: name, inFeatures: inChannels, outFeatures: filters, kernelSize: [kernelSize.h, kernelSize.w],
-                  strides: [strides.h, strides.w], padding: samePadding ? "same" : "valid", activation: activation, useBias: useBias)
+        LayerSpec(
+            type: "conv2d", name: name, inFeatures: inChannels, outFeatures: filters, kernelSize: [kernelSize.h, kernelSize.w],
+            strides: [strides.h, strides.w], padding: samePadding ? "same" : "valid", activation: activation, useBias: useBias)
     }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {

@@ -17,15 +17,19 @@ public struct LayerSpec: Codable, Sendable, Equatable {
     public var epsilon: Float?
     public var rate: Float?
 
-    public init(type: String, name: String, inFeatures: Int? = nil, outFeatures: Int? = nil, kernelSize: [Int]? = nil,
-                strides: [Int]? = nil, padding: String? = nil, activation: Activation? = nil, useBias: Bool? = nil,
-                epsilon: Float? = nil, rate: Float? = nil) {
+    public init(
+        type: String, name: String, inFeatures: Int? = nil, outFeatures: Int? = nil, kernelSize: [Int]? = nil,
+        strides: [Int]? = nil, padding: String? = nil, activation: Activation? = nil, useBias: Bool? = nil,
+        epsilon: Float? = nil, rate: Float? = nil
+    ) {
         self.type = type; self.name = name; self.inFeatures = inFeatures; self.outFeatures = outFeatures
         self.kernelSize = kernelSize; self.strides = strides; self.padding = padding; self.activation = activation
         self.useBias = useBias; self.epsilon = epsilon; self.rate = rate
     }
 
     /// Layer types ``SequentialModel`` can build.
-    public static let supportedTypes = ["dense", "conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
-                                        "batch_norm", "flatten", "dropout", "activation"]
+    public static let supportedTypes = [
+        "dense", "conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
+        "batch_norm", "flatten", "dropout", "activation",
+    ]
 }

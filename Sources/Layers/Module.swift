@@ -60,10 +60,14 @@ open class Module {
         guard value.shape == expected else { throw ModelError.shapeMismatch(name: full, expected: expected, got: value.shape) }
         let dtype = parameterTypes[name] ?? .float32
         if dtype == .float32 {
-            guard value.dtype.isFloatingPoint else { throw ModelError.dtypeMismatch(name: full, expected: dtype.rawValue, got: value.dtype.rawValue) }
+            guard value.dtype.isFloatingPoint else {
+                throw ModelError.dtypeMismatch(name: full, expected: dtype.rawValue, got: value.dtype.rawValue)
+            }
             parameterValues[name] = value.dtype == .float32 ? value : value.toFloat32()
         } else {
-            guard value.dtype == dtype else { throw ModelError.dtypeMismatch(name: full, expected: dtype.rawValue, got: value.dtype.rawValue) }
+            guard value.dtype == dtype else {
+                throw ModelError.dtypeMismatch(name: full, expected: dtype.rawValue, got: value.dtype.rawValue)
+            }
             parameterValues[name] = value
         }
         revision &+= 1
@@ -124,7 +128,7 @@ open class Module {
     public func replaceModule(at path: String, with replacement: Module) throws {
         let parts = path.split(separator: ".").map(String.init)
         guard let last = parts.last, let parent = module(at: parts.dropLast().joined(separator: ".")),
-              let index = parent.children.firstIndex(where: { $0.name == last })
+            let index = parent.children.firstIndex(where: { $0.name == last })
         else { throw ModelError.noSuchModule(path) }
         parent.children[index] = (last, replacement)
         parent.childDidChange(last)

@@ -21,8 +21,9 @@ public final class Pool2D: Layer {
     public override var summary: String { "\(poolSize.h)×\(poolSize.w)/\(strides.h), \(samePadding ? "same" : "valid")" }
 
     public override var spec: LayerSpec {
-        LayerSpec(type: kind == .max ? "max_pool2d" : "avg_pool2d", name: name, kernelSize: [poolSize.h, poolSize.w],
-                  strides: [strides.h, strides.w], padding: samePadding ? "same" : "valid")
+        LayerSpec(
+            type: kind == .max ? "max_pool2d" : "avg_pool2d", name: name, kernelSize: [poolSize.h, poolSize.w],
+            strides: [strides.h, strides.w], padding: samePadding ? "same" : "valid")
     }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {
@@ -59,8 +60,11 @@ public final class Pool2D: Layer {
                                     if ix < 0 || ix >= w { continue }
                                     cells += 1
                                     let src = xp.baseAddress! + ((b * h + iy) * w + ix) * c
-                                    if isMax { for ch in 0..<c { dst[ch] = max(dst[ch], src[ch]) } }
-                                    else { for ch in 0..<c { dst[ch] += src[ch] } }
+                                    if isMax {
+                                        for ch in 0..<c { dst[ch] = max(dst[ch], src[ch]) }
+                                    } else {
+                                        for ch in 0..<c { dst[ch] += src[ch] }
+                                    }
                                 }
                             }
                             if !isMax { let inv = 1 / Float(cells); for ch in 0..<c { dst[ch] *= inv } }

@@ -44,7 +44,9 @@ public final class SequentialModel: Module {
 
     public override func childDidChange(_ name: String) {
         layers = children.map { child in
-            guard let layer = child.module as? Layer else { preconditionFailure("child \(child.name) of a SequentialModel must be a Layer") }
+            guard let layer = child.module as? Layer else {
+                preconditionFailure("child \(child.name) of a SequentialModel must be a Layer")
+            }
             return layer
         }
     }
@@ -52,7 +54,8 @@ public final class SequentialModel: Module {
     /// Runs the chain. x: (N, inputShape...) → (N, outputShape...).
     public func forward(_ x: Tensor) throws -> Tensor {
         guard Array(x.shape.dropFirst()) == inputShape else {
-            throw ModelError.badInput("model expects input shape (N, \(inputShape.map(String.init).joined(separator: ", "))), got \(x.shape)")
+            throw ModelError.badInput(
+                "model expects input shape (N, \(inputShape.map(String.init).joined(separator: ", "))), got \(x.shape)")
         }
         var h = x.toFloat32()
         for layer in layers { h = try layer.forward(h) }
@@ -101,9 +104,10 @@ public final class SequentialModel: Module {
             return out
         }
         if let conv = prev as? Conv2D, conv.activation == .linear, conv.filters == bn.features {
-            let out = Conv2D(name: conv.name, inChannels: conv.inChannels, filters: conv.filters,
-                             kernelSize: (conv.kernelSize.h, conv.kernelSize.w), strides: (conv.strides.h, conv.strides.w),
-                             samePadding: conv.samePadding, useBias: true)
+            let out = Conv2D(
+                name: conv.name, inChannels: conv.inChannels, filters: conv.filters,
+                kernelSize: (conv.kernelSize.h, conv.kernelSize.w), strides: (conv.strides.h, conv.strides.w),
+                samePadding: conv.samePadding, useBias: true)
             let (w, b) = foldedWeights(conv.parameter("weight"), conv.useBias ? conv.parameter("bias") : nil, outputs: conv.filters)
             try out.setParameter("weight", w)
             try out.setParameter("bias", b)
@@ -120,7 +124,9 @@ public final class SequentialModel: Module {
         }
         func pair(_ v: [Int]?, _ field: String) throws -> (Int, Int) {
             let a = try need(v, field)
-            guard a.count == 2, a[0] > 0, a[1] > 0 else { throw ModelError.invalidConfig("layer '\(s.name)': '\(field)' must be two positive integers, got \(a)") }
+            guard a.count == 2, a[0] > 0, a[1] > 0 else {
+                throw ModelError.invalidConfig("layer '\(s.name)': '\(field)' must be two positive integers, got \(a)")
+            }
             return (a[0], a[1])
         }
         func same() throws -> Bool {
@@ -132,16 +138,19 @@ public final class SequentialModel: Module {
         }
         switch s.type {
         case "dense":
-            return Linear(name: s.name, inFeatures: s.inFeatures ?? inputShape.last ?? 0, outFeatures: try need(s.outFeatures, "outFeatures"),
-                          useBias: s.useBias ?? true, activation: s.activation ?? .linear)
+            return Linear(
+                name: s.name, inFeatures: s.inFeatures ?? inputShape.last ?? 0, outFeatures: try need(s.outFeatures, "outFeatures"),
+                useBias: s.useBias ?? true, activation: s.activation ?? .linear)
         case "conv2d":
-            return Conv2D(name: s.name, inChannels: s.inFeatures ?? inputShape.last ?? 0, filters: try need(s.outFeatures, "outFeatures"),
-                          kernelSize: try pair(s.kernelSize, "kernelSize"), strides: try pair(s.strides ?? [1, 1], "strides"),
-                          samePadding: try same(), useBias: s.useBias ?? true, activation: s.activation ?? .linear)
+            return Conv2D(
+                name: s.name, inChannels: s.inFeatures ?? inputShape.last ?? 0, filters: try need(s.outFeatures, "outFeatures"),
+                kernelSize: try pair(s.kernelSize, "kernelSize"), strides: try pair(s.strides ?? [1, 1], "strides"),
+                samePadding: try same(), useBias: s.useBias ?? true, activation: s.activation ?? .linear)
         case "max_pool2d", "avg_pool2d":
             let pool = try pair(s.kernelSize, "kernelSize")
-            return Pool2D(name: s.name, kind: s.type == "max_pool2d" ? .max : .average, poolSize: pool,
-                          strides: try pair(s.strides ?? [pool.0, pool.1], "strides"), samePadding: try same())
+            return Pool2D(
+                name: s.name, kind: s.type == "max_pool2d" ? .max : .average, poolSize: pool,
+                strides: try pair(s.strides ?? [pool.0, pool.1], "strides"), samePadding: try same())
         case "global_avg_pool2d": return GlobalAvgPool2D(name: s.name)
         case "batch_norm":
             return BatchNorm(name: s.name, features: s.outFeatures ?? inputShape.last ?? 0, epsilon: s.epsilon ?? 1e-3)

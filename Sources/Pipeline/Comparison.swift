@@ -1,6 +1,6 @@
 import Evaluation
-import Foundation
 import Formats
+import Foundation
 
 /// A before/after comparison of two measurements (`compress compare`).
 public struct Comparison: Codable, Sendable {
@@ -30,7 +30,8 @@ public struct Comparison: Codable, Sendable {
         var out = [
             row("weights_bytes", Double(before.size.weightsBytes), Double(after.size.weightsBytes), higher: false),
             row("weights_zstd_bytes", Double(before.size.weightsZstdBytes), Double(after.size.weightsZstdBytes), higher: false),
-            row("file_bytes", before.size.fileBytes > 0 ? Double(before.size.fileBytes) : nil,
+            row(
+                "file_bytes", before.size.fileBytes > 0 ? Double(before.size.fileBytes) : nil,
                 after.size.fileBytes > 0 ? Double(after.size.fileBytes) : nil, higher: false),
             row("parameters", Double(before.parameters), Double(after.parameters), higher: false),
         ]
@@ -53,8 +54,10 @@ public struct Comparison: Codable, Sendable {
     /// Sentences for the main ratios (size, speed).
     public func ratioLines() -> [String] {
         rows.compactMap { r in
-            guard let ratio = r.ratio, ["weights_bytes", "weights_zstd_bytes", "latency_p50_ms", "throughput_b1_per_s"].contains(r.metric)
-                    || r.metric.hasPrefix("throughput_b") else { return nil }
+            guard let ratio = r.ratio,
+                ["weights_bytes", "weights_zstd_bytes", "latency_p50_ms", "throughput_b1_per_s"].contains(r.metric)
+                    || r.metric.hasPrefix("throughput_b")
+            else { return nil }
             return "\(r.metric): ×\(String(format: "%.3f", ratio))"
         }
     }
@@ -67,7 +70,10 @@ public struct Comparison: Codable, Sendable {
         if Set(before.data) != Set(after.data) { s += "- **warning**: measured on different data\n" }
         s += "\n"
         s += "| metric | before | after | after ÷ before |\n|---|---:|---:|---:|\n"
-        for r in rows { s += "| \(r.metric) | \(Self.format(r.before)) | \(Self.format(r.after)) | \(r.ratio.map { String(format: "×%.3f", $0) } ?? "–") |\n" }
+        for r in rows {
+            s +=
+                "| \(r.metric) | \(Self.format(r.before)) | \(Self.format(r.after)) | \(r.ratio.map { String(format: "×%.3f", $0) } ?? "–") |\n"
+        }
         return s
     }
 
@@ -75,12 +81,14 @@ public struct Comparison: Codable, Sendable {
     public func html() -> String {
         func esc(_ s: String) -> String { s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;") }
         var s = "<!doctype html><html><head><meta charset=\"utf-8\"><title>compress compare</title><style>"
-        s += "body{font-family:sans-serif;max-width:960px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+        s +=
+            "body{font-family:sans-serif;max-width:960px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
         s += "td:first-child,th:first-child{text-align:left}.chart{display:inline-block;margin:8px;vertical-align:top}</style></head><body>"
         s += "<h1>compress compare</h1><p>before: <code>\(esc(before.model))</code><br>after: <code>\(esc(after.model))</code></p>"
         s += "<table><tr><th>metric</th><th>before</th><th>after</th><th>after ÷ before</th></tr>"
         for r in rows {
-            s += "<tr><td>\(r.metric)</td><td>\(Self.format(r.before))</td><td>\(Self.format(r.after))</td><td>\(r.ratio.map { String(format: "×%.3f", $0) } ?? "–")</td></tr>"
+            s +=
+                "<tr><td>\(r.metric)</td><td>\(Self.format(r.before))</td><td>\(Self.format(r.after))</td><td>\(r.ratio.map { String(format: "×%.3f", $0) } ?? "–")</td></tr>"
         }
         s += "</table><h2>Charts</h2>"
         for r in rows {
@@ -90,8 +98,10 @@ public struct Comparison: Codable, Sendable {
             let better = r.higherIsBetter ? b >= a : b <= a
             s += "<div class=\"chart\"><svg width=\"\(Int(w))\" height=\"\(Int(h) + 20)\" role=\"img\" aria-label=\"\(r.metric)\">"
             s += "<text x=\"0\" y=\"12\" font-size=\"12\">\(r.metric)</text>"
-            s += "<rect x=\"30\" y=\"\(h - ha)\" width=\"60\" height=\"\(ha)\" fill=\"#999\"/><text x=\"30\" y=\"\(h + 14)\" font-size=\"11\">before</text>"
-            s += "<rect x=\"120\" y=\"\(h - hb)\" width=\"60\" height=\"\(hb)\" fill=\"\(better ? "#3a7" : "#c44")\"/><text x=\"120\" y=\"\(h + 14)\" font-size=\"11\">after</text>"
+            s +=
+                "<rect x=\"30\" y=\"\(h - ha)\" width=\"60\" height=\"\(ha)\" fill=\"#999\"/><text x=\"30\" y=\"\(h + 14)\" font-size=\"11\">before</text>"
+            s +=
+                "<rect x=\"120\" y=\"\(h - hb)\" width=\"60\" height=\"\(hb)\" fill=\"\(better ? "#3a7" : "#c44")\"/><text x=\"120\" y=\"\(h + 14)\" font-size=\"11\">after</text>"
             s += "</svg></div>"
         }
         return s + "</body></html>\n"
@@ -127,7 +137,8 @@ public struct Comparison: Codable, Sendable {
             guard let m = run.finalMetrics else { throw FormatError.invalid(file: url.path, message: "the run has no evaluate stage") }
             return m
         }
-        do { return try JSONDecoder().decode(EvalReport.self, from: data) }
-        catch { throw FormatError.invalid(file: url.path, message: "neither a run's metrics.json nor an eval --json report") }
+        do { return try JSONDecoder().decode(EvalReport.self, from: data) } catch {
+            throw FormatError.invalid(file: url.path, message: "neither a run's metrics.json nor an eval --json report")
+        }
     }
 }

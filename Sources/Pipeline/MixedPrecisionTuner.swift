@@ -1,7 +1,7 @@
 import Compression
 import Evaluation
-import Foundation
 import Formats
+import Foundation
 import Layers
 import Tensors
 
@@ -15,7 +15,8 @@ public struct TuningAttempt: Codable, Sendable {
     public var meetsConstraints: Bool
 
     enum CodingKeys: String, CodingKey {
-        case overrides, weightsBytes = "weights_bytes", cosineMean = "cosine_mean", accuracyDrop = "accuracy_drop", meetsConstraints = "meets_constraints"
+        case overrides, weightsBytes = "weights_bytes", cosineMean = "cosine_mean", accuracyDrop = "accuracy_drop", meetsConstraints =
+            "meets_constraints"
     }
 }
 
@@ -34,13 +35,16 @@ public struct MixedPrecisionTuner {
     }
 
     /// Returns the chosen model (freshly loaded and quantized), all attempts, and a sentence for the report.
-    public func run(load: () throws -> LoadedModel, eval: EvalData, calibration: LoadedModel.Items?) throws -> (LoadedModel, [TuningAttempt], String) {
+    public func run(
+        load: () throws -> LoadedModel, eval: EvalData, calibration: LoadedModel.Items?
+    ) throws -> (LoadedModel, [TuningAttempt], String) {
         let original = try load()
         let evaluator = Evaluator(options: Evaluator.Options())
         let reference = try evaluator.outputs(original, eval.items)
         let baseAccuracy = eval.labels.map { Fidelity.accuracy(reference, labels: $0) }
         progress("tuning: ranking module sensitivity")
-        let ranking = try SensitivityAnalysis(config: config, progress: progress).run(original, eval: eval, calibration: calibration).map(\.path)
+        let ranking = try SensitivityAnalysis(config: config, progress: progress).run(original, eval: eval, calibration: calibration).map(
+            \.path)
         // Fallback ladder: the k most sensitive modules move one step up in precision, k = 0, 1, 2, 4, 8, ….
         var plans: [[String: Int]] = [[:]]
         let steps: [Int] = config.weights.bits == 4 ? [8, 32] : [32]
@@ -72,8 +76,14 @@ public struct MixedPrecisionTuner {
             if let m = constraints.minCosine { ok = ok && cosMean >= m }
             if let d = constraints.maxAccuracyDrop, let drop { ok = ok && drop <= d + 1e-12 }
             let bytes = model.root.namedParameters().reduce(0) { $0 + $1.1.byteCount }
-            attempts.append(TuningAttempt(overrides: plan, weightsBytes: bytes, cosineMean: cosMean, accuracyDrop: drop, meetsConstraints: ok))
-            if ok { return (model, attempts, "candidate \(i + 1) of \(plans.count) meets the constraints with \(plan.count) module(s) kept at higher precision") }
+            attempts.append(
+                TuningAttempt(overrides: plan, weightsBytes: bytes, cosineMean: cosMean, accuracyDrop: drop, meetsConstraints: ok))
+            if ok {
+                return (
+                    model, attempts,
+                    "candidate \(i + 1) of \(plans.count) meets the constraints with \(plan.count) module(s) kept at higher precision"
+                )
+            }
             let score = cosMean - (drop ?? 0)
             if best == nil || score > best!.score { best = (model, score) }
         }
@@ -81,7 +91,7 @@ public struct MixedPrecisionTuner {
     }
 
     var constraintText: String {
-        [constraints.minCosine.map { "min_cosine \($0)" }, constraints.maxAccuracyDrop.map { "max_accuracy_drop \($0)" }].compactMap { $0 }.joined(separator: ", ")
+        [constraints.minCosine.map { "min_cosine \($0)" }, constraints.maxAccuracyDrop.map { "max_accuracy_drop \($0)" }].compactMap { $0 }
+            .joined(separator: ", ")
     }
 }
-

@@ -1,7 +1,7 @@
 import Compression
-import Foundation
 import Evaluation
 import Formats
+import Foundation
 import Layers
 import Tensors
 
@@ -24,11 +24,15 @@ public struct StageRecord: Codable, Sendable {
     public var sensitivity: [LayerSensitivity]?
     public var seconds: Double
 
-    public init(index: Int, stage: String, metrics: EvalReport? = nil, artifact: String? = nil, roundtripMaxAbsDiff: Double? = nil,
-                quantization: [QuantizedLayerReport]? = nil, tuning: [TuningAttempt]? = nil, tuningSummary: String? = nil,
-                sensitivity: [LayerSensitivity]? = nil, seconds: Double) {
-        self.index = index; self.stage = stage; self.metrics = metrics; self.artifact = artifact; self.roundtripMaxAbsDiff = roundtripMaxAbsDiff
-        self.quantization = quantization; self.tuning = tuning; self.tuningSummary = tuningSummary; self.sensitivity = sensitivity; self.seconds = seconds
+    public init(
+        index: Int, stage: String, metrics: EvalReport? = nil, artifact: String? = nil, roundtripMaxAbsDiff: Double? = nil,
+        quantization: [QuantizedLayerReport]? = nil, tuning: [TuningAttempt]? = nil, tuningSummary: String? = nil,
+        sensitivity: [LayerSensitivity]? = nil, seconds: Double
+    ) {
+        self.index = index; self.stage = stage; self.metrics = metrics; self.artifact = artifact;
+        self.roundtripMaxAbsDiff = roundtripMaxAbsDiff
+        self.quantization = quantization; self.tuning = tuning; self.tuningSummary = tuningSummary; self.sensitivity = sensitivity;
+        self.seconds = seconds
     }
 
     enum CodingKeys: String, CodingKey {
@@ -50,7 +54,8 @@ public struct RunRecord: Codable, Sendable {
     public var constraintsMet: Bool
 
     enum CodingKeys: String, CodingKey {
-        case recipe, name, model, sourceSha256 = "source_sha256", toolVersion = "tool_version", stages, constraints, constraintsMet = "constraints_met"
+        case recipe, name, model, sourceSha256 = "source_sha256", toolVersion = "tool_version", stages, constraints, constraintsMet =
+            "constraints_met"
     }
 
     /// The last evaluate stage's metrics (what `compare` reads from a run directory).
@@ -85,8 +90,9 @@ public struct PipelineRunner {
         let sourceSha = try SHA256.hex(ofFile: URL(fileURLWithPath: recipe.model))
         let evalData = try (recipe.data?.evaluation ?? []).map { try EvalData.load($0) }
         var records: [StageRecord] = []
-        var record = RunRecord(recipe: recipePath, name: recipe.name, model: recipe.model, sourceSha256: sourceSha,
-                               toolVersion: compressToolVersion, stages: [], constraints: [], constraintsMet: true)
+        var record = RunRecord(
+            recipe: recipePath, name: recipe.name, model: recipe.model, sourceSha256: sourceSha,
+            toolVersion: compressToolVersion, stages: [], constraints: [], constraintsMet: true)
         let recipeText = (try? String(contentsOfFile: recipePath, encoding: .utf8)) ?? ""
         let previousThreads = Threading.threads
         defer { Threading.setThreads(previousThreads) }
@@ -117,11 +123,13 @@ public struct PipelineRunner {
                     if original == nil { original = try ModelLoader.load(recipe.model) }
                     var record = StageRecord(index: index, stage: "quantize", seconds: 0)
                     if q.sensitivity == true, let eval = evalData.first {
-                        record.sensitivity = try SensitivityAnalysis(config: q, progress: progress).run(model, eval: eval, calibration: calibration)
+                        record.sensitivity = try SensitivityAnalysis(config: q, progress: progress).run(
+                            model, eval: eval, calibration: calibration)
                     }
                     if q.tuning == true, let constraints = recipe.constraints, let eval = evalData.first {
                         let tuner = MixedPrecisionTuner(config: q, constraints: constraints, progress: progress)
-                        let (tuned, attempts, summary) = try tuner.run(load: { try ModelLoader.load(recipe.model) }, eval: eval, calibration: calibration)
+                        let (tuned, attempts, summary) = try tuner.run(
+                            load: { try ModelLoader.load(recipe.model) }, eval: eval, calibration: calibration)
                         model = tuned
                         record.tuning = attempts
                         record.tuningSummary = summary
@@ -138,8 +146,10 @@ public struct PipelineRunner {
                     let artifactDir = tmp.appendingPathComponent("model")
                     try Artifact.write(model, to: artifactDir, provenance: provenance, zstd: x.zstd ?? false)
                     let diff = try roundTripDifference(model, artifactDir, evalData)
-                    records.append(StageRecord(index: index, stage: "export", artifact: "model", roundtripMaxAbsDiff: diff,
-                                               seconds: Date().timeIntervalSince(start)))
+                    records.append(
+                        StageRecord(
+                            index: index, stage: "export", artifact: "model", roundtripMaxAbsDiff: diff,
+                            seconds: Date().timeIntervalSince(start)))
                 }
             }
             record.stages = records
@@ -158,9 +168,10 @@ public struct PipelineRunner {
         model.root.namedModules().compactMap { path, module in
             guard let q = module as? any QuantizedModule else { return nil }
             let spec = q.quantSpec
-            return QuantizedLayerReport(path: path, bits: spec.kind == "int4-linear" ? 4 : 8, method: spec.method ?? "rtn",
-                                        activations: spec.activationMode ?? "none", bitsPerWeight: q.bitsPerWeight, weightRelativeError: nil,
-                                        smoothingAlpha: nil)
+            return QuantizedLayerReport(
+                path: path, bits: spec.kind == "int4-linear" ? 4 : 8, method: spec.method ?? "rtn",
+                activations: spec.activationMode ?? "none", bitsPerWeight: q.bitsPerWeight, weightRelativeError: nil,
+                smoothingAlpha: nil)
         }
     }
 
@@ -188,7 +199,8 @@ public struct PipelineRunner {
             if let minCos = c.minCosine, let f = m.fidelity {
                 let pass = f.cosineMean >= minCos
                 ok = ok && pass
-                lines.append("\(pass ? "PASS" : "FAIL") evaluate #\(i + 1): cosine mean \(String(format: "%.6f", f.cosineMean)) ≥ \(minCos)")
+                lines.append(
+                    "\(pass ? "PASS" : "FAIL") evaluate #\(i + 1): cosine mean \(String(format: "%.6f", f.cosineMean)) ≥ \(minCos)")
             }
         }
         return (lines, ok)

@@ -31,8 +31,11 @@ public struct Recipe: Codable, Sendable {
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             calibration = try c.decodeIfPresent(String.self, forKey: .calibration)
-            if let one = try? c.decodeIfPresent(String.self, forKey: .evaluation) { evaluation = [one] }
-            else { evaluation = try c.decodeIfPresent([String].self, forKey: .evaluation) }
+            if let one = try? c.decodeIfPresent(String.self, forKey: .evaluation) {
+                evaluation = [one]
+            } else {
+                evaluation = try c.decodeIfPresent([String].self, forKey: .evaluation)
+            }
         }
     }
 
@@ -76,14 +79,20 @@ public struct Recipe: Codable, Sendable {
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: Key.self)
             guard c.allKeys.count == 1, let key = c.allKeys.first else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a stage is a mapping with exactly one key (\(Stage.names.joined(separator: ", ")))"))
+                throw DecodingError.dataCorrupted(
+                    .init(
+                        codingPath: decoder.codingPath,
+                        debugDescription: "a stage is a mapping with exactly one key (\(Stage.names.joined(separator: ", ")))"))
             }
             switch key.stringValue {
             case "evaluate": self = .evaluate(try c.decodeIfPresent(EvaluateStage.self, forKey: key) ?? EvaluateStage())
             case "export": self = .export(try c.decodeIfPresent(ExportStage.self, forKey: key) ?? ExportStage())
             case "quantize": self = .quantize(try c.decode(QuantizeConfig.self, forKey: key))
             default:
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [key], debugDescription: "unknown stage '\(key.stringValue)' (supported: \(Stage.names.joined(separator: ", ")))"))
+                throw DecodingError.dataCorrupted(
+                    .init(
+                        codingPath: decoder.codingPath + [key],
+                        debugDescription: "unknown stage '\(key.stringValue)' (supported: \(Stage.names.joined(separator: ", ")))"))
             }
         }
 

@@ -14,7 +14,9 @@ public struct RecipeError: Error, CustomStringConvertible {
 public enum RecipeLoader {
     /// Parses and checks the recipe at `path`.
     public static func load(_ path: String) throws -> Recipe {
-        guard let data = FileManager.default.contents(atPath: path) else { throw RecipeError(file: path, line: nil, message: "cannot read the recipe file") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw RecipeError(file: path, line: nil, message: "cannot read the recipe file")
+        }
         guard let text = String(data: data, encoding: .utf8) else { throw RecipeError(file: path, line: nil, message: "not UTF-8 text") }
         return try parse(text, file: path)
     }
@@ -28,11 +30,12 @@ public enum RecipeLoader {
         } catch let e as YamlError {
             throw RecipeError(file: file, line: yamlLine(e), message: "invalid YAML: \(yamlProblem(e))")
         }
-        guard node.mapping != nil else { throw RecipeError(file: file, line: node.mark?.line, message: "a recipe is a mapping of keys (name, model, stages, …)") }
+        guard node.mapping != nil else {
+            throw RecipeError(file: file, line: node.mark?.line, message: "a recipe is a mapping of keys (name, model, stages, …)")
+        }
         try checkKeys(node, schemaPath: "", file: file)
         let recipe: Recipe
-        do { recipe = try YAMLDecoder().decode(Recipe.self, from: node) }
-        catch let e as DecodingError {
+        do { recipe = try YAMLDecoder().decode(Recipe.self, from: node) } catch let e as DecodingError {
             let (path, message) = describe(e)
             throw RecipeError(file: file, line: locate(path, in: node)?.mark?.line, message: message)
         }
@@ -47,7 +50,9 @@ public enum RecipeLoader {
                 let k = key.string ?? "?"
                 guard allowed.contains(k) else {
                     let where_ = schemaPath.isEmpty ? "top level" : "'\(schemaPath)'"
-                    throw RecipeError(file: file, line: key.mark?.line, message: "unknown key '\(k)' at \(where_) (allowed: \(allowed.sorted().joined(separator: ", ")))")
+                    throw RecipeError(
+                        file: file, line: key.mark?.line,
+                        message: "unknown key '\(k)' at \(where_) (allowed: \(allowed.sorted().joined(separator: ", ")))")
                 }
                 try checkKeys(value, schemaPath: schemaPath.isEmpty ? k : "\(schemaPath).\(k)", file: file)
             }
@@ -55,10 +60,14 @@ public enum RecipeLoader {
         if schemaPath == "stages", let seq = node.sequence {
             for stage in seq {
                 guard let m = stage.mapping, m.count == 1, let (key, value) = m.first, let name = key.string else {
-                    throw RecipeError(file: file, line: stage.mark?.line, message: "a stage is a mapping with exactly one key (\(Recipe.Stage.names.joined(separator: ", ")))")
+                    throw RecipeError(
+                        file: file, line: stage.mark?.line,
+                        message: "a stage is a mapping with exactly one key (\(Recipe.Stage.names.joined(separator: ", ")))")
                 }
                 guard Recipe.Stage.names.contains(name) else {
-                    throw RecipeError(file: file, line: key.mark?.line, message: "unknown stage '\(name)' (supported: \(Recipe.Stage.names.joined(separator: ", ")))")
+                    throw RecipeError(
+                        file: file, line: key.mark?.line,
+                        message: "unknown stage '\(name)' (supported: \(Recipe.Stage.names.joined(separator: ", ")))")
                 }
                 if value.mapping != nil { try checkKeys(value, schemaPath: "stages.\(name)", file: file) }
             }
@@ -76,9 +85,13 @@ public enum RecipeLoader {
         for (i, stage) in r.stages.enumerated() {
             if case let .evaluate(e) = stage {
                 if let b = e.batchSizes, b.isEmpty || b.contains(where: { $0 < 1 }) {
-                    throw RecipeError(file: file, line: locate(["stages", "\(i)"], in: node)?.mark?.line, message: "batch_sizes must be positive integers")
+                    throw RecipeError(
+                        file: file, line: locate(["stages", "\(i)"], in: node)?.mark?.line, message: "batch_sizes must be positive integers"
+                    )
                 }
-                if let t = e.threads, t < 1 { throw RecipeError(file: file, line: locate(["stages", "\(i)"], in: node)?.mark?.line, message: "threads must be ≥ 1") }
+                if let t = e.threads, t < 1 {
+                    throw RecipeError(file: file, line: locate(["stages", "\(i)"], in: node)?.mark?.line, message: "threads must be ≥ 1")
+                }
             }
         }
         for (i, stage) in r.stages.enumerated() {
@@ -89,10 +102,14 @@ public enum RecipeLoader {
                 if q.needsCalibration, r.data?.calibration == nil {
                     throw fail("data", "stage \(i + 1) (quantize) needs data.calibration for static activations, smoothquant, gptq or awq")
                 }
-                if q.tuning == true, r.constraints == nil { throw fail("stages", "quantize tuning needs constraints (min_cosine and/or max_accuracy_drop)") }
+                if q.tuning == true, r.constraints == nil {
+                    throw fail("stages", "quantize tuning needs constraints (min_cosine and/or max_accuracy_drop)")
+                }
             }
         }
-        if r.stages.contains(where: { if case .evaluate = $0 { return true }; return false }), (r.data?.evaluation ?? []).isEmpty {
+        if r.stages.contains(where: {
+            if case .evaluate = $0 { return true }; return false
+        }), (r.data?.evaluation ?? []).isEmpty {
             throw fail("data", "an evaluate stage needs data.evaluation")
         }
     }
@@ -103,10 +120,15 @@ public enum RecipeLoader {
         var last: Node? = root
         for key in path {
             guard let current = node else { break }
-            if let m = current.mapping { node = m[key] }
-            else if let s = current.sequence, let i = Int(key), i < s.count { node = s[i] }
-            else if let m = current.mapping?.first, m.key.string == key { node = m.value }
-            else { node = nil }
+            if let m = current.mapping {
+                node = m[key]
+            } else if let s = current.sequence, let i = Int(key), i < s.count {
+                node = s[i]
+            } else if let m = current.mapping?.first, m.key.string == key {
+                node = m.value
+            } else {
+                node = nil
+            }
             if node != nil { last = node }
         }
         return last
@@ -132,7 +154,9 @@ public enum RecipeLoader {
         case is Bool.Type: return "true or false"
         default:
             let s = String(describing: t)
-            return s.hasPrefix("Array") ? "a list" : (s.hasPrefix("Dictionary") || s.contains("Stage") || s.contains("Section") || s.contains("Constraints") ? "a mapping" : s)
+            return s.hasPrefix("Array")
+                ? "a list"
+                : (s.hasPrefix("Dictionary") || s.contains("Stage") || s.contains("Section") || s.contains("Constraints") ? "a mapping" : s)
         }
     }
 

@@ -1,7 +1,7 @@
 import Compression
 import Evaluation
-import Foundation
 import Formats
+import Foundation
 import Layers
 import Tensors
 
@@ -49,10 +49,13 @@ public struct SensitivityAnalysis {
             for j in 0..<a.count { mse += Double((a[j] - b[j]) * (a[j] - b[j])) }
             mse /= Double(max(a.count, 1))
             if let labels = eval.labels, let base = baseAccuracy {
-                out.append(LayerSensitivity(path: path, outputMSE: mse, metricDrop: base - Fidelity.accuracy(outputs, labels: labels), metric: "accuracy"))
+                out.append(
+                    LayerSensitivity(
+                        path: path, outputMSE: mse, metricDrop: base - Fidelity.accuracy(outputs, labels: labels), metric: "accuracy"))
             } else {
                 let cos = Fidelity.rowCosines(outputs, reference)
-                out.append(LayerSensitivity(path: path, outputMSE: mse, metricDrop: 1 - cos.reduce(0, +) / Double(cos.count), metric: "cosine"))
+                out.append(
+                    LayerSensitivity(path: path, outputMSE: mse, metricDrop: 1 - cos.reduce(0, +) / Double(cos.count), metric: "cosine"))
             }
         }
         return out.sorted { ($0.metricDrop, $0.outputMSE) > ($1.metricDrop, $1.outputMSE) }
@@ -62,7 +65,8 @@ public struct SensitivityAnalysis {
     public static func markdown(_ rows: [LayerSensitivity]) -> String {
         var s = "| rank | module | output MSE | metric drop |\n|---:|---|---:|---:|\n"
         for (i, r) in rows.enumerated() {
-            s += "| \(i + 1) | \(r.path) | \(String(format: "%.3e", r.outputMSE)) | \(String(format: "%.3e", r.metricDrop)) (\(r.metric)) |\n"
+            s +=
+                "| \(i + 1) | \(r.path) | \(String(format: "%.3e", r.outputMSE)) | \(String(format: "%.3e", r.metricDrop)) (\(r.metric)) |\n"
         }
         return s
     }

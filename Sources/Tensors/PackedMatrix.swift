@@ -40,8 +40,11 @@ public final class PackedMatrix: @unchecked Sendable {
         let x32 = x.toFloat32()
         y.withUnsafeMutableFloats { yp in
             x32.withUnsafeFloats { xp in
-                if let bias { bias.withUnsafeFloats { multiply(xp.baseAddress!, rows: m, bias: $0.baseAddress!, into: yp.baseAddress!) } }
-                else { multiply(xp.baseAddress!, rows: m, into: yp.baseAddress!) }
+                if let bias {
+                    bias.withUnsafeFloats { multiply(xp.baseAddress!, rows: m, bias: $0.baseAddress!, into: yp.baseAddress!) }
+                } else {
+                    multiply(xp.baseAddress!, rows: m, into: yp.baseAddress!)
+                }
             }
         }
         return y

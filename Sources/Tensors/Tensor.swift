@@ -101,7 +101,8 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// Mutable typed view; copies the storage first when it is shared or borrowed.
-    public mutating func withUnsafeMutableElements<T, R>(as type: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R) rethrows -> R {
+    public mutating func withUnsafeMutableElements<T, R>(as type: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R) rethrows -> R
+    {
         precondition(MemoryLayout<T>.size == dtype.byteSize, "\(T.self) does not match \(dtype)")
         makeUnique()
         return try body(UnsafeMutableBufferPointer(start: storage.pointer.assumingMemoryBound(to: T.self), count: count))

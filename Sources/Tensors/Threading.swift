@@ -39,9 +39,11 @@ public enum Threading {
         withoutActuallyEscaping(body) { escapable in
             let box = ChunkJob(count: count, per: per, body: escapable)
             withExtendedLifetime(box) {
-                ck_pool_run(chunks, { context, index in
-                    Unmanaged<ChunkJob>.fromOpaque(context!).takeUnretainedValue().run(Int(index))
-                }, Unmanaged.passUnretained(box).toOpaque())
+                ck_pool_run(
+                    chunks,
+                    { context, index in
+                        Unmanaged<ChunkJob>.fromOpaque(context!).takeUnretainedValue().run(Int(index))
+                    }, Unmanaged.passUnretained(box).toOpaque())
             }
         }
     }

@@ -466,7 +466,8 @@ struct Encoder {
             let v = (b0 & 0x0F) << 12 | UInt32(p[i + 1] & 0x3F) << 6 | UInt32(p[i + 2] & 0x3F)
             return (Unicode.Scalar(v)!, 3)
         }
-        let v = (b0 & 0x07) << 18 | UInt32(p[i + 1] & 0x3F) << 12 | UInt32(p[i + 2] & 0x3F) << 6
+        let v =
+            (b0 & 0x07) << 18 | UInt32(p[i + 1] & 0x3F) << 12 | UInt32(p[i + 2] & 0x3F) << 6
             | UInt32(p[i + 3] & 0x3F)
         return (Unicode.Scalar(v)!, 4)
     }

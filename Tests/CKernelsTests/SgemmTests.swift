@@ -5,7 +5,9 @@ import Testing
 /// the SIMD paths against the scalar twin.
 @Suite(.serialized)
 struct SgemmTests {
-    static let shapes: [(m: Int, n: Int, k: Int)] = [(1, 1, 1), (3, 17, 5), (7, 33, 31), (23, 1152, 384), (23, 384, 1536), (13, 100, 64), (64, 48, 3), (25, 16, 7)]
+    static let shapes: [(m: Int, n: Int, k: Int)] = [
+        (1, 1, 1), (3, 17, 5), (7, 33, 31), (23, 1152, 384), (23, 384, 1536), (13, 100, 64), (64, 48, 3), (25, 16, 7),
+    ]
 
     @Test(arguments: [Int32(0), 1, 2], 0..<8)
     func packedMatchesReference(level: Int32, shape: Int) {
@@ -26,7 +28,9 @@ struct SgemmTests {
         for i in 0..<m {
             for j in 0..<n {
                 var exact = Double(bias[j]), magnitude = 0.0
-                for t in 0..<k { exact += Double(a[i * k + t]) * Double(w[j * k + t]); magnitude += abs(Double(a[i * k + t] * w[j * k + t])) }
+                for t in 0..<k {
+                    exact += Double(a[i * k + t]) * Double(w[j * k + t]); magnitude += abs(Double(a[i * k + t] * w[j * k + t]))
+                }
                 #expect(abs(Double(c[i * n + j]) - exact) <= 1e-5 * (magnitude + 1), "c[\(i), \(j)] level \(level)")
                 #expect(abs(c[i * n + j] - twin[i * n + j]) <= 1e-5 * Float(magnitude + 1))
             }

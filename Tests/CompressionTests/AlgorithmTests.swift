@@ -1,8 +1,9 @@
 import CKernels
-@testable import Compression
 import Foundation
 import Tensors
 import Testing
+
+@testable import Compression
 
 /// The quantization algorithms on synthetic layers with known structure.
 struct AlgorithmTests {
@@ -63,7 +64,9 @@ struct AlgorithmTests {
     @Test func scaleSearchNeverIncreasesTheGridError() throws {
         let (w, _) = Self.layer(out: 8, inF: 64, n: 1, seed: 17)
         let plain = try RTN.quantize(w, bits: 4, groupSize: 32), searched = try RTN.quantize(w, bits: 4, groupSize: 32, scaleSearch: true)
-        func err(_ q: QuantizedWeight) -> Double { zip(w.floats, q.dequantized().floats).reduce(0) { $0 + pow(Double(abs($1.0 - $1.1)), 2.4) } }
+        func err(_ q: QuantizedWeight) -> Double {
+            zip(w.floats, q.dequantized().floats).reduce(0) { $0 + pow(Double(abs($1.0 - $1.1)), 2.4) }
+        }
         #expect(err(searched) <= err(plain))
     }
 
@@ -106,7 +109,9 @@ struct AlgorithmTests {
         #expect(p99 < 3 && p99 > 1.5)
         #expect(entropy < minmax && entropy > 1.5, "entropy \(entropy)")
         #expect(mse < minmax && mse > 1.5, "mse \(mse)")
-        #expect(throws: CompressionError.self) { try ActivationCalibration.range(ActivationCalibration.Observer(), method: .entropy, symmetric: true) }
+        #expect(throws: CompressionError.self) {
+            try ActivationCalibration.range(ActivationCalibration.Observer(), method: .entropy, symmetric: true)
+        }
     }
 }
 

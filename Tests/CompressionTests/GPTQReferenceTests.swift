@@ -1,6 +1,6 @@
 import Compression
-import Foundation
 import Formats
+import Foundation
 import Tensors
 import Testing
 

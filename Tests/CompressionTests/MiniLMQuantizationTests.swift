@@ -1,6 +1,6 @@
 import Compression
-import Foundation
 import Formats
+import Foundation
 import Layers
 import Tensors
 import Testing
@@ -35,13 +35,19 @@ struct MiniLMQuantizationTests {
         var minCos = 1.0
         for i in 0..<out.shape[0] {
             var dot = 0.0, na = 0.0, nb = 0.0
-            for j in 0..<d { dot += Double(a[i * d + j] * b[i * d + j]); na += Double(a[i * d + j] * a[i * d + j]); nb += Double(b[i * d + j] * b[i * d + j]) }
+            for j in 0..<d {
+                dot += Double(a[i * d + j] * b[i * d + j]); na += Double(a[i * d + j] * a[i * d + j]);
+                nb += Double(b[i * d + j] * b[i * d + j])
+            }
             minCos = min(minCos, dot / (na * nb).squareRoot())
         }
         #expect(minCos > 0.99, "min cosine \(minCos)")
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("w8a8-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: tmp) }
-        try Artifact.write(model, to: tmp, provenance: .init(source: dir.path, sourceSha256: "-", recipe: nil, toolVersion: compressToolVersion, createdAt: "-", stages: ["quantize"]))
+        try Artifact.write(
+            model, to: tmp,
+            provenance: .init(
+                source: dir.path, sourceSha256: "-", recipe: nil, toolVersion: compressToolVersion, createdAt: "-", stages: ["quantize"]))
         let bytes = try FileManager.default.attributesOfItem(atPath: tmp.appendingPathComponent("model.safetensors").path)[.size] as! Int
         #expect(bytes < 25_000_000, "artifact weights \(bytes) bytes")
         let again = try ModelLoader.load(tmp.path)

@@ -1,6 +1,6 @@
 import Compression
-import Foundation
 import Formats
+import Foundation
 import Layers
 import Tensors
 import Testing
@@ -31,7 +31,9 @@ struct QuantizerTests {
         let method: String
         let maxDrop: Double
         var awq = false
-        var testDescription: String { "\(URL(fileURLWithPath: model).lastPathComponent) int\(bits) \(method)\(awq ? "+awq" : "") act \(activations)" }
+        var testDescription: String {
+            "\(URL(fileURLWithPath: model).lastPathComponent) int\(bits) \(method)\(awq ? "+awq" : "") act \(activations)"
+        }
     }
 
     static let cases: [Case] = [
@@ -61,7 +63,10 @@ struct QuantizerTests {
         // Artifact round trip: same outputs, int tensors stored as such.
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("q-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        try Artifact.write(model, to: dir, provenance: .init(source: c.model, sourceSha256: "-", recipe: nil, toolVersion: compressToolVersion, createdAt: "-", stages: ["quantize"]))
+        try Artifact.write(
+            model, to: dir,
+            provenance: .init(
+                source: c.model, sourceSha256: "-", recipe: nil, toolVersion: compressToolVersion, createdAt: "-", stages: ["quantize"]))
         let manifest = try Artifact.readManifest(dir)
         #expect(manifest.modules?.isEmpty == false)
         #expect(manifest.tensors.values.contains { $0.dtype == (c.bits == 8 ? "I8" : "U8") })
@@ -102,7 +107,9 @@ struct QuantizerTests {
         Bad(config: QuantizeConfig(weights: .init(bits: 4, granularity: "group", groupSize: 128)), fragment: "does not divide"),
         Bad(config: QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: "static")), fragment: "data.calibration is required"),
         Bad(config: QuantizeConfig(weights: .init(bits: 8, method: "gptq")), fragment: "data.calibration is required"),
-        Bad(config: QuantizeConfig(weights: .init(bits: 4, granularity: "group"), activations: .init(mode: "dynamic")), fragment: "weight-only"),
+        Bad(
+            config: QuantizeConfig(weights: .init(bits: 4, granularity: "group"), activations: .init(mode: "dynamic")),
+            fragment: "weight-only"),
         Bad(config: QuantizeConfig(weights: .init(bits: 8, method: "magic")), fragment: "unknown method"),
     ]
 

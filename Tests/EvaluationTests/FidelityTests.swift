@@ -1,6 +1,6 @@
 import Evaluation
-import Foundation
 import Formats
+import Foundation
 import Tensors
 import Testing
 
@@ -48,10 +48,13 @@ struct FidelityTests {
             #expect("\(error)".contains("pairs.tsv") && "\(error)".contains("line 2"), "\(error)")
         }
         let st = dir.appendingPathComponent("x.safetensors")
-        try SafeTensors.write(["x": Tensor(zeros: [4, 2]), "y": Tensor(shape: [3], integers: [Int64(0), 1, 2], dtype: .int64)], metadata: [:], to: st)
+        try SafeTensors.write(
+            ["x": Tensor(zeros: [4, 2]), "y": Tensor(shape: [3], integers: [Int64(0), 1, 2], dtype: .int64)], metadata: [:], to: st)
         do { _ = try EvalData.load(st.path); Issue.record("expected an error") } catch {
             #expect("\(error)".contains("3 entries for 4 items"), "\(error)")
         }
-        #expect(throws: FormatError.missingFile(dir.appendingPathComponent("none.txt").path)) { try EvalData.load(dir.appendingPathComponent("none.txt").path) }
+        #expect(throws: FormatError.missingFile(dir.appendingPathComponent("none.txt").path)) {
+            try EvalData.load(dir.appendingPathComponent("none.txt").path)
+        }
     }
 }

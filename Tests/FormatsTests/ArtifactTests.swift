@@ -1,5 +1,5 @@
-import Foundation
 import Formats
+import Foundation
 import Layers
 import Tensors
 import Testing
@@ -18,7 +18,8 @@ struct ArtifactTests {
         let model = try ModelLoader.load(source.path)
         let out = dir.appendingPathComponent("cnn")
         try Artifact.write(model, to: out, provenance: Self.provenance(source.path), zstd: zstd)
-        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(zstd ? "model.safetensors.zst" : "model.safetensors").path))
+        #expect(
+            FileManager.default.fileExists(atPath: out.appendingPathComponent(zstd ? "model.safetensors.zst" : "model.safetensors").path))
         let again = try ModelLoader.load(out.path)
         #expect(again.format == "artifact")
         let x = try SafeTensors.read(TestPaths.fixture("keras/digits_cnn_reference.safetensors")).tensors["x_test"]!
@@ -61,7 +62,8 @@ struct ArtifactTests {
         try Artifact.write(model, to: out, provenance: Self.provenance("mlp"))
         let url = out.appendingPathComponent("model.json")
         var text = try String(contentsOf: url, encoding: .utf8)
-        text = text.replacingOccurrences(of: "\"shape\" : [\n        128,\n        64\n      ]", with: "\"shape\" : [\n        128,\n        65\n      ]")
+        text = text.replacingOccurrences(
+            of: "\"shape\" : [\n        128,\n        64\n      ]", with: "\"shape\" : [\n        128,\n        65\n      ]")
         try text.write(to: url, atomically: true, encoding: .utf8)
         do {
             _ = try ModelLoader.load(out.path)

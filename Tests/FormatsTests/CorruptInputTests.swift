@@ -1,14 +1,17 @@
 import Foundation
-import Testing
-@testable import Formats
 import Tensors
+import Testing
+
+@testable import Formats
 
 /// Damaged and malformed inputs must give a one-line `FormatError` naming the file (and the tensor, layer or
 /// field), never a crash or HDF5's multi-line error stack.
 @Suite("Corrupt inputs")
 struct CorruptInputTests {
-    static func expectOneLineError(_ file: String, _ fragments: [String] = [], sourceLocation: SourceLocation = #_sourceLocation,
-                                   _ body: () throws -> Void) {
+    static func expectOneLineError(
+        _ file: String, _ fragments: [String] = [], sourceLocation: SourceLocation = #_sourceLocation,
+        _ body: () throws -> Void
+    ) {
         do {
             try body()
             Issue.record("\(file): expected an error", sourceLocation: sourceLocation)
@@ -24,7 +27,9 @@ struct CorruptInputTests {
 
     static var realFiles: [URL] {
         [FormatFixtures.digitsH5, FormatFixtures.digitsKeras, FormatFixtures.digitsReference, FormatFixtures.minilmReference]
-            + FormatFixtures.kerasPairs.dropFirst().flatMap { [URL(fileURLWithPath: $0.path + ".h5"), URL(fileURLWithPath: $0.path + ".keras")] }
+            + FormatFixtures.kerasPairs.dropFirst().flatMap {
+                [URL(fileURLWithPath: $0.path + ".h5"), URL(fileURLWithPath: $0.path + ".keras")]
+            }
     }
 
     @Test("real files truncated at 0, 100, half and size-10 bytes", arguments: realFiles)
@@ -64,7 +69,10 @@ struct CorruptInputTests {
             ("{\"\(w)\": {\"dtype\": \"F32\", \"shape\": [150], \"data_offsets\": [0, 600]}}", [w, "[0, 600)", "data section (16 bytes)"]),
             ("{\"\(w)\": {\"dtype\": \"F32\", \"shape\": [4], \"data_offsets\": [8, 0]}}", [w, "reversed"]),
             ("{\"\(w)\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [0, 16]}}", [w, "12"]),
-            ("{\"a\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [0, 12]}, \"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [8, 16]}}", ["'a'", "'b'", "overlap"]),
+            (
+                "{\"a\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [0, 12]}, \"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [8, 16]}}",
+                ["'a'", "'b'", "overlap"]
+            ),
             ("{\"__metadata__\": {\"k\": 1}}", ["'k'", "not a string"]),
             ("{\"__metadata__\": [1]}", ["__metadata__"]),
             ("{\"x\": {\"dtype\": \"F32\", \"shape\": [9223372036854775807, 4], \"data_offsets\": [0, 16]}}", ["'x'"]),
@@ -77,10 +85,15 @@ struct CorruptInputTests {
         // Header length fields that lie.
         var huge = Self.safetensors(header: "{}")
         huge.replaceSubrange(0..<8, with: withUnsafeBytes(of: UInt64(1 << 40).littleEndian) { Data($0) })
-        Self.expectOneLineError("bad.safetensors", ["exceeds the file size"]) { _ = try SafeTensors.read(data: huge, name: "bad.safetensors") }
-        Self.expectOneLineError("bad.safetensors", ["shorter than"]) { _ = try SafeTensors.read(data: Data([1, 2]), name: "bad.safetensors") }
+        Self.expectOneLineError("bad.safetensors", ["exceeds the file size"]) {
+            _ = try SafeTensors.read(data: huge, name: "bad.safetensors")
+        }
+        Self.expectOneLineError("bad.safetensors", ["shorter than"]) {
+            _ = try SafeTensors.read(data: Data([1, 2]), name: "bad.safetensors")
+        }
         // Empty tensors may share an offset; valid files still read.
-        let ok = "{\"e\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": [4, 4]}, \"f\": {\"dtype\": \"F32\", \"shape\": [4], \"data_offsets\": [0, 16]}}"
+        let ok =
+            "{\"e\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": [4, 4]}, \"f\": {\"dtype\": \"F32\", \"shape\": [4], \"data_offsets\": [0, 16]}}"
         let (tensors, _) = try SafeTensors.read(data: Self.safetensors(header: ok), name: "ok")
         #expect(tensors["e"]?.shape == [0] && tensors["f"]?.floats == [0, 0, 0, 0])
         // A missing file is a missingFile error.
@@ -100,12 +113,20 @@ struct CorruptInputTests {
         let goodConfig = KerasFileBuilder.sequentialConfig([("Dense", "fc")])
         let cases: [(String, [(String, Data)], [String])] = [
             ("noconfig.keras", [("model.weights.h5", weights)], ["config.json"]),
-            ("badjson.keras", [("config.json", Data("{\"class_name\": ".utf8)), ("model.weights.h5", weights)], ["config.json", "not valid JSON"]),
+            (
+                "badjson.keras", [("config.json", Data("{\"class_name\": ".utf8)), ("model.weights.h5", weights)],
+                ["config.json", "not valid JSON"]
+            ),
             ("noclass.keras", [("config.json", Data("{\"config\": {}}".utf8)), ("model.weights.h5", weights)], ["class_name"]),
             ("noweights.keras", [("config.json", goodConfig)], ["model.weights.h5"]),
             ("badweights.keras", [("config.json", goodConfig), ("model.weights.h5", Data("not hdf5".utf8))], ["model.weights.h5"]),
-            ("missinglayer.keras", [("config.json", KerasFileBuilder.sequentialConfig([("Dense", "fc"), ("Dense", "head")])),
-                                    ("model.weights.h5", weights)], ["layer 'head' (Dense)", "layers/dense_1"]),
+            (
+                "missinglayer.keras",
+                [
+                    ("config.json", KerasFileBuilder.sequentialConfig([("Dense", "fc"), ("Dense", "head")])),
+                    ("model.weights.h5", weights),
+                ], ["layer 'head' (Dense)", "layers/dense_1"]
+            ),
         ]
         for (name, members, fragments) in cases {
             let url = dir.appendingPathComponent(name)
@@ -137,27 +158,37 @@ struct CorruptInputTests {
         }
         let cases: [(URL, [String])] = [
             (try build("noconfig.h5") { try weights($0, layers: ["fc", "head"]) }, ["model_config"]),
-            (try build("badjson.h5") { f in
-                try f.setAttribute("model_config", string: "{oops", on: "/")
-                try weights(f, layers: ["fc", "head"])
-            }, ["model_config", "not valid JSON"]),
-            (try build("nolayernames.h5") { f in
-                try f.setAttribute("model_config", string: config, on: "/")
-                try f.createGroup("model_weights/fc")
-            }, ["layer_names"]),
-            (try build("missinglayer.h5") { f in
-                try f.setAttribute("model_config", string: config, on: "/")
-                try weights(f, layers: ["fc"])
-            }, ["layer 'head' (Dense)", "/model_weights/head"]),
-            (try build("listedbutabsent.h5") { f in
-                try f.setAttribute("model_config", string: config, on: "/")
-                try weights(f, layers: ["fc"], listed: ["fc", "head"])
-            }, ["layer 'head'", "'/model_weights/head'"]),
-            (try build("missingweight.h5") { f in
-                try f.setAttribute("model_config", string: config, on: "/")
-                try weights(f, layers: ["fc", "head"])
-                try f.setAttribute("weight_names", strings: ["m/head/kernel", "m/head/bias"], on: "model_weights/head")
-            }, ["layer 'head'", "model_weights/head/m/head/bias"]),
+            (
+                try build("badjson.h5") { f in
+                    try f.setAttribute("model_config", string: "{oops", on: "/")
+                    try weights(f, layers: ["fc", "head"])
+                }, ["model_config", "not valid JSON"]
+            ),
+            (
+                try build("nolayernames.h5") { f in
+                    try f.setAttribute("model_config", string: config, on: "/")
+                    try f.createGroup("model_weights/fc")
+                }, ["layer_names"]
+            ),
+            (
+                try build("missinglayer.h5") { f in
+                    try f.setAttribute("model_config", string: config, on: "/")
+                    try weights(f, layers: ["fc"])
+                }, ["layer 'head' (Dense)", "/model_weights/head"]
+            ),
+            (
+                try build("listedbutabsent.h5") { f in
+                    try f.setAttribute("model_config", string: config, on: "/")
+                    try weights(f, layers: ["fc"], listed: ["fc", "head"])
+                }, ["layer 'head'", "'/model_weights/head'"]
+            ),
+            (
+                try build("missingweight.h5") { f in
+                    try f.setAttribute("model_config", string: config, on: "/")
+                    try weights(f, layers: ["fc", "head"])
+                    try f.setAttribute("weight_names", strings: ["m/head/kernel", "m/head/bias"], on: "model_weights/head")
+                }, ["layer 'head'", "model_weights/head/m/head/bias"]
+            ),
         ]
         for (url, fragments) in cases {
             Self.expectOneLineError(url.lastPathComponent, fragments) { _ = try KerasFile.read(url) }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import Formats
 import Tensors
+import Testing
+
+@testable import Formats
 
 @Suite("HDF5")
 struct HDF5Tests {

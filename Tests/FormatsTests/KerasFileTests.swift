@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-@testable import Formats
 import Tensors
+import Testing
 import ZIPFoundation
+
+@testable import Formats
 
 /// Builders for synthetic Keras files (error cases and layouts the real fixtures do not cover).
 enum KerasFileBuilder {
@@ -22,7 +23,8 @@ enum KerasFileBuilder {
     static func zip(_ members: [(String, Data)], to url: URL) throws {
         let archive = try Archive(url: url, accessMode: .create)
         for (name, data) in members {
-            try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { position, size in
+            try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) {
+                position, size in
                 data.subdata(in: Int(position)..<(Int(position) + size))
             }
         }
@@ -30,20 +32,27 @@ enum KerasFileBuilder {
 
     /// A Sequential `config.json` with an InputLayer and `layers` as (class, name).
     static func sequentialConfig(_ layers: [(String, String)]) -> Data {
-        var items: [JSONValue] = [.object(["class_name": .string("InputLayer"),
-                                           "config": .object(["name": .string("input"), "batch_shape": .array([.null, .int(3)])])])]
+        var items: [JSONValue] = [
+            .object([
+                "class_name": .string("InputLayer"),
+                "config": .object(["name": .string("input"), "batch_shape": .array([.null, .int(3)])]),
+            ])
+        ]
         for (cls, name) in layers {
             items.append(.object(["class_name": .string(cls), "config": .object(["name": .string(name), "units": .int(1)])]))
         }
-        return JSONValue.object(["class_name": .string("Sequential"),
-                                 "config": .object(["name": .string("m"), "layers": .array(items)])]).serialized()
+        return JSONValue.object([
+            "class_name": .string("Sequential"),
+            "config": .object(["name": .string("m"), "layers": .array(items)]),
+        ]).serialized()
     }
 }
 
 @Suite("KerasFile")
 struct KerasFileTests {
-    @Test("legacy .h5 and .keras saves of the same model give the same layers and bitwise-equal weights",
-          arguments: FormatFixtures.kerasPairs)
+    @Test(
+        "legacy .h5 and .keras saves of the same model give the same layers and bitwise-equal weights",
+        arguments: FormatFixtures.kerasPairs)
     func formatsAgree(_ base: URL) throws {
         let legacy = try KerasFile.read(URL(fileURLWithPath: base.path + ".h5"))
         let v3 = try KerasFile.read(URL(fileURLWithPath: base.path + ".keras"))
@@ -61,8 +70,9 @@ struct KerasFileTests {
         }
     }
 
-    @Test("weights come in Keras order with shapes that match each layer's config",
-          arguments: FormatFixtures.kerasPairs.flatMap { [$0.path + ".h5", $0.path + ".keras"] })
+    @Test(
+        "weights come in Keras order with shapes that match each layer's config",
+        arguments: FormatFixtures.kerasPairs.flatMap { [$0.path + ".h5", $0.path + ".keras"] })
     func orderAndShapes(_ path: String) throws {
         let contents = try KerasFile.read(URL(fileURLWithPath: path))
         let isSequential = contents.modelConfig["class_name"]?.string == "Sequential"
@@ -106,14 +116,16 @@ struct KerasFileTests {
             _ = try archive.extract(archive["model.weights.h5"]!) { data.append($0) }
             let file = try HDF5File(image: data, name: "w.h5")
             let contents = try KerasFile.read(url)
-            let classOf = Dictionary(uniqueKeysWithValues: contents.layerConfigs.map {
-                ($0["config"]!["name"]!.string!, $0["class_name"]!.string!)
-            })
+            let classOf = Dictionary(
+                uniqueKeysWithValues: contents.layerConfigs.map {
+                    ($0["config"]!["name"]!.string!, $0["class_name"]!.string!)
+                })
             for group in try file.children(of: "/layers") {
                 let user = try #require(try file.attributeString("name", of: "/layers/\(group)/vars"))
                 let cls = try #require(classOf[user])
                 let snake = KerasFile.snakeCase(cls)
-                #expect(group == snake || (group.hasPrefix(snake + "_") && Int(group.dropFirst(snake.count + 1)) != nil), "\(group) vs \(cls)")
+                #expect(
+                    group == snake || (group.hasPrefix(snake + "_") && Int(group.dropFirst(snake.count + 1)) != nil), "\(group) vs \(cls)")
             }
         }
     }
@@ -130,9 +142,12 @@ struct KerasFileTests {
             try f.createGroup("layers/dropout/vars")
         }
         let url1 = dir.appendingPathComponent("unnamed.keras")
-        try KerasFileBuilder.zip([("config.json", KerasFileBuilder.sequentialConfig([("Dense", "big"), ("Dropout", "drop"), ("Dense", "small")])),
-                                  ("metadata.json", Data("{\"keras_version\": \"3.0.0\"}".utf8)),
-                                  ("model.weights.h5", unnamed)], to: url1)
+        try KerasFileBuilder.zip(
+            [
+                ("config.json", KerasFileBuilder.sequentialConfig([("Dense", "big"), ("Dropout", "drop"), ("Dense", "small")])),
+                ("metadata.json", Data("{\"keras_version\": \"3.0.0\"}".utf8)),
+                ("model.weights.h5", unnamed),
+            ], to: url1)
         let c1 = try KerasFile.read(url1)
         #expect(c1.kerasVersion == "3.0.0")
         #expect(c1.layerWeights["big"]?.map { $0.floats[0] } == (0..<12).map(Float.init))
@@ -148,8 +163,11 @@ struct KerasFileTests {
             try f.setAttribute("name", string: "first", on: "layers/dense_1/vars")
         }
         let url2 = dir.appendingPathComponent("named.keras")
-        try KerasFileBuilder.zip([("config.json", KerasFileBuilder.sequentialConfig([("Dense", "first"), ("Dense", "second")])),
-                                  ("model.weights.h5", named)], to: url2)
+        try KerasFileBuilder.zip(
+            [
+                ("config.json", KerasFileBuilder.sequentialConfig([("Dense", "first"), ("Dense", "second")])),
+                ("model.weights.h5", named),
+            ], to: url2)
         let c2 = try KerasFile.read(url2)
         #expect(c2.kerasVersion == nil)
         #expect(c2.layerWeights["first"]?.first?.floats == [2])
@@ -169,7 +187,8 @@ struct KerasFileTests {
             try f.setAttribute("layer_names", strings: ["dense_1", "flatten"], fixedLength: true, on: "model_weights")
             try f.write(Tensor(shape: [3, 1], floats: [1, 2, 3]), to: "model_weights/dense_1/dense_1/kernel:0")
             try f.write(Tensor(shape: [1], floats: [4]), to: "model_weights/dense_1/dense_1/bias:0")
-            try f.setAttribute("weight_names", strings: ["dense_1/kernel:0", "dense_1/bias:0"], fixedLength: true, on: "model_weights/dense_1")
+            try f.setAttribute(
+                "weight_names", strings: ["dense_1/kernel:0", "dense_1/bias:0"], fixedLength: true, on: "model_weights/dense_1")
             try f.setAttribute("weight_names", strings: [], on: "model_weights/flatten")
         }
         try data.write(to: url)

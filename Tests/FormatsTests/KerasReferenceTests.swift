@@ -1,5 +1,5 @@
-import Foundation
 import Formats
+import Foundation
 import Layers
 import Tensors
 import Testing
@@ -15,13 +15,27 @@ struct KerasReferenceTests {
     }
 
     static let cases: [Case] = [
-        Case(model: TestPaths.sharedFixture("keras/digits_mlp.h5"), reference: TestPaths.sharedFixture("keras/digits_mlp_reference.safetensors"), input: "x_test", accuracy: 0.9806),
-        Case(model: TestPaths.sharedFixture("keras/digits_mlp.keras"), reference: TestPaths.sharedFixture("keras/digits_mlp_reference.safetensors"), input: "x_test", accuracy: 0.9806),
-        Case(model: TestPaths.fixture("keras/digits_cnn.h5"), reference: TestPaths.fixture("keras/digits_cnn_reference.safetensors"), input: "x_test", accuracy: nil),
-        Case(model: TestPaths.fixture("keras/digits_cnn.keras"), reference: TestPaths.fixture("keras/digits_cnn_reference.safetensors"), input: "x_test", accuracy: nil),
-        Case(model: TestPaths.fixture("mlp/digits_mlp.safetensors"), reference: TestPaths.sharedFixture("keras/digits_mlp_reference.safetensors"), input: "x_test", accuracy: 0.9806),
-        Case(model: TestPaths.fixture("keras/layer_zoo.h5"), reference: TestPaths.fixture("keras/layer_zoo_reference.safetensors"), input: "x", accuracy: nil),
-        Case(model: TestPaths.fixture("keras/layer_zoo.keras"), reference: TestPaths.fixture("keras/layer_zoo_reference.safetensors"), input: "x", accuracy: nil),
+        Case(
+            model: TestPaths.sharedFixture("keras/digits_mlp.h5"),
+            reference: TestPaths.sharedFixture("keras/digits_mlp_reference.safetensors"), input: "x_test", accuracy: 0.9806),
+        Case(
+            model: TestPaths.sharedFixture("keras/digits_mlp.keras"),
+            reference: TestPaths.sharedFixture("keras/digits_mlp_reference.safetensors"), input: "x_test", accuracy: 0.9806),
+        Case(
+            model: TestPaths.fixture("keras/digits_cnn.h5"), reference: TestPaths.fixture("keras/digits_cnn_reference.safetensors"),
+            input: "x_test", accuracy: nil),
+        Case(
+            model: TestPaths.fixture("keras/digits_cnn.keras"), reference: TestPaths.fixture("keras/digits_cnn_reference.safetensors"),
+            input: "x_test", accuracy: nil),
+        Case(
+            model: TestPaths.fixture("mlp/digits_mlp.safetensors"),
+            reference: TestPaths.sharedFixture("keras/digits_mlp_reference.safetensors"), input: "x_test", accuracy: 0.9806),
+        Case(
+            model: TestPaths.fixture("keras/layer_zoo.h5"), reference: TestPaths.fixture("keras/layer_zoo_reference.safetensors"),
+            input: "x", accuracy: nil),
+        Case(
+            model: TestPaths.fixture("keras/layer_zoo.keras"), reference: TestPaths.fixture("keras/layer_zoo_reference.safetensors"),
+            input: "x", accuracy: nil),
     ]
 
     @Test(arguments: cases)

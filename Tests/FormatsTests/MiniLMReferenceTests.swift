@@ -1,5 +1,5 @@
-import Foundation
 import Formats
+import Foundation
 import Layers
 import Tensors
 import Testing
@@ -13,7 +13,9 @@ struct MiniLMReferenceTests {
         return text.split(separator: "\n").map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
     }()
 
-    static func reference() throws -> [String: Tensor] { try SafeTensors.read(TestPaths.sharedFixture("minilm/reference.safetensors")).tensors }
+    static func reference() throws -> [String: Tensor] {
+        try SafeTensors.read(TestPaths.sharedFixture("minilm/reference.safetensors")).tensors
+    }
 
     @Test func tokenIdsMatchReference() throws {
         let model = try HuggingFaceLoader.load(try TestPaths.requireMiniLM())
@@ -46,7 +48,10 @@ struct MiniLMReferenceTests {
             let a = out.floats, b = expected.floats
             for i in 0..<expected.shape[0] {
                 var dot = 0.0, na = 0.0, nb = 0.0
-                for j in 0..<d { dot += Double(a[i * d + j] * b[i * d + j]); na += Double(a[i * d + j] * a[i * d + j]); nb += Double(b[i * d + j] * b[i * d + j]) }
+                for j in 0..<d {
+                    dot += Double(a[i * d + j] * b[i * d + j]); na += Double(a[i * d + j] * a[i * d + j]);
+                    nb += Double(b[i * d + j] * b[i * d + j])
+                }
                 #expect(dot / (na * nb).squareRoot() >= 0.99999, "sentence \(i)")
             }
         }

@@ -1,5 +1,5 @@
-import Foundation
 import Formats
+import Foundation
 import Layers
 import Tensors
 import Testing
@@ -47,7 +47,8 @@ struct ModelErrorTests {
         let configURL = unpacked.appendingPathComponent("config.json")
         let config = try String(contentsOf: configURL, encoding: .utf8)
         #expect(config.contains("\"class_name\": \"Dropout\""))
-        try config.replacingOccurrences(of: "\"class_name\": \"Dropout\"", with: "\"class_name\": \"LSTM\"").write(to: configURL, atomically: true, encoding: .utf8)
+        try config.replacingOccurrences(of: "\"class_name\": \"Dropout\"", with: "\"class_name\": \"LSTM\"").write(
+            to: configURL, atomically: true, encoding: .utf8)
         let url = dir.appendingPathComponent("lstm.keras")
         try FileManager.default.zipItem(at: unpacked, to: url, shouldKeepParent: false)
         do {
@@ -62,7 +63,8 @@ struct ModelErrorTests {
     @Test func modelJSONForAnMLPMustExist() throws {
         let dir = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        try FileManager.default.copyItem(at: TestPaths.fixture("mlp/digits_mlp.safetensors"), to: dir.appendingPathComponent("m.safetensors"))
+        try FileManager.default.copyItem(
+            at: TestPaths.fixture("mlp/digits_mlp.safetensors"), to: dir.appendingPathComponent("m.safetensors"))
         #expect(throws: FormatError.self) { try ModelLoader.load(dir.appendingPathComponent("m.safetensors").path) }
     }
 }

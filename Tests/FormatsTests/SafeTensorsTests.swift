@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import Formats
 import Tensors
+import Testing
+
+@testable import Formats
 
 /// Paths of the fixtures used by the Formats tests, found from this file's location (symlinks resolved, so a
 /// scratch package that links `Tests/FormatsTests` still finds the repository).
@@ -127,7 +128,8 @@ struct SafeTensorsTests {
             "c.u8": Tensor(shape: [1], integers: [UInt8(255)], dtype: .uint8),
             "d.i64": Tensor(shape: [2], integers: [Int64.min, Int64.max], dtype: .int64),
             "e.i32": Tensor(shape: [2, 1], integers: [Int32(-5), 9], dtype: .int32),
-            "f.f16": Tensor(shape: [3], integers: [Float16(1.5).bitPattern, Float16(-2).bitPattern, Float16(0.25).bitPattern], dtype: .float16),
+            "f.f16": Tensor(
+                shape: [3], integers: [Float16(1.5).bitPattern, Float16(-2).bitPattern, Float16(0.25).bitPattern], dtype: .float16),
             "g.bf16": Tensor(shape: [1], integers: [UInt16(0x3F80)], dtype: .bfloat16),
             "h.empty": Tensor(zeros: [0, 4]),
             "i.scalar": Tensor(shape: [], floats: [42]),
@@ -156,8 +158,9 @@ struct SafeTensorsTests {
         #expect(throws: FormatError.self) { try SafeTensors.encode(["__metadata__": Tensor(zeros: [1])]) }
     }
 
-    @Test("Python safetensors reads our files and we read its files",
-          .enabled(if: FormatFixtures.python != nil, "needs the tools venv (tools/setup_venv.sh)"))
+    @Test(
+        "Python safetensors reads our files and we read its files",
+        .enabled(if: FormatFixtures.python != nil, "needs the tools venv (tools/setup_venv.sh)"))
     func pythonInterop() throws {
         let dir = try FormatFixtures.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -167,15 +170,15 @@ struct SafeTensorsTests {
         let ours = dir.appendingPathComponent("ours.safetensors")
         try SafeTensors.write(tensors, metadata: ["producer": "swift"], to: ours)
         let readScript = """
-        import json, sys
-        from safetensors import safe_open
-        with safe_open(sys.argv[1], framework="numpy") as f:
-            out = {"__metadata__": f.metadata()}
-            for k in f.keys():
-                a = f.get_tensor(k)
-                out[k] = {"dtype": str(a.dtype), "shape": list(a.shape), "values": [float(v) for v in a.reshape(-1)]}
-        print(json.dumps(out))
-        """
+            import json, sys
+            from safetensors import safe_open
+            with safe_open(sys.argv[1], framework="numpy") as f:
+                out = {"__metadata__": f.metadata()}
+                for k in f.keys():
+                    a = f.get_tensor(k)
+                    out[k] = {"dtype": str(a.dtype), "shape": list(a.shape), "values": [float(v) for v in a.reshape(-1)]}
+            print(json.dumps(out))
+            """
         let seen = try JSONValue.parse(Data(try FormatFixtures.runPython(readScript, [ours.path]).utf8))
         #expect(seen["__metadata__"]?["producer"]?.string == "swift")
         for (name, t) in tensors {
@@ -189,21 +192,21 @@ struct SafeTensorsTests {
         // Python → Swift: arrays of every numpy dtype we support, and their values as JSON.
         let theirs = dir.appendingPathComponent("theirs.safetensors")
         let writeScript = """
-        import json, sys
-        import numpy as np
-        from safetensors.numpy import save_file
-        rng = np.random.default_rng(0)
-        arrays = {
-            "f32": rng.standard_normal((3, 5)).astype(np.float32),
-            "f16": rng.standard_normal((4,)).astype(np.float16),
-            "i64": rng.integers(-2**40, 2**40, (2, 2)).astype(np.int64),
-            "i32": rng.integers(-2**30, 2**30, (5,)).astype(np.int32),
-            "i8": rng.integers(-128, 128, (7,)).astype(np.int8),
-            "u8": rng.integers(0, 256, (2, 3, 1)).astype(np.uint8),
-        }
-        save_file(arrays, sys.argv[1], metadata={"producer": "python"})
-        print(json.dumps({k: {"shape": list(a.shape), "values": [float(v) for v in a.reshape(-1)]} for k, a in arrays.items()}))
-        """
+            import json, sys
+            import numpy as np
+            from safetensors.numpy import save_file
+            rng = np.random.default_rng(0)
+            arrays = {
+                "f32": rng.standard_normal((3, 5)).astype(np.float32),
+                "f16": rng.standard_normal((4,)).astype(np.float16),
+                "i64": rng.integers(-2**40, 2**40, (2, 2)).astype(np.int64),
+                "i32": rng.integers(-2**30, 2**30, (5,)).astype(np.int32),
+                "i8": rng.integers(-128, 128, (7,)).astype(np.int8),
+                "u8": rng.integers(0, 256, (2, 3, 1)).astype(np.uint8),
+            }
+            save_file(arrays, sys.argv[1], metadata={"producer": "python"})
+            print(json.dumps({k: {"shape": list(a.shape), "values": [float(v) for v in a.reshape(-1)]} for k, a in arrays.items()}))
+            """
         let expected = try JSONValue.parse(Data(try FormatFixtures.runPython(writeScript, [theirs.path]).utf8))
         let (read, metadata) = try SafeTensors.read(theirs)
         #expect(metadata == ["producer": "python"])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Formats
 
 @Suite("Zstd")
@@ -27,8 +28,9 @@ struct ZstdTests {
         #expect(throws: FormatError.self) { try Zstd.compress(Data([1]), level: 1000) }
     }
 
-    @Test("frames without a recorded size (zstd reading a pipe) and concatenated frames decompress",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/zstd"), "needs the zstd CLI"))
+    @Test(
+        "frames without a recorded size (zstd reading a pipe) and concatenated frames decompress",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/zstd"), "needs the zstd CLI"))
     func unknownContentSize() throws {
         let data = try Self.sample()
         let process = Process()
@@ -39,7 +41,9 @@ struct ZstdTests {
         process.standardOutput = output
         try process.run()
         // Write from another thread so a full output pipe cannot deadlock us.
-        let writer = Thread { input.fileHandleForWriting.write(data); try? input.fileHandleForWriting.close() }
+        let writer = Thread {
+            input.fileHandleForWriting.write(data); try? input.fileHandleForWriting.close()
+        }
         writer.start()
         let packed = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

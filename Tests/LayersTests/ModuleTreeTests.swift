@@ -5,8 +5,10 @@ import Testing
 /// The module tree: dotted paths, strict updates, replacement by path.
 struct ModuleTreeTests {
     static func tinyBert() throws -> BertModel {
-        try BertModel(config: BertConfig(vocabSize: 50, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 16,
-                                         maxPositionEmbeddings: 16), withPooler: true)
+        try BertModel(
+            config: BertConfig(
+                vocabSize: 50, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 16,
+                maxPositionEmbeddings: 16), withPooler: true)
     }
 
     @Test func bertParametersUseHuggingFacePaths() throws {
@@ -48,7 +50,9 @@ struct ModuleTreeTests {
         // Random weights: the packed (no padding) batch must equal running each sequence alone.
         let bert = try Self.tinyBert()
         var rng: UInt64 = 7
-        func rand() -> Float { rng = rng &* 6364136223846793005 &+ 1442695040888963407; return Float(Int64(bitPattern: rng >> 11) % 2000) / 2000 }
+        func rand() -> Float {
+            rng = rng &* 6364136223846793005 &+ 1442695040888963407; return Float(Int64(bitPattern: rng >> 11) % 2000) / 2000
+        }
         var params: [String: Tensor] = [:]
         for (name, t) in bert.namedParameters() { params[name] = Tensor(shape: t.shape, floats: (0..<t.count).map { _ in rand() }) }
         try bert.update(parameters: params)

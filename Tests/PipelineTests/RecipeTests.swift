@@ -5,15 +5,15 @@ import Testing
 /// Recipe parsing: good recipes decode; bad ones give one-line errors with the line number.
 struct RecipeTests {
     static let good = """
-    name: digits
-    model: Tests/Fixtures/keras/digits_cnn.keras
-    data:
-      evaluation: datasets/digits/test.h5
-    stages:
-      - evaluate: {batch_sizes: [1, 8], threads: 1}
-      - export: {zstd: true}
-    constraints: {max_accuracy_drop: 0.01}
-    """
+        name: digits
+        model: Tests/Fixtures/keras/digits_cnn.keras
+        data:
+          evaluation: datasets/digits/test.h5
+        stages:
+          - evaluate: {batch_sizes: [1, 8], threads: 1}
+          - export: {zstd: true}
+        constraints: {max_accuracy_drop: 0.01}
+        """
 
     @Test func goodRecipeDecodes() throws {
         let r = try RecipeLoader.parse(Self.good, file: "good.yaml")

@@ -1,6 +1,6 @@
 import Evaluation
-import Foundation
 import Formats
+import Foundation
 import Pipeline
 import Testing
 
@@ -19,19 +19,20 @@ struct RunTests {
         let dir = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let yaml = """
-        name: digits-test
-        model: \(Self.repo.path)/Tests/Fixtures/keras/digits_cnn.keras
-        data: {evaluation: \(Self.repo.path)/datasets/digits/test.h5}
-        stages:
-          - evaluate: {batch_sizes: [1, 32], time_budget: 0.5}
-          - export: {zstd: true}
-          - evaluate: {batch_sizes: [1], timing: false}
-        constraints: {max_accuracy_drop: 0.0}
-        """
+            name: digits-test
+            model: \(Self.repo.path)/Tests/Fixtures/keras/digits_cnn.keras
+            data: {evaluation: \(Self.repo.path)/datasets/digits/test.h5}
+            stages:
+              - evaluate: {batch_sizes: [1, 32], time_budget: 0.5}
+              - export: {zstd: true}
+              - evaluate: {batch_sizes: [1], timing: false}
+            constraints: {max_accuracy_drop: 0.0}
+            """
         let recipePath = dir.appendingPathComponent("r.yaml").path
         try yaml.write(toFile: recipePath, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("run")
-        let (record, written) = try PipelineRunner().run(try RecipeLoader.load(recipePath), recipePath: recipePath, outputDirectory: out.path)
+        let (record, written) = try PipelineRunner().run(
+            try RecipeLoader.load(recipePath), recipePath: recipePath, outputDirectory: out.path)
         #expect(written.path == out.path)
         for f in ["metrics.json", "report.md", "recipe.yaml", "model/model.json", "model/model.safetensors.zst"] {
             #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(f).path), "\(f)")
@@ -53,28 +54,33 @@ struct RunTests {
         let dir = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let yaml = """
-        name: broken
-        model: \(Self.repo.path)/Tests/Fixtures/keras/digits_cnn.keras
-        data: {evaluation: \(Self.repo.path)/datasets/text/eval.txt}
-        stages:
-          - export: {}
-          - evaluate: {}
-        """
+            name: broken
+            model: \(Self.repo.path)/Tests/Fixtures/keras/digits_cnn.keras
+            data: {evaluation: \(Self.repo.path)/datasets/text/eval.txt}
+            stages:
+              - export: {}
+              - evaluate: {}
+            """
         let recipePath = dir.appendingPathComponent("r.yaml").path
         try yaml.write(toFile: recipePath, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("run")
         // The export stage writes first, then evaluate fails (text into an image model): nothing may remain.
-        #expect(throws: (any Error).self) { try PipelineRunner().run(try RecipeLoader.load(recipePath), recipePath: recipePath, outputDirectory: out.path) }
+        #expect(throws: (any Error).self) {
+            try PipelineRunner().run(try RecipeLoader.load(recipePath), recipePath: recipePath, outputDirectory: out.path)
+        }
         #expect(!FileManager.default.fileExists(atPath: out.path))
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["r.yaml"])
     }
 
     @Test func compareRendersAllFormats() throws {
         let report = { (acc: Double, rate: Double) in
-            EvalReport(model: "m", format: "artifact", data: ["d"], items: 10, parameters: 100, accuracy: acc, fidelity: nil, paraphrase: nil,
-                       latency: Timing.Result(batchSize: 1, threads: 1, throughputPerS: rate, latencyMs: .init(p50: 1000 / rate, p90: 1, p99: 2000 / rate, mean: 1),
-                                              calls: 10, passes: 3, stable: true),
-                       throughput: [], size: SizeReport(fileBytes: 1000, weightsBytes: 800, weightsZstdBytes: 700, zstdLevel: 3), peakRssBytes: 1, threads: 1)
+            EvalReport(
+                model: "m", format: "artifact", data: ["d"], items: 10, parameters: 100, accuracy: acc, fidelity: nil, paraphrase: nil,
+                latency: Timing.Result(
+                    batchSize: 1, threads: 1, throughputPerS: rate, latencyMs: .init(p50: 1000 / rate, p90: 1, p99: 2000 / rate, mean: 1),
+                    calls: 10, passes: 3, stable: true),
+                throughput: [], size: SizeReport(fileBytes: 1000, weightsBytes: 800, weightsZstdBytes: 700, zstdLevel: 3), peakRssBytes: 1,
+                threads: 1)
         }
         let c = Comparison(before: report(0.98, 100), after: report(0.97, 250))
         let rate = try #require(c.rows.first { $0.metric == "throughput_b1_per_s" })

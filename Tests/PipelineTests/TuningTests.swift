@@ -1,7 +1,7 @@
 import Compression
 import Evaluation
-import Foundation
 import Formats
+import Foundation
 import Layers
 import Pipeline
 import Testing

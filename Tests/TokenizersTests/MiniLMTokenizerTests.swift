@@ -51,8 +51,9 @@ import Testing
             let ids = batch.ids[(row * longest)..<((row + 1) * longest)]
             let mask = batch.attentionMask[(row * longest)..<((row + 1) * longest)]
             #expect(Array(ids) == reference.ids + [Int32](repeating: 0, count: longest - reference.ids.count))
-            #expect(Array(mask) == [Int32](repeating: 1, count: reference.ids.count)
-                + [Int32](repeating: 0, count: longest - reference.ids.count))
+            #expect(
+                Array(mask) == [Int32](repeating: 1, count: reference.ids.count)
+                    + [Int32](repeating: 0, count: longest - reference.ids.count))
             #expect(Array(batch.row(row)) == reference.ids)
         }
         let empty = tokenizer.encodeBatch([])

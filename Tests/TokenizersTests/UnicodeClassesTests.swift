@@ -78,8 +78,10 @@ import Testing
         var mismatches: [String] = []
         for m in fixture.mappings {
             let text = String(m.scalar)
-            for (name, options, expected) in [("full", miniLM, m.full), ("lowercase", lowercaseOnly, m.lowercase),
-                                              ("strip", stripOnly, m.strip)] {
+            for (name, options, expected) in [
+                ("full", miniLM, m.full), ("lowercase", lowercaseOnly, m.lowercase),
+                ("strip", stripOnly, m.strip),
+            ] {
                 let words = tokenizer.preTokenize(text, options: options)
                 if words != hfWords(expected) {
                     let code = String(m.scalar.value, radix: 16)

@@ -7,7 +7,9 @@ import Tensors
 public enum AWQ {
     /// Returns per-input scales, the chosen α and the output MSE with them.
     /// - inputs: (samples, in) calibration rows of this layer.
-    public static func searchScales(_ w: Tensor, inputs: Tensor, bits: Int, groupSize: Int, symmetric: Bool = true, grid: Int = 20) throws -> (scales: [Float], alpha: Float, error: Double) {
+    public static func searchScales(
+        _ w: Tensor, inputs: Tensor, bits: Int, groupSize: Int, symmetric: Bool = true, grid: Int = 20
+    ) throws -> (scales: [Float], alpha: Float, error: Double) {
         let (out, cols) = (w.shape[0], w.shape[1])
         let samples = inputs.shape[0]
         guard samples > 0 else { throw CompressionError.calibration("AWQ needs calibration inputs") }
@@ -27,9 +29,11 @@ public enum AWQ {
             x.withUnsafeMutableFloats { xp in for i in 0..<samples { for j in 0..<cols { xp[i * cols + j] /= s[j] } } }
             let approx = MatMul.linear(x, weight: q)
             var err = 0.0
-            reference.withUnsafeFloats { rp in approx.withUnsafeFloats { ap in
-                for i in 0..<rp.count { let d = Double(rp[i] - ap[i]); err += d * d }
-            } }
+            reference.withUnsafeFloats { rp in
+                approx.withUnsafeFloats { ap in
+                    for i in 0..<rp.count { let d = Double(rp[i] - ap[i]); err += d * d }
+                }
+            }
             err /= Double(samples * out)
             if best == nil || err < best!.error { best = (s, alpha, err) }
         }

@@ -22,7 +22,8 @@ public enum GPTQ {
         public mutating func add(_ x: UnsafePointer<Float>, rows: Int) {
             let f = features
             sum.withUnsafeMutableBufferPointer { s in
-                MatMul.gemm(transA: true, transB: false, m: f, n: f, k: rows, a: x, lda: f, b: x, ldb: f, beta: 1, c: s.baseAddress!, ldc: f)
+                MatMul.gemm(
+                    transA: true, transB: false, m: f, n: f, k: rows, a: x, lda: f, b: x, ldb: f, beta: 1, c: s.baseAddress!, ldc: f)
             }
             count += rows
         }
@@ -38,9 +39,13 @@ public enum GPTQ {
     /// - actOrder: quantize inputs in order of decreasing H diagonal; group scales are then computed up front
     ///   from the unmodified weights ("static groups") so every group stays a contiguous run of inputs.
     /// - scaleSearch: choose each group's (or row's) scale by the MSE grid search instead of max |w|.
-    public static func quantize(_ w: Tensor, hessian: Tensor, bits: Int, groupSize: Int, symmetric: Bool = true, actOrder: Bool = false,
-                                dampening: Double = 0.01, blockSize: Int = 128, scaleSearch: Bool = false) throws -> QuantizedWeight {
-        guard symmetric else { throw CompressionError.invalidConfig(key: "weights.symmetric", message: "asymmetric weights are not supported") }
+    public static func quantize(
+        _ w: Tensor, hessian: Tensor, bits: Int, groupSize: Int, symmetric: Bool = true, actOrder: Bool = false,
+        dampening: Double = 0.01, blockSize: Int = 128, scaleSearch: Bool = false
+    ) throws -> QuantizedWeight {
+        guard symmetric else {
+            throw CompressionError.invalidConfig(key: "weights.symmetric", message: "asymmetric weights are not supported")
+        }
         let (rows, cols) = (w.shape[0], w.shape[1])
         guard hessian.shape == [cols, cols] else {
             throw CompressionError.invalidConfig(key: "weights", message: "Hessian \(hessian.shape) does not match weight \(w.shape)")
@@ -64,7 +69,8 @@ public enum GPTQ {
                 for r in 0..<rows {
                     // Column-major in wt: this row's group is every `rows`-th value from (first, r).
                     let start = first * rows + r, span = (c1 - first - 1) * rows + 1
-                    scales[r * groups + g] = grid.scale(UnsafeBufferPointer(rebasing: wp[start..<(start + span)]), stride: rows, search: scaleSearch)
+                    scales[r * groups + g] = grid.scale(
+                        UnsafeBufferPointer(rebasing: wp[start..<(start + span)]), stride: rows, search: scaleSearch)
                 }
             }
         }
@@ -120,11 +126,16 @@ public enum GPTQ {
             }
             // Lazy update of everything after the block: Wt[i2:] -= Hinv[i1:i2, i2:]ᵀ · Err1.
             if i2 < cols {
-                hinv.withUnsafeBufferPointer { hp in err1.withUnsafeBufferPointer { ep in wt.withUnsafeMutableBufferPointer { wp in
-                    MatMul.gemm(transA: true, transB: false, m: cols - i2, n: rows, k: count, alpha: -1,
+                hinv.withUnsafeBufferPointer { hp in
+                    err1.withUnsafeBufferPointer { ep in
+                        wt.withUnsafeMutableBufferPointer { wp in
+                            MatMul.gemm(
+                                transA: true, transB: false, m: cols - i2, n: rows, k: count, alpha: -1,
                                 a: hp.baseAddress! + i1 * cols + i2, lda: cols, b: ep.baseAddress!, ldb: rows,
                                 beta: 1, c: wp.baseAddress! + i2 * rows, ldc: rows)
-                } } }
+                        }
+                    }
+                }
             }
         }
         var codes = [Int8](repeating: 0, count: rows * cols)
@@ -138,13 +149,17 @@ public enum GPTQ {
         var nn = Int32(n), info: Int32 = 0
         let lower: CChar = 76, upper: CChar = 85  // "L", "U"
         withUnsafePointer(to: lower) { dpotrf_($0, &nn, &a, &nn, &info, 1) }
-        guard info == 0 else { throw CompressionError.calibration("GPTQ: the Hessian is not positive definite (LAPACK info \(info)); raise dampening") }
+        guard info == 0 else {
+            throw CompressionError.calibration("GPTQ: the Hessian is not positive definite (LAPACK info \(info)); raise dampening")
+        }
         withUnsafePointer(to: lower) { dpotri_($0, &nn, &a, &nn, &info, 1) }
         guard info == 0 else { throw CompressionError.calibration("GPTQ: cannot invert the Hessian (LAPACK info \(info))") }
         // dpotri filled the lower triangle (column-major); mirror it to get the full symmetric inverse.
         for j in 0..<n { for i in (j + 1)..<max(j + 1, n) { a[i * n + j] = a[j * n + i] } }
         withUnsafePointer(to: upper) { dpotrf_($0, &nn, &a, &nn, &info, 1) }
-        guard info == 0 else { throw CompressionError.calibration("GPTQ: H⁻¹ is not positive definite (LAPACK info \(info)); raise dampening") }
+        guard info == 0 else {
+            throw CompressionError.calibration("GPTQ: H⁻¹ is not positive definite (LAPACK info \(info)); raise dampening")
+        }
         // Column-major upper factor: U[i, j] = a[i + j·n] for j ≥ i.
         var u = [Float](repeating: 0, count: n * n)
         for j in 0..<n { for i in 0...j { u[i * n + j] = Float(a[i + j * n]) } }

@@ -8,9 +8,13 @@ public enum RTN {
     /// let q = try RTN.quantize(w, bits: 4, groupSize: 32)   // int4, g32
     /// ```
     /// - scaleSearch: pick each group's scale by the MSE grid search (see `SymmetricGrid.scale`), not max |w|.
-    public static func quantize(_ w: Tensor, bits: Int, groupSize: Int, symmetric: Bool = true, scaleSearch: Bool = false) throws -> QuantizedWeight {
+    public static func quantize(
+        _ w: Tensor, bits: Int, groupSize: Int, symmetric: Bool = true, scaleSearch: Bool = false
+    ) throws -> QuantizedWeight {
         guard w.rank == 2 else { throw CompressionError.invalidConfig(key: "weights", message: "RTN needs a 2-D weight, got \(w.shape)") }
-        guard symmetric else { throw CompressionError.invalidConfig(key: "weights.symmetric", message: "asymmetric weights are not supported") }
+        guard symmetric else {
+            throw CompressionError.invalidConfig(key: "weights.symmetric", message: "asymmetric weights are not supported")
+        }
         let (rows, cols) = (w.shape[0], w.shape[1])
         let grid = SymmetricGrid(bits: bits)
         let gs = groupSize == 0 ? cols : groupSize
@@ -36,7 +40,8 @@ public enum RTN {
         let m = w.withUnsafeFloats { $0.reduce(Float(0)) { max($0, abs($1)) } }
         let s = grid.scale(maxAbs: m)
         let codes = w.withUnsafeFloats { $0.map { Int8(grid.code($0, scale: s)) } }
-        return QuantizedWeight(rows: w.shape[0], cols: w.shape[1], bits: bits, groupSize: 0, codes: codes,
-                               scales: [Float](repeating: s, count: w.shape[0]))
+        return QuantizedWeight(
+            rows: w.shape[0], cols: w.shape[1], bits: bits, groupSize: 0, codes: codes,
+            scales: [Float](repeating: s, count: w.shape[0]))
     }
 }

@@ -18,9 +18,11 @@ public struct BertConfig: Codable, Sendable, Equatable {
         case layerNormEps = "layer_norm_eps", positionEmbeddingType = "position_embedding_type"
     }
 
-    public init(vocabSize: Int, hiddenSize: Int, numHiddenLayers: Int, numAttentionHeads: Int, intermediateSize: Int,
-                hiddenAct: String = "gelu", maxPositionEmbeddings: Int = 512, typeVocabSize: Int = 2, layerNormEps: Float = 1e-12,
-                positionEmbeddingType: String? = "absolute") {
+    public init(
+        vocabSize: Int, hiddenSize: Int, numHiddenLayers: Int, numAttentionHeads: Int, intermediateSize: Int,
+        hiddenAct: String = "gelu", maxPositionEmbeddings: Int = 512, typeVocabSize: Int = 2, layerNormEps: Float = 1e-12,
+        positionEmbeddingType: String? = "absolute"
+    ) {
         self.vocabSize = vocabSize; self.hiddenSize = hiddenSize; self.numHiddenLayers = numHiddenLayers
         self.numAttentionHeads = numAttentionHeads; self.intermediateSize = intermediateSize; self.hiddenAct = hiddenAct
         self.maxPositionEmbeddings = maxPositionEmbeddings; self.typeVocabSize = typeVocabSize; self.layerNormEps = layerNormEps
@@ -38,9 +40,11 @@ public struct BertConfig: Codable, Sendable, Equatable {
 
     /// Checks sizes and options; errors name the field.
     public func validate() throws {
-        for (name, v) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("num_hidden_layers", numHiddenLayers),
-                          ("num_attention_heads", numAttentionHeads), ("intermediate_size", intermediateSize),
-                          ("max_position_embeddings", maxPositionEmbeddings), ("type_vocab_size", typeVocabSize)] where v <= 0 {
+        for (name, v) in [
+            ("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("num_hidden_layers", numHiddenLayers),
+            ("num_attention_heads", numAttentionHeads), ("intermediate_size", intermediateSize),
+            ("max_position_embeddings", maxPositionEmbeddings), ("type_vocab_size", typeVocabSize),
+        ] where v <= 0 {
             throw ModelError.invalidConfig("\(name) must be positive, got \(v)")
         }
         guard hiddenSize % numAttentionHeads == 0 else {

@@ -22,28 +22,48 @@ public final class BertModel: Module {
         self.activation = try config.activation()
         super.init()
         let h = config.hiddenSize, eps = config.layerNormEps
-        addChild("embeddings", Container([
-            ("word_embeddings", Embedding(count: config.vocabSize, dim: h)),
-            ("position_embeddings", Embedding(count: config.maxPositionEmbeddings, dim: h)),
-            ("token_type_embeddings", Embedding(count: config.typeVocabSize, dim: h)),
-            ("LayerNorm", LayerNorm(dim: h, eps: eps)),
-        ]))
+        addChild(
+            "embeddings",
+            Container([
+                ("word_embeddings", Embedding(count: config.vocabSize, dim: h)),
+                ("position_embeddings", Embedding(count: config.maxPositionEmbeddings, dim: h)),
+                ("token_type_embeddings", Embedding(count: config.typeVocabSize, dim: h)),
+                ("LayerNorm", LayerNorm(dim: h, eps: eps)),
+            ]))
         var layers: [(String, Module)] = []
         for i in 0..<config.numHiddenLayers {
             let attention = Container([
-                ("self", Container([
-                    ("query", Linear(name: "query", inFeatures: h, outFeatures: h)),
-                    ("key", Linear(name: "key", inFeatures: h, outFeatures: h)),
-                    ("value", Linear(name: "value", inFeatures: h, outFeatures: h)),
-                ])),
-                ("output", Container([("dense", Linear(name: "dense", inFeatures: h, outFeatures: h)), ("LayerNorm", LayerNorm(dim: h, eps: eps))])),
+                (
+                    "self",
+                    Container([
+                        ("query", Linear(name: "query", inFeatures: h, outFeatures: h)),
+                        ("key", Linear(name: "key", inFeatures: h, outFeatures: h)),
+                        ("value", Linear(name: "value", inFeatures: h, outFeatures: h)),
+                    ])
+                ),
+                (
+                    "output",
+                    Container([("dense", Linear(name: "dense", inFeatures: h, outFeatures: h)), ("LayerNorm", LayerNorm(dim: h, eps: eps))])
+                ),
             ])
-            layers.append(("\(i)", Container([
-                ("attention", attention),
-                ("intermediate", Container([("dense", Linear(name: "dense", inFeatures: h, outFeatures: config.intermediateSize))])),
-                ("output", Container([("dense", Linear(name: "dense", inFeatures: config.intermediateSize, outFeatures: h)),
-                                      ("LayerNorm", LayerNorm(dim: h, eps: eps))])),
-            ])))
+            layers.append(
+                (
+                    "\(i)",
+                    Container([
+                        ("attention", attention),
+                        (
+                            "intermediate",
+                            Container([("dense", Linear(name: "dense", inFeatures: h, outFeatures: config.intermediateSize))])
+                        ),
+                        (
+                            "output",
+                            Container([
+                                ("dense", Linear(name: "dense", inFeatures: config.intermediateSize, outFeatures: h)),
+                                ("LayerNorm", LayerNorm(dim: h, eps: eps)),
+                            ])
+                        ),
+                    ])
+                ))
         }
         addChild("encoder", Container([("layer", Container(layers))]))
         if withPooler { addChild("pooler", Container([("dense", Linear(name: "dense", inFeatures: h, outFeatures: h))])) }
@@ -125,40 +145,52 @@ public final class BertModel: Module {
         for len in lengths { starts.append(acc); acc += len }
         let maxLen = lengths.max() ?? 0
         let scale = 1 / Float(dh).squareRoot()
-        qkv.withUnsafeFloats { qp in ctx.withUnsafeMutableFloats { cp in
-            let q = qp.baseAddress!, c = cp.baseAddress!
-            let jobs = lengths.count * heads
-            Threading.parallelChunks(jobs, minimumPerChunk: max(1, 8192 / max(1, maxLen * maxLen * dh / 8))) { range in
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: ck_attention_scratch_size(maxLen, dh))
-                defer { scratch.deallocate() }
-                for job in range {
-                    let s = job / heads, head = job % heads, l = lengths[s], base = starts[s]
-                    let qh = q + base * 3 * h + head * dh
-                    ck_attention_head_f32(qh, qh + h, qh + 2 * h, 3 * h, l, dh, scale, c + base * h + head * dh, h, scratch)
+        qkv.withUnsafeFloats { qp in
+            ctx.withUnsafeMutableFloats { cp in
+                let q = qp.baseAddress!, c = cp.baseAddress!
+                let jobs = lengths.count * heads
+                Threading.parallelChunks(jobs, minimumPerChunk: max(1, 8192 / max(1, maxLen * maxLen * dh / 8))) { range in
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: ck_attention_scratch_size(maxLen, dh))
+                    defer { scratch.deallocate() }
+                    for job in range {
+                        let s = job / heads, head = job % heads, l = lengths[s], base = starts[s]
+                        let qh = q + base * 3 * h + head * dh
+                        ck_attention_head_f32(qh, qh + h, qh + 2 * h, 3 * h, l, dh, scale, c + base * h + head * dh, h, scratch)
+                    }
                 }
             }
-        } }
+        }
 
         var attnOut = Tensor(uninitialized: [t, h])
         let outDense = op(p + "attention.output.dense")
-        ctx.withUnsafeFloats { cp in attnOut.withUnsafeMutableFloats { ap in x.withUnsafeFloats { xp in
-            outDense.matmul(cp.baseAddress!, rows: t, into: ap.baseAddress!)
-            withOptionalFloats(outDense.biasTensor) { b in
-                norm(p + "attention.output.LayerNorm").apply(ap.baseAddress!, residual: xp.baseAddress!, bias: b, rows: t)
+        ctx.withUnsafeFloats { cp in
+            attnOut.withUnsafeMutableFloats { ap in
+                x.withUnsafeFloats { xp in
+                    outDense.matmul(cp.baseAddress!, rows: t, into: ap.baseAddress!)
+                    withOptionalFloats(outDense.biasTensor) { b in
+                        norm(p + "attention.output.LayerNorm").apply(ap.baseAddress!, residual: xp.baseAddress!, bias: b, rows: t)
+                    }
+                }
             }
-        } } }
+        }
 
         let inter = op(p + "intermediate.dense"), out = op(p + "output.dense")
         var mid = Tensor(uninitialized: [t, inter.outFeatures])
         var y = Tensor(uninitialized: [t, h])
-        attnOut.withUnsafeFloats { ap in mid.withUnsafeMutableFloats { mp in y.withUnsafeMutableFloats { yp in
-            inter.matmul(ap.baseAddress!, rows: t, into: mp.baseAddress!)
-            withOptionalFloats(inter.biasTensor) { b in activation.applyWithBias(mp.baseAddress!, bias: b, rows: t, cols: inter.outFeatures) }
-            out.matmul(mp.baseAddress!, rows: t, into: yp.baseAddress!)
-            withOptionalFloats(out.biasTensor) { b in
-                norm(p + "output.LayerNorm").apply(yp.baseAddress!, residual: ap.baseAddress!, bias: b, rows: t)
+        attnOut.withUnsafeFloats { ap in
+            mid.withUnsafeMutableFloats { mp in
+                y.withUnsafeMutableFloats { yp in
+                    inter.matmul(ap.baseAddress!, rows: t, into: mp.baseAddress!)
+                    withOptionalFloats(inter.biasTensor) { b in
+                        activation.applyWithBias(mp.baseAddress!, bias: b, rows: t, cols: inter.outFeatures)
+                    }
+                    out.matmul(mp.baseAddress!, rows: t, into: yp.baseAddress!)
+                    withOptionalFloats(out.biasTensor) { b in
+                        norm(p + "output.LayerNorm").apply(yp.baseAddress!, residual: ap.baseAddress!, bias: b, rows: t)
+                    }
+                }
             }
-        } } }
+        }
         return y
     }
 
@@ -204,31 +236,33 @@ public final class BertModel: Module {
     public func pool(_ hidden: Tensor, lengths: [Int], pooling: SentencePooling) -> Tensor {
         let h = config.hiddenSize
         var out = Tensor(zeros: [lengths.count, h])
-        out.withUnsafeMutableFloats { op in hidden.withUnsafeFloats { hp in
-            var row = 0
-            for (s, len) in lengths.enumerated() {
-                let dst = op.baseAddress! + s * h
-                switch pooling.mode {
-                case .cls:
-                    dst.update(from: hp.baseAddress! + row * h, count: h)
-                case .mean:
-                    // Sum in double: 256 tokens of float rounding would otherwise show at 1e-6.
-                    var acc = [Double](repeating: 0, count: h)
-                    for r in row..<(row + len) { let src = hp.baseAddress! + r * h; for j in 0..<h { acc[j] += Double(src[j]) } }
-                    for j in 0..<h { dst[j] = Float(acc[j] / Double(len)) }
-                case .max:
-                    for j in 0..<h { dst[j] = -.infinity }
-                    for r in row..<(row + len) { let src = hp.baseAddress! + r * h; for j in 0..<h { dst[j] = max(dst[j], src[j]) } }
+        out.withUnsafeMutableFloats { op in
+            hidden.withUnsafeFloats { hp in
+                var row = 0
+                for (s, len) in lengths.enumerated() {
+                    let dst = op.baseAddress! + s * h
+                    switch pooling.mode {
+                    case .cls:
+                        dst.update(from: hp.baseAddress! + row * h, count: h)
+                    case .mean:
+                        // Sum in double: 256 tokens of float rounding would otherwise show at 1e-6.
+                        var acc = [Double](repeating: 0, count: h)
+                        for r in row..<(row + len) { let src = hp.baseAddress! + r * h; for j in 0..<h { acc[j] += Double(src[j]) } }
+                        for j in 0..<h { dst[j] = Float(acc[j] / Double(len)) }
+                    case .max:
+                        for j in 0..<h { dst[j] = -.infinity }
+                        for r in row..<(row + len) { let src = hp.baseAddress! + r * h; for j in 0..<h { dst[j] = max(dst[j], src[j]) } }
+                    }
+                    if pooling.normalize {
+                        var ss = 0.0
+                        for j in 0..<h { ss += Double(dst[j]) * Double(dst[j]) }
+                        let inv = Float(1 / max(ss.squareRoot(), 1e-12))
+                        for j in 0..<h { dst[j] *= inv }
+                    }
+                    row += len
                 }
-                if pooling.normalize {
-                    var ss = 0.0
-                    for j in 0..<h { ss += Double(dst[j]) * Double(dst[j]) }
-                    let inv = Float(1 / max(ss.squareRoot(), 1e-12))
-                    for j in 0..<h { dst[j] *= inv }
-                }
-                row += len
             }
-        } }
+        }
         return out
     }
 }

@@ -42,7 +42,8 @@ public final class LayerNorm: Module {
     public func apply(_ x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, bias: UnsafePointer<Float>?, rows: Int) {
         parameter("weight").withUnsafeFloats { g in
             parameter("bias").withUnsafeFloats { b in
-                Ops.addLayerNorm(x, residual: residual, bias: bias, gamma: g.baseAddress!, beta: b.baseAddress!, eps: eps, rows: rows, cols: dim)
+                Ops.addLayerNorm(
+                    x, residual: residual, bias: bias, gamma: g.baseAddress!, beta: b.baseAddress!, eps: eps, rows: rows, cols: dim)
             }
         }
     }

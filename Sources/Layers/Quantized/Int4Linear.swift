@@ -21,8 +21,10 @@ public final class Int4Linear: Layer, ActivatedLinear, QuantizedModule {
     private var cacheRevision = -1
     private var dequantized: PackedMatrix?
 
-    public init(name: String, inFeatures: Int, outFeatures: Int, useBias: Bool, activation: Activation, groupSize: Int,
-                inputScale: Bool, method: String = "rtn") throws {
+    public init(
+        name: String, inFeatures: Int, outFeatures: Int, useBias: Bool, activation: Activation, groupSize: Int,
+        inputScale: Bool, method: String = "rtn"
+    ) throws {
         guard [32, 64, 128].contains(groupSize) else {
             throw ModelError.invalidConfig("module '\(name)': group size \(groupSize) is not supported (32, 64, 128)")
         }
@@ -44,7 +46,8 @@ public final class Int4Linear: Layer, ActivatedLinear, QuantizedModule {
 
     public override var typeName: String { "Int4Linear" }
     public override var summary: String {
-        "\(inFeatures) → \(outFeatures), int4 group \(groupSize)\(hasInputScale ? ", smoothed" : ""), \(method)" + (activation == .linear ? "" : ", \(activation.rawValue)")
+        "\(inFeatures) → \(outFeatures), int4 group \(groupSize)\(hasInputScale ? ", smoothed" : ""), \(method)"
+            + (activation == .linear ? "" : ", \(activation.rawValue)")
     }
 
     public override var spec: LayerSpec {
@@ -52,8 +55,9 @@ public final class Int4Linear: Layer, ActivatedLinear, QuantizedModule {
     }
 
     public var quantSpec: QuantizedModuleSpec {
-        QuantizedModuleSpec(kind: "int4-linear", name: name, inFeatures: inFeatures, outFeatures: outFeatures, useBias: useBias,
-                            activation: activation, groupSize: groupSize, inputScale: hasInputScale, method: method)
+        QuantizedModuleSpec(
+            kind: "int4-linear", name: name, inFeatures: inFeatures, outFeatures: outFeatures, useBias: useBias,
+            activation: activation, groupSize: groupSize, inputScale: hasInputScale, method: method)
     }
 
     public var bitsPerWeight: Double { Double(QuantOps.q4RowBytes(inFeatures) * 8) / Double(inFeatures) }
@@ -72,7 +76,9 @@ public final class Int4Linear: Layer, ActivatedLinear, QuantizedModule {
         var d = Tensor(uninitialized: [outFeatures, inFeatures])
         let w = parameter("weight")
         d.withUnsafeMutableFloats { dp in
-            w.withUnsafeBytes { ck_dequantize_q4($0.baseAddress!.assumingMemoryBound(to: ck_block_q4.self), outFeatures, inFeatures, dp.baseAddress!) }
+            w.withUnsafeBytes {
+                ck_dequantize_q4($0.baseAddress!.assumingMemoryBound(to: ck_block_q4.self), outFeatures, inFeatures, dp.baseAddress!)
+            }
         }
         return d
     }
@@ -84,7 +90,9 @@ public final class Int4Linear: Layer, ActivatedLinear, QuantizedModule {
         }
         withSmoothedInput(x, rows: rows, k: inFeatures, inputScale: hasInputScale ? parameter("input_scale") : nil) { source in
             if rows <= Self.onTheFlyMaxRows {
-                parameter("weight").withUnsafeBytes { QuantOps.gemmQ4(source, blocks: $0.baseAddress!, bias: nil, into: y, m: rows, n: outFeatures, k: inFeatures) }
+                parameter("weight").withUnsafeBytes {
+                    QuantOps.gemmQ4(source, blocks: $0.baseAddress!, bias: nil, into: y, m: rows, n: outFeatures, k: inFeatures)
+                }
             } else {
                 dequantized!.multiply(source, rows: rows, into: y)
             }

@@ -7,12 +7,15 @@ public final class Int8Conv2D: Layer, QuantizedModule {
     public let filters: Int
     public let gemm: Int8Linear
 
-    public init(geometry: ConvGeometry, filters: Int, useBias: Bool, activation: Activation, mode: Int8Linear.ActivationMode,
-                method: String = "rtn") {
+    public init(
+        geometry: ConvGeometry, filters: Int, useBias: Bool, activation: Activation, mode: Int8Linear.ActivationMode,
+        method: String = "rtn"
+    ) {
         self.geometry = geometry
         self.filters = filters
-        gemm = Int8Linear(name: "gemm", inFeatures: geometry.patch, outFeatures: filters, useBias: useBias, activation: activation,
-                          mode: mode, inputScale: false, method: method)
+        gemm = Int8Linear(
+            name: "gemm", inFeatures: geometry.patch, outFeatures: filters, useBias: useBias, activation: activation,
+            mode: mode, inputScale: false, method: method)
         super.init(name: geometry.name)
         addChild("gemm", gemm)
     }
@@ -23,17 +26,19 @@ public final class Int8Conv2D: Layer, QuantizedModule {
     }
 
     public override var spec: LayerSpec {
-        LayerSpec(type: "conv2d", name: name, inFeatures: geometry.inChannels, outFeatures: filters,
-                  kernelSize: [geometry.kernelSize.h, geometry.kernelSize.w], strides: [geometry.strides.h, geometry.strides.w],
-                  padding: geometry.samePadding ? "same" : "valid", activation: gemm.activation, useBias: gemm.useBias)
+        LayerSpec(
+            type: "conv2d", name: name, inFeatures: geometry.inChannels, outFeatures: filters,
+            kernelSize: [geometry.kernelSize.h, geometry.kernelSize.w], strides: [geometry.strides.h, geometry.strides.w],
+            padding: geometry.samePadding ? "same" : "valid", activation: gemm.activation, useBias: gemm.useBias)
     }
 
     public var quantSpec: QuantizedModuleSpec {
         var s = gemm.quantSpec
         s.kind = "int8-conv2d"
         s.name = name
-        s.conv = .init(inChannels: geometry.inChannels, kernelSize: [geometry.kernelSize.h, geometry.kernelSize.w],
-                       strides: [geometry.strides.h, geometry.strides.w], padding: geometry.samePadding ? "same" : "valid")
+        s.conv = .init(
+            inChannels: geometry.inChannels, kernelSize: [geometry.kernelSize.h, geometry.kernelSize.w],
+            strides: [geometry.strides.h, geometry.strides.w], padding: geometry.samePadding ? "same" : "valid")
         return s
     }
 

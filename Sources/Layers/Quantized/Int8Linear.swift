@@ -24,8 +24,10 @@ public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
     private var packed: UnsafeMutableRawPointer?
     private var dequantized: PackedMatrix?
 
-    public init(name: String, inFeatures: Int, outFeatures: Int, useBias: Bool, activation: Activation, mode: ActivationMode,
-                inputScale: Bool, method: String = "rtn") {
+    public init(
+        name: String, inFeatures: Int, outFeatures: Int, useBias: Bool, activation: Activation, mode: ActivationMode,
+        inputScale: Bool, method: String = "rtn"
+    ) {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         self.useBias = useBias
@@ -58,8 +60,9 @@ public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
     }
 
     public var quantSpec: QuantizedModuleSpec {
-        QuantizedModuleSpec(kind: "int8-linear", name: name, inFeatures: inFeatures, outFeatures: outFeatures, useBias: useBias,
-                            activation: activation, activationMode: mode.rawValue, inputScale: hasInputScale, method: method)
+        QuantizedModuleSpec(
+            kind: "int8-linear", name: name, inFeatures: inFeatures, outFeatures: outFeatures, useBias: useBias,
+            activation: activation, activationMode: mode.rawValue, inputScale: hasInputScale, method: method)
     }
 
     public var bitsPerWeight: Double { 8 + 32 / Double(inFeatures) }
@@ -86,7 +89,9 @@ public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
             var d = Tensor(uninitialized: [outFeatures, inFeatures])
             d.withUnsafeMutableFloats { dp in
                 w.withUnsafeElements(as: Int8.self) { wp in
-                    scale.withUnsafeFloats { sp in ck_dequantize_rows_s8(wp.baseAddress!, sp.baseAddress!, outFeatures, inFeatures, dp.baseAddress!) }
+                    scale.withUnsafeFloats { sp in
+                        ck_dequantize_rows_s8(wp.baseAddress!, sp.baseAddress!, outFeatures, inFeatures, dp.baseAddress!)
+                    }
                 }
             }
             dequantized = PackedMatrix(d)
@@ -122,8 +127,9 @@ public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
             for r in 0..<rows { aScale[r] = s; aZero[r] = z }
         }
         parameter("weight_scale").withUnsafeFloats { ws in
-            QuantOps.gemmU8S8(q, aScale: aScale, aZeroPoint: aZero, packed: packed!, weightScale: ws.baseAddress!, bias: nil,
-                              into: y, m: rows, n: outFeatures, k: inFeatures)
+            QuantOps.gemmU8S8(
+                q, aScale: aScale, aZeroPoint: aZero, packed: packed!, weightScale: ws.baseAddress!, bias: nil,
+                into: y, m: rows, n: outFeatures, k: inFeatures)
         }
     }
 
@@ -154,6 +160,8 @@ func linearForward(_ op: some ActivatedLinear, _ x: Tensor) throws -> Tensor {
 
 /// Output shape of a Linear-like layer: (..., in) → (..., out).
 func linearOutputShape(name: String, inFeatures: Int, outFeatures: Int, input: [Int]) throws -> [Int] {
-    guard input.last == inFeatures else { throw ModelError.invalidConfig("layer '\(name)' expects \(inFeatures) input features, got \(input)") }
+    guard input.last == inFeatures else {
+        throw ModelError.invalidConfig("layer '\(name)' expects \(inFeatures) input features, got \(input)")
+    }
     return Array(input.dropLast()) + [outFeatures]
 }

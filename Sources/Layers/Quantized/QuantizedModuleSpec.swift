@@ -28,8 +28,10 @@ public struct QuantizedModuleSpec: Codable, Sendable, Equatable {
         public var padding: String
     }
 
-    public init(kind: String, name: String, inFeatures: Int, outFeatures: Int, useBias: Bool, activation: Activation,
-                activationMode: String? = nil, groupSize: Int? = nil, inputScale: Bool = false, method: String? = nil) {
+    public init(
+        kind: String, name: String, inFeatures: Int, outFeatures: Int, useBias: Bool, activation: Activation,
+        activationMode: String? = nil, groupSize: Int? = nil, inputScale: Bool = false, method: String? = nil
+    ) {
         self.kind = kind; self.name = name; self.inFeatures = inFeatures; self.outFeatures = outFeatures; self.useBias = useBias
         self.activation = activation; self.activationMode = activationMode; self.groupSize = groupSize; self.inputScale = inputScale
         self.method = method
@@ -40,24 +42,32 @@ public struct QuantizedModuleSpec: Codable, Sendable, Equatable {
         switch kind {
         case "int8-linear":
             guard let mode = Int8Linear.ActivationMode(rawValue: activationMode ?? "none") else {
-                throw ModelError.invalidConfig("module '\(name)': activation mode '\(activationMode ?? "")' is not one of none, dynamic, static")
+                throw ModelError.invalidConfig(
+                    "module '\(name)': activation mode '\(activationMode ?? "")' is not one of none, dynamic, static")
             }
-            return Int8Linear(name: name, inFeatures: inFeatures, outFeatures: outFeatures, useBias: useBias, activation: activation,
-                              mode: mode, inputScale: inputScale, method: method ?? "rtn")
+            return Int8Linear(
+                name: name, inFeatures: inFeatures, outFeatures: outFeatures, useBias: useBias, activation: activation,
+                mode: mode, inputScale: inputScale, method: method ?? "rtn")
         case "int8-conv2d":
-            guard let c = conv, c.kernelSize.count == 2, c.strides.count == 2, let mode = Int8Linear.ActivationMode(rawValue: activationMode ?? "none") else {
+            guard let c = conv, c.kernelSize.count == 2, c.strides.count == 2,
+                let mode = Int8Linear.ActivationMode(rawValue: activationMode ?? "none")
+            else {
                 throw ModelError.invalidConfig("module '\(name)': int8-conv2d needs conv geometry and an activation mode")
             }
-            let g = ConvGeometry(name: name, inChannels: c.inChannels, kernelSize: (c.kernelSize[0], c.kernelSize[1]),
-                                 strides: (c.strides[0], c.strides[1]), samePadding: c.padding == "same")
-            return Int8Conv2D(geometry: g, filters: outFeatures, useBias: useBias, activation: activation, mode: mode, method: method ?? "rtn")
+            let g = ConvGeometry(
+                name: name, inChannels: c.inChannels, kernelSize: (c.kernelSize[0], c.kernelSize[1]),
+                strides: (c.strides[0], c.strides[1]), samePadding: c.padding == "same")
+            return Int8Conv2D(
+                geometry: g, filters: outFeatures, useBias: useBias, activation: activation, mode: mode, method: method ?? "rtn")
         case "int8-embedding":
             return Int8Embedding(count: outFeatures, dim: inFeatures)
         case "int4-linear":
-            return try Int4Linear(name: name, inFeatures: inFeatures, outFeatures: outFeatures, useBias: useBias, activation: activation,
-                                  groupSize: groupSize ?? 32, inputScale: inputScale, method: method ?? "rtn")
+            return try Int4Linear(
+                name: name, inFeatures: inFeatures, outFeatures: outFeatures, useBias: useBias, activation: activation,
+                groupSize: groupSize ?? 32, inputScale: inputScale, method: method ?? "rtn")
         default:
-            throw ModelError.invalidConfig("module '\(name)': unknown quantized module kind '\(kind)' (int8-linear, int8-conv2d, int8-embedding, int4-linear)")
+            throw ModelError.invalidConfig(
+                "module '\(name)': unknown quantized module kind '\(kind)' (int8-linear, int8-conv2d, int8-embedding, int4-linear)")
         }
     }
 }
