@@ -33,11 +33,15 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product compress
 
-## All tests: Swift Testing suites plus the standalone C kernel check.
+## All tests: Swift Testing suites plus the standalone C kernel check; then the end-to-end reference suites again
+## with the kernels capped at AVX2 and at scalar, for users whose CPUs lack AVX-512.
+REFERENCE_SUITES := MiniLMReferenceTests|KerasReferenceTests|QuantizerTests
 test: deps models
 	bash Tests/CKernelsC/run.sh
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	COMPRESS_ISA=avx2 $(SWIFT) test --skip-build --filter "$(REFERENCE_SUITES)"
+	COMPRESS_ISA=scalar $(SWIFT) test --skip-build --filter "$(REFERENCE_SUITES)"
 
 ## The main job on the bundled data and models: measure, quantize and export the digits CNN and MiniLM,
 ## then compare before/after (Markdown and HTML reports under artifacts/).

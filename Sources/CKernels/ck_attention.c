@@ -53,11 +53,43 @@ static CK_AVX512 void ck_attention_head_avx512(const float* q, const float* k, c
     }
 }
 
+static CK_AVX2 void ck_attention_head_avx2(const float* q, const float* k, const float* v, size_t ld_qkv, size_t len,
+                                           size_t dh, float scale, float* ctx, size_t ld_ctx, float* scratch) {
+    size_t lp = ck_round16(len);
+    float* kt = scratch;            // (dh, lp): k transposed, zero past len
+    float* row = scratch + dh * lp; // (lp): one query's scores
+    for (size_t d = 0; d < dh; d++) {
+        for (size_t j = 0; j < len; j++) kt[d * lp + j] = k[j * ld_qkv + d];
+        for (size_t j = len; j < lp; j++) kt[d * lp + j] = 0.0f;
+    }
+    for (size_t i = 0; i < len; i++) {
+        const float* qi = q + i * ld_qkv;
+        for (size_t j = 0; j < lp; j += 8) {
+            __m256 acc = _mm256_setzero_ps();
+            for (size_t d = 0; d < dh; d++) acc = _mm256_fmadd_ps(_mm256_set1_ps(qi[d]), _mm256_loadu_ps(kt + d * lp + j), acc);
+            _mm256_storeu_ps(row + j, acc);
+        }
+        ck_softmax_rows_f32(row, 1, len, scale, NULL);
+        float* out = ctx + i * ld_ctx;
+        size_t d = 0;
+        for (; d + 8 <= dh; d += 8) {
+            __m256 acc = _mm256_setzero_ps();
+            for (size_t j = 0; j < len; j++) acc = _mm256_fmadd_ps(_mm256_set1_ps(row[j]), _mm256_loadu_ps(v + j * ld_qkv + d), acc);
+            _mm256_storeu_ps(out + d, acc);
+        }
+        for (; d < dh; d++) {
+            float acc = 0.0f;
+            for (size_t j = 0; j < len; j++) acc += row[j] * v[j * ld_qkv + d];
+            out[d] = acc;
+        }
+    }
+}
+
 void ck_attention_head_f32(const float* q, const float* k, const float* v, size_t ld_qkv, size_t len, size_t dh, float scale,
                            float* ctx, size_t ld_ctx, float* scratch) {
-    if (ck_isa() == CK_ISA_AVX512) {
-        ck_attention_head_avx512(q, k, v, ld_qkv, len, dh, scale, ctx, ld_ctx, scratch);
-    } else {
-        ck_attention_head_f32_ref(q, k, v, ld_qkv, len, dh, scale, ctx, ld_ctx, scratch);
+    switch (ck_isa()) {
+    case CK_ISA_AVX512: ck_attention_head_avx512(q, k, v, ld_qkv, len, dh, scale, ctx, ld_ctx, scratch); return;
+    case CK_ISA_AVX2: ck_attention_head_avx2(q, k, v, ld_qkv, len, dh, scale, ctx, ld_ctx, scratch); return;
+    default: ck_attention_head_f32_ref(q, k, v, ld_qkv, len, dh, scale, ctx, ld_ctx, scratch); return;
     }
 }

@@ -106,7 +106,7 @@ static CK_AVX512 void ck_sgemm_packed_avx512(const float* a, size_t lda, const f
     }
 }
 
-// MARK: - AVX2: MR rows × 16 columns (one panel, two ymm) per microkernel call
+// MARK: - AVX2: up to 6 rows × 16 columns (one panel, two ymm) per microkernel call
 
 #define CK_SGEMM_256(MR)                                                                                       \
     static CK_AVX2 void ck_sgemm_256_##MR(const float* a, size_t lda, const float* b, size_t k, const float* bias, \
@@ -130,9 +130,18 @@ static CK_AVX512 void ck_sgemm_packed_avx512(const float* a, size_t lda, const f
         }                                                                                                      \
     }
 
+// 6 rows × 2 ymm = 12 accumulators + 2 B vectors + 1 broadcast of AVX2's 16 registers.
+CK_SGEMM_256(6)
+CK_SGEMM_256(5)
 CK_SGEMM_256(4)
+CK_SGEMM_256(3)
 CK_SGEMM_256(2)
 CK_SGEMM_256(1)
+
+typedef void (*ck_sgemm_256_fn)(const float*, size_t, const float*, size_t, const float*, float*, size_t, size_t);
+static const ck_sgemm_256_fn ck_sgemm_256_kernels[7] = {
+    NULL, ck_sgemm_256_1, ck_sgemm_256_2, ck_sgemm_256_3, ck_sgemm_256_4, ck_sgemm_256_5, ck_sgemm_256_6,
+};
 
 static CK_AVX2 void ck_sgemm_packed_avx2(const float* a, size_t lda, const float* packed, const float* bias, float* c,
                                          size_t ldc, size_t m, size_t k, size_t n0, size_t n1) {
@@ -140,10 +149,12 @@ static CK_AVX2 void ck_sgemm_packed_avx2(const float* a, size_t lda, const float
         size_t valid = n1 - col < CK_SGEMM_PANEL ? n1 - col : CK_SGEMM_PANEL;
         const float* b = packed + (col / CK_SGEMM_PANEL) * k * CK_SGEMM_PANEL;
         const float* bcol = bias ? bias + col : NULL;
-        size_t i = 0;
-        for (; i + 4 <= m; i += 4) ck_sgemm_256_4(a + i * lda, lda, b, k, bcol, c + i * ldc + col, ldc, valid);
-        if (i + 2 <= m) { ck_sgemm_256_2(a + i * lda, lda, b, k, bcol, c + i * ldc + col, ldc, valid); i += 2; }
-        if (i < m) ck_sgemm_256_1(a + i * lda, lda, b, k, bcol, c + i * ldc + col, ldc, valid);
+        size_t tiles = (m + 5) / 6;
+        for (size_t t = 0, i = 0; t < tiles; t++) {
+            size_t rows = (m - i) / (tiles - t);
+            ck_sgemm_256_kernels[rows](a + i * lda, lda, b, k, bcol, c + i * ldc + col, ldc, valid);
+            i += rows;
+        }
     }
 }
 

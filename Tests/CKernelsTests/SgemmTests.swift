@@ -57,3 +57,38 @@ struct FixedQuantizationTests {
         #expect(q == twin)
     }
 }
+
+/// Fused attention per head at every ISA level against its scalar twin, on odd lengths and head sizes.
+@Suite(.serialized)
+struct AttentionTests {
+    @Test(arguments: [Int32(0), 1, 2], [(1, 32), (5, 32), (17, 32), (23, 64), (40, 7), (129, 16)])
+    func matchesTwin(level: Int32, shape: (len: Int, dh: Int)) {
+        defer { ck_set_isa_cap(-1) }
+        ck_set_isa_cap(level)
+        let (len, dh) = shape
+        let heads = 3, h = heads * dh, ld = 3 * h
+        var seed: UInt64 = UInt64(len * 131 + dh)
+        let qkv: [Float] = (0..<(len * ld)).map { _ in
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: seed) >> 40) / Float(1 << 22)
+        }
+        var scratch = [Float](repeating: 0, count: ck_attention_scratch_size(len, dh))
+        var out = [Float](repeating: .nan, count: len * h), twin = out
+        let scale = 1 / Float(dh).squareRoot()
+        qkv.withUnsafeBufferPointer { p in
+            out.withUnsafeMutableBufferPointer { o in
+                twin.withUnsafeMutableBufferPointer { t in
+                    scratch.withUnsafeMutableBufferPointer { s in
+                        for head in 0..<heads {
+                            let q = p.baseAddress! + head * dh
+                            ck_attention_head_f32(q, q + h, q + 2 * h, ld, len, dh, scale, o.baseAddress! + head * dh, h, s.baseAddress!)
+                            ck_attention_head_f32_ref(q, q + h, q + 2 * h, ld, len, dh, scale, t.baseAddress! + head * dh, h, s.baseAddress!)
+                        }
+                    }
+                }
+            }
+        }
+        let worst = zip(out, twin).map { abs($0 - $1) / max(1, abs($1)) }.max()!
+        #expect(worst <= 2e-6, "len \(len) dh \(dh) level \(level): \(worst)")
+    }
+}

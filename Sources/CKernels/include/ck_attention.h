@@ -12,7 +12,7 @@ extern "C" {
 /// ctx = softmax(q · kᵀ · scale) · v for one head over one sequence of `len` tokens.
 /// q, k, v: (len, dh) with row strides ld_qkv (e.g. the q/k/v column block of a (len, 3H) QKV matrix);
 /// ctx: (len, dh) with row stride ld_ctx; scratch: ck_attention_scratch_size(len, dh) floats.
-/// The AVX-512 path scores 16 keys per vector against a transposed copy of k; other ISAs use the twin.
+/// SIMD paths score 16 (AVX-512) or 8 (AVX2) keys per vector against a transposed copy of k.
 size_t ck_attention_scratch_size(size_t len, size_t dh);
 void ck_attention_head_f32(const float* q, const float* k, const float* v, size_t ld_qkv, size_t len, size_t dh, float scale,
                            float* ctx, size_t ld_ctx, float* scratch);
