@@ -94,7 +94,7 @@ public struct Comparison: Codable, Sendable {
         for r in rows {
             guard let a = r.before, let b = r.after, max(a, b) > 0 else { continue }
             let top = max(a, b), w = 220.0, h = 120.0
-            let ha = a / top * (h - 30), hb = b / top * (h - 30)
+            let ha = a / top * (h - 40), hb = b / top * (h - 40)
             let better = r.higherIsBetter ? b >= a : b <= a
             s += "<div class=\"chart\"><svg width=\"\(Int(w))\" height=\"\(Int(h) + 20)\" role=\"img\" aria-label=\"\(r.metric)\">"
             s += "<text x=\"0\" y=\"12\" font-size=\"12\">\(r.metric)</text>"
@@ -102,6 +102,9 @@ public struct Comparison: Codable, Sendable {
                 "<rect x=\"30\" y=\"\(h - ha)\" width=\"60\" height=\"\(ha)\" fill=\"#999\"/><text x=\"30\" y=\"\(h + 14)\" font-size=\"11\">before</text>"
             s +=
                 "<rect x=\"120\" y=\"\(h - hb)\" width=\"60\" height=\"\(hb)\" fill=\"\(better ? "#3a7" : "#c44")\"/><text x=\"120\" y=\"\(h + 14)\" font-size=\"11\">after</text>"
+            // Values above the bars: near-equal pairs are unreadable from heights alone.
+            s += "<text x=\"30\" y=\"\(h - ha - 3)\" font-size=\"10\">\(Self.format(a))</text>"
+            s += "<text x=\"120\" y=\"\(h - hb - 3)\" font-size=\"10\">\(Self.format(b))</text>"
             s += "</svg></div>"
         }
         return s + "</body></html>\n"
