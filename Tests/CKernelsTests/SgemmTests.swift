@@ -82,7 +82,8 @@ struct AttentionTests {
                         for head in 0..<heads {
                             let q = p.baseAddress! + head * dh
                             ck_attention_head_f32(q, q + h, q + 2 * h, ld, len, dh, scale, o.baseAddress! + head * dh, h, s.baseAddress!)
-                            ck_attention_head_f32_ref(q, q + h, q + 2 * h, ld, len, dh, scale, t.baseAddress! + head * dh, h, s.baseAddress!)
+                            ck_attention_head_f32_ref(
+                                q, q + h, q + 2 * h, ld, len, dh, scale, t.baseAddress! + head * dh, h, s.baseAddress!)
                         }
                     }
                 }

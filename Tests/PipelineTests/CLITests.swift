@@ -28,7 +28,9 @@ struct CLITests {
         #expect(status == 0)
         let json = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any]
         #expect((json?["layers"] as? [Any])?.count == 4)
-        let (s2, out2, _) = try Self.run(["eval", "Tests/Fixtures/keras/digits_cnn.keras", "--data", "datasets/digits/test.h5", "--no-timing", "--json", "--threads", "1"])
+        let (s2, out2, _) = try Self.run([
+            "eval", "Tests/Fixtures/keras/digits_cnn.keras", "--data", "datasets/digits/test.h5", "--no-timing", "--json", "--threads", "1",
+        ])
         #expect(s2 == 0)
         let report = try JSONSerialization.jsonObject(with: Data(out2.utf8)) as? [String: Any]
         #expect(abs((report?["accuracy"] as? Double ?? 0) - 0.9833) < 1e-3)
@@ -45,7 +47,11 @@ struct CLITests {
         Bad(arguments: ["inspect", "datasets/digits/test.h5"], fragment: "test.h5"),
         Bad(arguments: ["eval", "models/all-MiniLM-L6-v2", "--data", "datasets/digits/test.h5", "--no-timing"], fragment: "text model"),
         Bad(arguments: ["run", "README.md"], fragment: "README.md"),
-        Bad(arguments: ["predict", "Tests/Fixtures/keras/digits_cnn.keras", "--input", "/no/input.h5", "--output", "/tmp/compress-cli-never.safetensors"], fragment: "/no/input.h5"),
+        Bad(
+            arguments: [
+                "predict", "Tests/Fixtures/keras/digits_cnn.keras", "--input", "/no/input.h5", "--output",
+                "/tmp/compress-cli-never.safetensors",
+            ], fragment: "/no/input.h5"),
     ]
 
     @Test(arguments: bad)
