@@ -9,6 +9,16 @@ static size_t ck_round16(size_t n) { return (n + 15) / 16 * 16; }
 
 size_t ck_attention_scratch_size(size_t len, size_t dh) { return (dh + 1) * ck_round16(len); }
 
+// k (len, dh) → scratch as (dh, round16(len)), zero past len, so the SIMD paths score 8 or 16 keys per vector.
+static float* ck_transpose_keys(const float* k, size_t ld_qkv, size_t len, size_t dh, float* scratch) {
+    size_t lp = ck_round16(len);
+    for (size_t d = 0; d < dh; d++) {
+        for (size_t j = 0; j < len; j++) scratch[d * lp + j] = k[j * ld_qkv + d];
+        for (size_t j = len; j < lp; j++) scratch[d * lp + j] = 0.0f;
+    }
+    return scratch;
+}
+
 void ck_attention_head_f32_ref(const float* q, const float* k, const float* v, size_t ld_qkv, size_t len, size_t dh,
                                float scale, float* ctx, size_t ld_ctx, float* scratch) {
     for (size_t i = 0; i < len; i++) {
@@ -29,12 +39,8 @@ void ck_attention_head_f32_ref(const float* q, const float* k, const float* v, s
 static CK_AVX512 void ck_attention_head_avx512(const float* q, const float* k, const float* v, size_t ld_qkv, size_t len,
                                                size_t dh, float scale, float* ctx, size_t ld_ctx, float* scratch) {
     size_t lp = ck_round16(len);
-    float* kt = scratch;            // (dh, lp): k transposed, zero past len
-    float* row = scratch + dh * lp; // (lp): one query's scores
-    for (size_t d = 0; d < dh; d++) {
-        for (size_t j = 0; j < len; j++) kt[d * lp + j] = k[j * ld_qkv + d];
-        for (size_t j = len; j < lp; j++) kt[d * lp + j] = 0.0f;
-    }
+    float* kt = ck_transpose_keys(k, ld_qkv, len, dh, scratch);  // (dh, lp)
+    float* row = scratch + dh * lp;                               // (lp): one query's scores
     for (size_t i = 0; i < len; i++) {
         const float* qi = q + i * ld_qkv;
         for (size_t j = 0; j < lp; j += 16) {
@@ -56,12 +62,8 @@ static CK_AVX512 void ck_attention_head_avx512(const float* q, const float* k, c
 static CK_AVX2 void ck_attention_head_avx2(const float* q, const float* k, const float* v, size_t ld_qkv, size_t len,
                                            size_t dh, float scale, float* ctx, size_t ld_ctx, float* scratch) {
     size_t lp = ck_round16(len);
-    float* kt = scratch;            // (dh, lp): k transposed, zero past len
-    float* row = scratch + dh * lp; // (lp): one query's scores
-    for (size_t d = 0; d < dh; d++) {
-        for (size_t j = 0; j < len; j++) kt[d * lp + j] = k[j * ld_qkv + d];
-        for (size_t j = len; j < lp; j++) kt[d * lp + j] = 0.0f;
-    }
+    float* kt = ck_transpose_keys(k, ld_qkv, len, dh, scratch);  // (dh, lp)
+    float* row = scratch + dh * lp;                               // (lp): one query's scores
     for (size_t i = 0; i < len; i++) {
         const float* qi = q + i * ld_qkv;
         for (size_t j = 0; j < lp; j += 8) {
