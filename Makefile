@@ -38,6 +38,7 @@ release: deps
 REFERENCE_SUITES := MiniLMReferenceTests|KerasReferenceTests|QuantizerTests
 test: deps models
 	bash Tests/CKernelsC/run.sh
+	bash Tests/CKernelsC/run_sgemm.sh
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	COMPRESS_ISA=avx2 $(SWIFT) test --skip-build --filter "$(REFERENCE_SUITES)"
