@@ -3,6 +3,7 @@
 //   0  CKernels (C), COpenBLAS, CHDF5, CZstd
 //   1  Tensors
 //   2  Tokenizers, Layers, Formats (Formats reads files into Layers' module trees)
+//   2½ Runtime (runs a loaded model on an Executor: input preparation, forward passes)
 //   3  Evaluation, Compression (siblings: neither imports the other; Pipeline combines them)
 //   4  Pipeline
 //   6  CompressCLI (the `compress` executable: commands only)
@@ -36,21 +37,22 @@ let package = Package(
                 "Tensors", "Layers", "Tokenizers", "CHDF5", "CZstd",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),
+        .target(name: "Runtime", dependencies: ["Formats", "Layers", "Tensors", "Tokenizers"]),
         // Layer 3.
-        .target(name: "Evaluation", dependencies: ["Formats", "Layers", "Tensors", "Tokenizers"]),
-        .target(name: "Compression", dependencies: ["Formats", "Layers", "Tensors", "CKernels", "COpenBLAS"]),
+        .target(name: "Evaluation", dependencies: ["Runtime", "Formats", "Layers", "Tensors", "Tokenizers"]),
+        .target(name: "Compression", dependencies: ["Runtime", "Formats", "Layers", "Tensors", "CKernels", "COpenBLAS"]),
         // Layer 4.
         .target(
             name: "Pipeline",
             dependencies: [
-                "Compression", "Evaluation", "Formats", "Layers", "Tensors",
+                "Compression", "Evaluation", "Runtime", "Formats", "Layers", "Tensors",
                 .product(name: "Yams", package: "Yams"),
             ]),
         // Layer 6.
         .executableTarget(
             name: "CompressCLI",
             dependencies: [
-                "Pipeline", "Compression", "Evaluation", "Formats", "Layers", "Tensors", "Tokenizers",
+                "Pipeline", "Compression", "Evaluation", "Runtime", "Formats", "Layers", "Tensors", "Tokenizers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -61,11 +63,12 @@ let package = Package(
         .testTarget(
             name: "FormatsTests",
             dependencies: [
-                "Formats", "Layers", "Tensors", "Tokenizers", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                "Formats", "Runtime", "Layers", "Tensors", "Tokenizers", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Formats", "Tensors"]),
-        .testTarget(name: "CompressionTests", dependencies: ["Compression", "Formats", "Layers", "Tensors", "CKernels"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Compression", "Evaluation", "Formats", "Layers"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Formats", "Layers", "Tensors"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Runtime", "Formats", "Tensors"]),
+        .testTarget(name: "CompressionTests", dependencies: ["Compression", "Runtime", "Formats", "Layers", "Tensors", "CKernels"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Compression", "Evaluation", "Runtime", "Formats", "Layers"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import Tensors
 import ArgumentParser
 import Evaluation
 import Formats
@@ -36,12 +37,12 @@ struct CompareCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            common.apply()
+            let executor = common.makeExecutor()
             let progress = progressPrinter()
             var options = Evaluator.Options()
             options.batchSizes = [1, batchSize]
             options.timeBudget = timeBudget
-            let evaluator = Evaluator(options: options, progress: progress)
+            let evaluator = Evaluator(options: options, executor: executor, progress: progress)
             var beforeModel: LoadedModel?
             func measurement(_ path: String, reference: LoadedModel?) throws -> EvalReport {
                 if let m = try Comparison.loadMeasurement(path) { return m }

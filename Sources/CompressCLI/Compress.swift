@@ -24,8 +24,12 @@ struct CommonOptions: ParsableArguments {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
-    /// Applies the thread budget before any work.
-    func apply() { Threading.setThreads(threads ?? Threading.availableCores) }
+    /// The executor every forward pass of the command runs on; also caps OpenBLAS (used only by GPTQ/AWQ).
+    func makeExecutor() -> Executor {
+        let n = threads ?? Executor.availableCores
+        Executor.setBLASThreads(n)
+        return Executor(threads: n)
+    }
 }
 
 /// Runs a command body and turns any error into one line on stderr and exit status 1.
@@ -39,7 +43,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
 
 /// Progress lines on stderr, only when it is a terminal (or COMPRESS_PROGRESS=1), so logs and pipes stay clean.
 func progressPrinter() -> (String) -> Void {
-    let enabled = isatty(fileno(stderr)) != 0 || ProcessInfo.processInfo.environment["COMPRESS_PROGRESS"] == "1"
+    let enabled = isatty(STDERR_FILENO) != 0 || ProcessInfo.processInfo.environment["COMPRESS_PROGRESS"] == "1"
     let start = Date()
     return { message in
         guard enabled else { return }

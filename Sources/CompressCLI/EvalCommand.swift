@@ -1,3 +1,4 @@
+import Tensors
 import ArgumentParser
 import Evaluation
 import Formats
@@ -33,7 +34,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            common.apply()
+            let executor = common.makeExecutor()
             let progress = progressPrinter()
             let m = try ModelLoader.load(model)
             let ref = try reference.map { try ModelLoader.load($0) }
@@ -43,7 +44,7 @@ struct EvalCommand: ParsableCommand {
             options.timeBudget = timeBudget
             options.timedItems = timedItems
             options.skipTiming = noTiming
-            let report = try Evaluator(options: options, progress: progress).evaluate(m, data: sets, reference: ref)
+            let report = try Evaluator(options: options, executor: executor, progress: progress).evaluate(m, data: sets, reference: ref)
             if json {
                 printOut(String(decoding: try report.jsonData(), as: UTF8.self))
             } else {

@@ -26,7 +26,6 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            common.apply()
             let m = try ModelLoader.load(model)
             var rows: [Row] = []
             let encodingsByPath = parameterEncodings(m.root)

@@ -1,3 +1,4 @@
+import Tensors
 import ArgumentParser
 import Evaluation
 import Formats
@@ -27,14 +28,14 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            common.apply()
+            let executor = common.makeExecutor()
             let progress = progressPrinter()
             let m = try ModelLoader.load(model)
             let data = try EvalData.load(dataset.map { "\(input)#\($0)" } ?? input)
             progress("running \(data.items.count) items")
             var options = Evaluator.Options()
             options.outputBatchSize = batchSize
-            let out = try Evaluator(options: options).outputs(m, data.items)
+            let out = try Evaluator(options: options, executor: executor).outputs(m, data.items)
             try SafeTensors.write(["output": out], metadata: ["model": model, "input": input], to: URL(fileURLWithPath: output))
             progress("wrote \(output): output \(out.shape)")
         }

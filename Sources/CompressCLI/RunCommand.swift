@@ -1,6 +1,8 @@
+import Runtime
 import ArgumentParser
 import Foundation
 import Pipeline
+import Tensors
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Run a recipe's stages and write artifacts/<name>/.")
@@ -17,7 +19,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            common.apply()
+            Executor.setBLASThreads(common.threads ?? Executor.availableCores)
             let r = try RecipeLoader.load(recipe)
             let runner = PipelineRunner(threadsOverride: common.threads, timeBudgetOverride: timeBudget, progress: progressPrinter())
             let (record, dir) = try runner.run(r, recipePath: recipe, outputDirectory: output)

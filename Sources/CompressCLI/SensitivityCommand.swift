@@ -1,3 +1,5 @@
+import Tensors
+import Runtime
 import ArgumentParser
 import Compression
 import Evaluation
@@ -32,7 +34,7 @@ struct SensitivityCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            common.apply()
+            let executor = common.makeExecutor()
             var weights = QuantizeConfig.WeightConfig(bits: bits, method: method)
             weights.groupSize = bits == 4 ? groupSize : nil
             let config = QuantizeConfig(weights: weights, activations: .init(mode: activations))
@@ -43,7 +45,7 @@ struct SensitivityCommand: ParsableCommand {
             eval.items = eval.items.slice(0..<n)
             eval.labels = eval.labels.map { Array($0.prefix(n)) }
             let cal = try calibration.map { try EvalData.load($0).items }
-            let rows = try SensitivityAnalysis(config: config, progress: progressPrinter()).run(m, eval: eval, calibration: cal)
+            let rows = try SensitivityAnalysis(config: config, executor: executor, progress: progressPrinter()).run(m, eval: eval, calibration: cal)
             if json {
                 let e = JSONEncoder()
                 e.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -59,14 +59,14 @@ final class CalibrationRecorder: Layer, LinearOperator {
         }
     }
 
-    func matmul(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+    func matmul(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, on executor: Executor) {
         record(x, rows: rows)
-        (inner as! Linear).matmul(x, rows: rows, into: y)
+        (inner as! Linear).matmul(x, rows: rows, into: y, on: executor)
     }
 
-    override func forward(_ x: Tensor) throws -> Tensor {
+    override func forward(_ x: Tensor, on executor: Executor) throws -> Tensor {
         let gemmInput = try (inner as? Conv2D)?.im2col(x).cols ?? x.toFloat32()
         gemmInput.withUnsafeFloats { record($0.baseAddress!, rows: gemmInput.count / inFeatures) }
-        return try inner.forward(x)
+        return try inner.forward(x, on: executor)
     }
 }

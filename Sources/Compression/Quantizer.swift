@@ -1,3 +1,4 @@
+import Runtime
 import CKernels
 import Formats
 import Foundation
@@ -33,12 +34,15 @@ public struct QuantizedLayerReport: Codable, Sendable {
 /// Replaces a model's Linear modules by quantized ones, by path (STYLE rule 5), following a ``QuantizeConfig``.
 public struct Quantizer {
     public let config: QuantizeConfig
+    /// Runs the calibration passes.
+    public let executor: Executor
     public var progress: (String) -> Void
     /// Per-path overrides for mixed precision: bits 8 or 4 for that module, or 32 to keep it fp32.
     public var overrides: [String: Int] = [:]
 
-    public init(config: QuantizeConfig, progress: @escaping (String) -> Void = { _ in }) {
+    public init(config: QuantizeConfig, executor: Executor, progress: @escaping (String) -> Void = { _ in }) {
         self.config = config
+        self.executor = executor
         self.progress = progress
     }
 
@@ -55,7 +59,7 @@ public struct Quantizer {
 
     /// Quantizes `model` in place; `calibration` items are required for static activations, SmoothQuant, GPTQ and AWQ.
     @discardableResult
-    public func apply(to model: LoadedModel, calibration: LoadedModel.Items?) throws -> [QuantizedLayerReport] {
+    public func apply(to model: LoadedModel, calibration: ModelInputs?) throws -> [QuantizedLayerReport] {
         try config.validate()
         let paths = try targetPaths(model).filter { (overrides[$0] ?? config.weights.bits) != 32 }
         var linears: [String: Layer] = [:]
@@ -129,7 +133,7 @@ public struct Quantizer {
 
     /// Smoothing, calibration and quantization of one group of targets (all of them, or one block for GPTQ).
     func quantizeGroup(
-        _ paths: [String], _ linears: [String: Layer], model: LoadedModel, calibration: LoadedModel.Items?,
+        _ paths: [String], _ linears: [String: Layer], model: LoadedModel, calibration: ModelInputs?,
         done: inout Int, total: Int
     ) throws -> [QuantizedLayerReport] {
         var recorders: [String: CalibrationRecorder] = [:]
@@ -182,7 +186,7 @@ public struct Quantizer {
 
     /// Runs calibration items through the model with recorders in place of the targets.
     func calibrate(
-        _ model: LoadedModel, linears: [String: Layer], items: LoadedModel.Items?, observeScales: [String: [Float]]
+        _ model: LoadedModel, linears: [String: Layer], items: ModelInputs?, observeScales: [String: [Float]]
     ) throws -> [String: CalibrationRecorder] {
         guard let items, items.count > 0 else {
             throw CompressionError.calibration("data.calibration is required for static activations, smoothquant, gptq and awq")
@@ -211,7 +215,7 @@ public struct Quantizer {
             progress("calibration \(min(n, start + batch))/\(n)")
             var prepared = try model.prepare(items.slice(start..<min(n, start + batch)))
             if case let .tokens(ids, lengths) = prepared { prepared = Self.truncate(ids: ids, lengths: lengths, maxTokens: maxTokens) }
-            _ = try model.run(prepared)
+            _ = try model.run(prepared, on: executor)
             if let bad = recorders.first(where: { $0.value.sawNonFinite }) {
                 throw CompressionError.nonFinite(
                     "calibration: the input of '\(bad.key)' contains NaN or Inf (samples \(start)..<\(min(n, start + batch)))")
@@ -221,7 +225,7 @@ public struct Quantizer {
     }
 
     /// Caps each packed sequence at `maxTokens` (calibration statistics don't need 256-token tails).
-    static func truncate(ids: [Int32], lengths: [Int], maxTokens: Int) -> LoadedModel.Prepared {
+    static func truncate(ids: [Int32], lengths: [Int], maxTokens: Int) -> PreparedInputs {
         var outIds: [Int32] = [], outLengths: [Int] = []
         var offset = 0
         for len in lengths {

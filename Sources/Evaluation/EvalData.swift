@@ -1,3 +1,4 @@
+import Runtime
 import Formats
 import Foundation
 import Tensors
@@ -9,7 +10,7 @@ import Tensors
 ///   integer labels `y` (or `y_test`), e.g. `datasets/digits/test.h5`, `ref.safetensors#x_test,y_test`.
 public struct EvalData {
     /// The items fed to the model.
-    public var items: LoadedModel.Items
+    public var items: ModelInputs
     /// Top-1 labels, when the data has them.
     public var labels: [Int]?
     /// Sentence pairs: (is paraphrase, a, b).

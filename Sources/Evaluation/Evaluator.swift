@@ -1,3 +1,4 @@
+import Runtime
 import Formats
 import Foundation
 import Tensors
@@ -20,19 +21,22 @@ public struct Evaluator {
     }
 
     public var options: Options
+    /// Where every forward pass runs (its thread count is reported with the timings).
+    public let executor: Executor
     /// Progress lines (stderr on a terminal).
     public var progress: (String) -> Void
 
-    public init(options: Options = Options(), progress: @escaping (String) -> Void = { _ in }) {
+    public init(options: Options = Options(), executor: Executor, progress: @escaping (String) -> Void = { _ in }) {
         self.options = options
+        self.executor = executor
         self.progress = progress
     }
 
     /// Outputs for all items, computed in batches.
-    public func outputs(_ model: LoadedModel, _ items: LoadedModel.Items) throws -> Tensor {
+    public func outputs(_ model: LoadedModel, _ items: ModelInputs) throws -> Tensor {
         var parts: [Tensor] = []
         for start in stride(from: 0, to: items.count, by: options.outputBatchSize) {
-            parts.append(try model.predict(items.slice(start..<min(items.count, start + options.outputBatchSize))))
+            parts.append(try model.predict(items.slice(start..<min(items.count, start + options.outputBatchSize)), on: executor))
         }
         return Tensor.concatenateRows(parts)
     }
@@ -84,7 +88,7 @@ public struct Evaluator {
                 progress("timing batch \(b)")
                 let r = try Timing.measure(
                     model, items: first.items, batchSize: b, maxItems: max(options.timedItems, b),
-                    budget: options.timeBudget, progress: progress)
+                    budget: options.timeBudget, on: executor, progress: progress)
                 if b == 1 { latency = r } else { throughput.append(r) }
             }
         }
@@ -92,7 +96,7 @@ public struct Evaluator {
             model: model.source.path, format: model.format, data: data.map(\.spec), items: itemCount,
             parameters: logicalParameterCount(model.root), accuracy: accuracy, fidelity: fidelity, paraphrase: paraphrase,
             latency: latency, throughput: throughput, size: try size(of: model), peakRssBytes: peakRSSBytes(),
-            threads: Threading.threads)
+            threads: executor.threads)
     }
 
     /// File bytes on disk, raw weight bytes and their zstd size.

@@ -1,3 +1,4 @@
+import Runtime
 import Formats
 import Foundation
 import Tensors
@@ -48,15 +49,15 @@ public enum Timing {
     /// - maxItems: items per pass (a prefix of `items`), so long files don't make one pass take minutes.
     /// - budget: seconds of timed passes at most (at least `minPasses` passes run regardless).
     public static func measure(
-        _ model: LoadedModel, items: LoadedModel.Items, batchSize: Int, maxItems: Int = 256,
-        budget: Double = 10, minPasses: Int = 3, maxPasses: Int = 50,
+        _ model: LoadedModel, items: ModelInputs, batchSize: Int, maxItems: Int = 256,
+        budget: Double = 10, minPasses: Int = 3, maxPasses: Int = 50, on executor: Executor,
         progress: ((String) -> Void)? = nil
     ) throws -> Result {
         let n = min(items.count, maxItems)
         precondition(n > 0, "no items to time")
         let batches = try stride(from: 0, to: n, by: batchSize).map { try model.prepare(items.slice($0..<min(n, $0 + batchSize))) }
         // Warm-up: caches, page faults of mmap'ed weights, thread pools, fused-weight caches.
-        for b in batches.prefix(max(2, min(batches.count, 8))) { _ = try model.run(b) }
+        for b in batches.prefix(max(2, min(batches.count, 8))) { _ = try model.run(b, on: executor) }
         var latencies: [Double] = []
         var passRates: [Double] = []
         var totalTime = 0.0
@@ -65,7 +66,7 @@ public enum Timing {
             let passStart = DispatchTime.now().uptimeNanoseconds
             for b in batches {
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                _ = try model.run(b)
+                _ = try model.run(b, on: executor)
                 latencies.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - passStart) / 1e9
@@ -83,7 +84,7 @@ public enum Timing {
         // Throughput: the median pass, robust to one pass hit by a neighbour's burst.
         let rate = passRates.sorted()[passRates.count / 2]
         return Result(
-            batchSize: batchSize, threads: Threading.threads, throughputPerS: rate,
+            batchSize: batchSize, threads: executor.threads, throughputPerS: rate,
             latencyMs: Percentiles(p50: pct(50), p90: pct(90), p99: pct(99), mean: latencies.reduce(0, +) / Double(latencies.count)),
             calls: latencies.count, passes: passRates.count, stable: stable)
     }

@@ -13,6 +13,7 @@ public final class BatchNorm: Layer {
         self.epsilon = epsilon
         super.init(name: name)
         for p in ["gamma", "beta", "mean", "variance"] { declareParameter(p, shape: [features]) }
+        prepare()
     }
 
     public override var summary: String { "\(features), eps \(epsilon)" }
@@ -39,9 +40,14 @@ public final class BatchNorm: Layer {
         return (scale, shift)
     }
 
-    public override func forward(_ x: Tensor) throws -> Tensor {
+    /// ``affine()`` of the current parameters, rebuilt by ``prepare()``.
+    private var folded: (scale: [Float], shift: [Float]) = ([], [])
+
+    public override func prepare() { folded = affine() }
+
+    public override func forward(_ x: Tensor, on executor: Executor) throws -> Tensor {
         guard x.shape.last == features else { throw ModelError.badInput("layer '\(name)' expects \(features) features, got \(x.shape)") }
-        let (scale, shift) = affine()
+        let (scale, shift) = folded
         var y = x
         y.withUnsafeMutableFloats { yp in
             for r in 0..<(yp.count / features) {

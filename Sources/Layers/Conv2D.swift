@@ -10,9 +10,9 @@ public final class Conv2D: Layer {
     public let strides: (h: Int, w: Int)
     public let samePadding: Bool
     public let useBias: Bool
-    public var activation: Activation
-    private var packedRevision = -1
-    private var packedWeight: PackedMatrix?
+    public let activation: Activation
+    /// weight as (filters, kh·kw·inChannels), packed for the GEMM; rebuilt by ``prepare()``.
+    private var packedWeight: PackedMatrix
 
     public init(
         name: String, inChannels: Int, filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
@@ -25,9 +25,14 @@ public final class Conv2D: Layer {
         self.samePadding = samePadding
         self.useBias = useBias
         self.activation = activation
+        packedWeight = PackedMatrix(Tensor(zeros: [filters, kernelSize.0 * kernelSize.1 * inChannels]))
         super.init(name: name)
         declareParameter("weight", shape: [filters, kernelSize.0, kernelSize.1, inChannels])
         if useBias { declareParameter("bias", shape: [filters]) }
+    }
+
+    public override func prepare() {
+        packedWeight = PackedMatrix(parameter("weight").reshaped([filters, kernelSize.h * kernelSize.w * inChannels]))
     }
 
     public override var summary: String {
@@ -54,15 +59,10 @@ public final class Conv2D: Layer {
     public func im2col(_ x: Tensor) throws -> (cols: Tensor, n: Int, oh: Int, ow: Int) { try geometry.im2col(x) }
 
     /// x: (N, H, W, inChannels) → (N, OH, OW, filters).
-    public override func forward(_ x: Tensor) throws -> Tensor {
+    public override func forward(_ x: Tensor, on executor: Executor) throws -> Tensor {
         let (cols, n, oh, ow) = try im2col(x)
-        let patch = kernelSize.h * kernelSize.w * inChannels
-        if packedRevision != revision || packedWeight == nil {
-            packedWeight = PackedMatrix(parameter("weight").reshaped([filters, patch]))
-            packedRevision = revision
-        }
-        var y = packedWeight!.multiply(cols)
-        activation.apply(to: &y, bias: useBias ? parameter("bias") : nil)
+        var y = packedWeight.multiply(cols, on: executor)
+        activation.apply(to: &y, bias: useBias ? parameter("bias") : nil, on: executor)
         return y.reshaped([n, oh, ow, filters])
     }
 }

@@ -14,7 +14,7 @@ open class Layer: Module {
     open var spec: LayerSpec { fatalError("\(typeName) must override spec") }
 
     /// Runs the layer. Inputs are batched: the first dimension is the batch.
-    open func forward(_ x: Tensor) throws -> Tensor { fatalError("\(typeName) must override forward") }
+    open func forward(_ x: Tensor, on executor: Executor) throws -> Tensor { fatalError("\(typeName) must override forward") }
 
     /// Output shape (without batch) for an input shape (without batch); throws when they don't fit.
     open func outputShape(for input: [Int]) throws -> [Int] { input }

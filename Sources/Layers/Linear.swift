@@ -6,28 +6,22 @@ public final class Linear: Layer, ActivatedLinear {
     public let inFeatures: Int
     public let outFeatures: Int
     public let useBias: Bool
-    public var activation: Activation
-    private var packedRevision = -1
-    private var packedWeight: PackedMatrix?
-
-    /// The weight packed for the GEMM kernel, rebuilt when the parameter changes.
-    public var packed: PackedMatrix {
-        if packedRevision != revision || packedWeight == nil {
-            packedWeight = PackedMatrix(parameter("weight"))
-            packedRevision = revision
-        }
-        return packedWeight!
-    }
+    public let activation: Activation
+    /// The weight packed for the GEMM kernel; rebuilt by ``prepare()`` whenever the weight changes.
+    public private(set) var packed: PackedMatrix
 
     public init(name: String = "", inFeatures: Int, outFeatures: Int, useBias: Bool = true, activation: Activation = .linear) {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         self.useBias = useBias
         self.activation = activation
+        packed = PackedMatrix(Tensor(zeros: [outFeatures, inFeatures]))
         super.init(name: name)
         declareParameter("weight", shape: [outFeatures, inFeatures])
         if useBias { declareParameter("bias", shape: [outFeatures]) }
     }
+
+    public override func prepare() { packed = PackedMatrix(parameter("weight")) }
 
     public override var summary: String { "\(inFeatures) → \(outFeatures)\(activation == .linear ? "" : ", \(activation.rawValue)")" }
 
@@ -36,12 +30,12 @@ public final class Linear: Layer, ActivatedLinear {
     }
 
     /// x: (..., inFeatures) → (..., outFeatures).
-    public override func forward(_ x: Tensor) throws -> Tensor { try linearForward(self, x) }
+    public override func forward(_ x: Tensor, on executor: Executor) throws -> Tensor { try linearForward(self, x, on: executor) }
 
     public var biasTensor: Tensor? { useBias ? parameter("bias") : nil }
 
-    public func matmul(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        packed.multiply(x, rows: rows, into: y)
+    public func matmul(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, on executor: Executor) {
+        packed.multiply(x, rows: rows, into: y, on: executor)
     }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {

@@ -8,5 +8,5 @@ public protocol LinearOperator: Module {
     /// Bias (outFeatures), or nil.
     var biasTensor: Tensor? { get }
     /// y(rows, outFeatures) = x(rows, inFeatures) · Wᵀ, overwriting y.
-    func matmul(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>)
+    func matmul(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, on executor: Executor)
 }

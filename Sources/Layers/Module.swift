@@ -5,7 +5,17 @@ import Tensors
 ///
 /// Compression passes find modules by path (``Module/namedModules()``) and swap them with
 /// ``Module/replaceModule(at:with:)``; loaders apply weights with the strict ``Module/update(parameters:)``.
-open class Module {
+///
+/// Derived state (packed weights, int8 preparation, fused projections, typed child references) is rebuilt
+/// eagerly by ``prepare()`` whenever a parameter or child changes, never during `forward`: a forward pass only
+/// reads the model, so any number of threads may run one model at once. ``freeze()`` then makes the tree
+/// immutable: every later edit throws ``ModelError/frozen(_:)``.
+///
+/// `@unchecked Sendable`: all stored state is written only by the editing methods below, which trap or throw once
+/// the module is frozen; a model is edited by one owner (loader, compression pass) before it is frozen and shared,
+/// and forward passes never write to it. Calibration wrappers (which record inputs) live only in unfrozen models run
+/// by one thread.
+open class Module: @unchecked Sendable {
     /// Parameter tensors owned by this module, in declaration order.
     public private(set) var parameterNames: [String] = []
     private var parameterValues: [String: Tensor] = [:]
@@ -14,10 +24,34 @@ open class Module {
     /// Child modules in execution order.
     public private(set) var children: [(name: String, module: Module)] = []
 
-    /// Bumped whenever a parameter changes, so owners of derived caches (fused QKV) know to rebuild.
-    public private(set) var revision = 0
+    /// The module this one is a child of (nil for a root or a detached module): edits propagate upward so that
+    /// parents rebuild caches that depend on their children (a fused QKV weight).
+    public private(set) weak var parent: Module?
+    /// Set by ``freeze()``; edits are refused from then on.
+    public private(set) var isFrozen = false
+    /// While a bulk ``update(parameters:)`` runs, single-parameter notifications wait for its one final pass.
+    private var deferPreparation = false
 
     public init() {}
+
+    /// Rebuilds this module's derived state from its parameters and children (packed weights, fused projections,
+    /// typed references). Called after every edit, bottom-up; overrides must not touch other modules.
+    open func prepare() {}
+
+    /// Makes the tree immutable. Caches are already current (``prepare()`` runs on every edit), so freezing only
+    /// sets the flag on every module; from then on ``setParameter(_:_:path:)`` and ``replaceModule(at:with:)`` throw.
+    public func freeze() {
+        for (_, module) in namedModules() { module.isFrozen = true }
+    }
+
+    /// Runs ``prepare()`` on this module and then on each ancestor, nearest first.
+    private func prepareUpward() {
+        var node: Module? = self
+        while let m = node {
+            m.prepare()
+            node = m.parent
+        }
+    }
 
     /// A short type name for listings (`Linear`, `Conv2D`, …).
     open var typeName: String { String(describing: type(of: self)) }
@@ -37,14 +71,18 @@ open class Module {
 
     /// Adds a child module; the name becomes one path component.
     public func addChild(_ name: String, _ module: Module) {
+        precondition(!isFrozen, "addChild on a frozen module")
         precondition(!children.contains { $0.name == name }, "child \(name) added twice")
         children.append((name, module))
+        module.parent = self
     }
 
     /// Removes a child (for passes that merge one module into another, like BatchNorm folding).
-    public func removeChild(_ name: String) {
+    public func removeChild(_ name: String) throws {
+        guard !isFrozen else { throw ModelError.frozen(name) }
         children.removeAll { $0.name == name }
         childDidChange(name)
+        prepareUpward()
     }
 
     /// A parameter by local name.
@@ -56,6 +94,7 @@ open class Module {
     /// Replaces a parameter, checking its shape; the error names the parameter.
     public func setParameter(_ name: String, _ value: Tensor, path: String? = nil) throws {
         let full = path ?? name
+        guard !isFrozen else { throw ModelError.frozen(full) }
         guard let expected = parameterShapes[name] else { throw ModelError.unexpectedParameter(full) }
         guard value.shape == expected else { throw ModelError.shapeMismatch(name: full, expected: expected, got: value.shape) }
         let dtype = parameterTypes[name] ?? .float32
@@ -70,12 +109,8 @@ open class Module {
             }
             parameterValues[name] = value
         }
-        revision &+= 1
-        parameterDidChange(name)
+        if !deferPreparation { prepareUpward() }
     }
-
-    /// Called after a parameter changed, for modules that cache derived forms (fused or packed weights).
-    open func parameterDidChange(_ name: String) {}
 
     /// Every parameter under this module, keyed by dotted path, in tree order.
     public func namedParameters(prefix: String = "") -> [(String, Tensor)] {
@@ -105,7 +140,15 @@ open class Module {
         if let missing = expected.map(\.0).first(where: { parameters[$0] == nil }) {
             throw ModelError.missingParameter(missing)
         }
-        for (path, module) in namedModules() {
+        let modules = namedModules()
+        for (_, module) in modules { module.deferPreparation = true }
+        defer {
+            for (_, module) in modules { module.deferPreparation = false }
+            // Children before parents (reverse tree order), then this module's ancestors.
+            for (_, module) in modules.reversed() { module.prepare() }
+            parent?.prepareUpward()
+        }
+        for (path, module) in modules {
             let prefix = path.isEmpty ? "" : path + "."
             for name in module.parameterNames {
                 try module.setParameter(name, parameters[prefix + name]!, path: prefix + name)
@@ -130,8 +173,12 @@ open class Module {
         guard let last = parts.last, let parent = module(at: parts.dropLast().joined(separator: ".")),
             let index = parent.children.firstIndex(where: { $0.name == last })
         else { throw ModelError.noSuchModule(path) }
+        guard !parent.isFrozen else { throw ModelError.frozen(path) }
+        parent.children[index].module.parent = nil
         parent.children[index] = (last, replacement)
+        replacement.parent = parent
         parent.childDidChange(last)
+        parent.prepareUpward()
     }
 
     /// Called after a child was replaced, for containers that cache typed references.
@@ -148,6 +195,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case unsupportedLayer(name: String, type: String, supported: [String])
     case invalidConfig(String)
     case badInput(String)
+    case frozen(String)
 
     public var description: String {
         switch self {
@@ -160,6 +208,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "unsupported layer '\(name)' of type \(type); supported: \(supported.joined(separator: ", "))"
         case let .invalidConfig(message): return "invalid model config: \(message)"
         case let .badInput(message): return "bad input: \(message)"
+        case let .frozen(path): return "'\(path)' belongs to a frozen model; edit a fresh copy (load it again) instead"
         }
     }
 }

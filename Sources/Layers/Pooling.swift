@@ -35,7 +35,7 @@ public final class Pool2D: Layer {
     }
 
     /// x: (N, H, W, C) → (N, OH, OW, C).
-    public override func forward(_ x: Tensor) throws -> Tensor {
+    public override func forward(_ x: Tensor, on executor: Executor) throws -> Tensor {
         guard x.rank == 4 else { throw ModelError.badInput("layer '\(name)' expects NHWC input, got shape \(x.shape)") }
         let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let out = try outputShape(for: [h, w, c])
@@ -86,7 +86,7 @@ public final class GlobalAvgPool2D: Layer {
         return [input[2]]
     }
 
-    public override func forward(_ x: Tensor) throws -> Tensor {
+    public override func forward(_ x: Tensor, on executor: Executor) throws -> Tensor {
         guard x.rank == 4 else { throw ModelError.badInput("layer '\(name)' expects NHWC input, got shape \(x.shape)") }
         let (n, hw, c) = (x.shape[0], x.shape[1] * x.shape[2], x.shape[3])
         var y = Tensor(zeros: [n, c])

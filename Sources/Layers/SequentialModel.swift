@@ -7,6 +7,8 @@ public final class SequentialModel: Module {
     public let inputShape: [Int]
     /// The layers, in order (kept in sync with ``Module/children``).
     public private(set) var layers: [Layer]
+    /// Shape of each layer's output (batch excluded), checked when the chain is built or edited.
+    public private(set) var outputShapes: [[Int]] = []
 
     /// Builds the chain, checking that every layer accepts its predecessor's output shape.
     public init(inputShape: [Int], layers: [Layer]) throws {
@@ -16,6 +18,7 @@ public final class SequentialModel: Module {
         var shape = inputShape
         for layer in layers {
             shape = try layer.outputShape(for: shape)
+            outputShapes.append(shape)
             addChild(layer.name, layer)
         }
     }
@@ -33,32 +36,33 @@ public final class SequentialModel: Module {
     }
 
     /// Output shape without the batch dimension.
-    public var outputShape: [Int] {
-        var shape = inputShape
-        for layer in layers { shape = (try? layer.outputShape(for: shape)) ?? shape }
-        return shape
-    }
+    public var outputShape: [Int] { outputShapes.last ?? inputShape }
 
     /// Architecture of every layer.
     public var specs: [LayerSpec] { layers.map(\.spec) }
 
-    public override func childDidChange(_ name: String) {
+    public override func prepare() {
         layers = children.map { child in
             guard let layer = child.module as? Layer else {
                 preconditionFailure("child \(child.name) of a SequentialModel must be a Layer")
             }
             return layer
         }
+        var shape = inputShape
+        outputShapes = layers.map { layer in
+            shape = (try? layer.outputShape(for: shape)) ?? shape
+            return shape
+        }
     }
 
     /// Runs the chain. x: (N, inputShape...) → (N, outputShape...).
-    public func forward(_ x: Tensor) throws -> Tensor {
+    public func forward(_ x: Tensor, on executor: Executor) throws -> Tensor {
         guard Array(x.shape.dropFirst()) == inputShape else {
             throw ModelError.badInput(
                 "model expects input shape (N, \(inputShape.map(String.init).joined(separator: ", "))), got \(x.shape)")
         }
         var h = x.toFloat32()
-        for layer in layers { h = try layer.forward(h) }
+        for layer in layers { h = try layer.forward(h, on: executor) }
         return h
     }
 
@@ -78,7 +82,7 @@ public final class SequentialModel: Module {
         }
         if folded.isEmpty { return [] }
         layers = kept
-        for child in children.map(\.name) where !kept.contains(where: { $0.name == child }) { removeChild(child) }
+        for child in children.map(\.name) where !kept.contains(where: { $0.name == child }) { try removeChild(child) }
         for layer in kept { try replaceModule(at: layer.name, with: layer) }
         return folded
     }

@@ -4,7 +4,7 @@ import Tensors
 public final class Flatten: Layer {
     public override var spec: LayerSpec { LayerSpec(type: "flatten", name: name) }
     public override func outputShape(for input: [Int]) throws -> [Int] { [input.reduce(1, *)] }
-    public override func forward(_ x: Tensor) throws -> Tensor { x.reshaped([x.shape[0], -1]) }
+    public override func forward(_ x: Tensor, on executor: Executor) throws -> Tensor { x.reshaped([x.shape[0], -1]) }
 }
 
 /// Dropout is the identity at inference; kept so paths match the source model.
@@ -13,7 +13,7 @@ public final class Dropout: Layer {
     public init(name: String, rate: Float) { self.rate = rate; super.init(name: name) }
     public override var summary: String { "rate \(rate) (identity at inference)" }
     public override var spec: LayerSpec { LayerSpec(type: "dropout", name: name, rate: rate) }
-    public override func forward(_ x: Tensor) throws -> Tensor { x }
+    public override func forward(_ x: Tensor, on executor: Executor) throws -> Tensor { x }
 }
 
 /// A standalone activation layer.
@@ -23,10 +23,10 @@ public final class ActivationLayer: Layer {
     public override var typeName: String { "Activation" }
     public override var summary: String { activation.rawValue }
     public override var spec: LayerSpec { LayerSpec(type: "activation", name: name, activation: activation) }
-    public override func forward(_ x: Tensor) throws -> Tensor {
+    public override func forward(_ x: Tensor, on executor: Executor) throws -> Tensor {
         var y = x
         let cols = x.shape.last ?? 1
-        y.withUnsafeMutableFloats { activation.apply($0.baseAddress!, rows: $0.count / cols, cols: cols) }
+        y.withUnsafeMutableFloats { activation.apply($0.baseAddress!, rows: $0.count / cols, cols: cols, on: executor) }
         return y
     }
 }

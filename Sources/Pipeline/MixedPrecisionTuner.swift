@@ -1,3 +1,4 @@
+import Runtime
 import Compression
 import Evaluation
 import Formats
@@ -26,9 +27,13 @@ public struct TuningAttempt: Codable, Sendable {
 public struct MixedPrecisionTuner {
     public var config: QuantizeConfig
     public var constraints: Recipe.Constraints
+    public let executor: Executor
     public var progress: (String) -> Void
 
-    public init(config: QuantizeConfig, constraints: Recipe.Constraints, progress: @escaping (String) -> Void = { _ in }) {
+    public init(
+        config: QuantizeConfig, constraints: Recipe.Constraints, executor: Executor, progress: @escaping (String) -> Void = { _ in }
+    ) {
+        self.executor = executor
         self.config = config
         self.constraints = constraints
         self.progress = progress
@@ -36,14 +41,14 @@ public struct MixedPrecisionTuner {
 
     /// Returns the chosen model (freshly loaded and quantized), all attempts, and a sentence for the report.
     public func run(
-        load: () throws -> LoadedModel, eval: EvalData, calibration: LoadedModel.Items?
+        load: () throws -> LoadedModel, eval: EvalData, calibration: ModelInputs?
     ) throws -> (LoadedModel, [TuningAttempt], String) {
         let original = try load()
-        let evaluator = Evaluator(options: Evaluator.Options())
+        let evaluator = Evaluator(options: Evaluator.Options(), executor: executor)
         let reference = try evaluator.outputs(original, eval.items)
         let baseAccuracy = eval.labels.map { Fidelity.accuracy(reference, labels: $0) }
         progress("tuning: ranking module sensitivity")
-        let ranking = try SensitivityAnalysis(config: config, progress: progress).run(original, eval: eval, calibration: calibration).map(
+        let ranking = try SensitivityAnalysis(config: config, executor: executor, progress: progress).run(original, eval: eval, calibration: calibration).map(
             \.path)
         // Fallback ladder: the k most sensitive modules move one step up in precision, k = 0, 1, 2, 4, 8, ….
         var plans: [[String: Int]] = [[:]]
@@ -64,7 +69,7 @@ public struct MixedPrecisionTuner {
         for (i, plan) in plans.enumerated() {
             progress("tuning: candidate \(i + 1)/\(plans.count) (\(plan.count) modules kept higher)")
             let model = try load()
-            var q = Quantizer(config: config)
+            var q = Quantizer(config: config, executor: executor)
             q.overrides = plan
             try q.apply(to: model, calibration: calibration)
             let out = try evaluator.outputs(model, eval.items)

@@ -1,3 +1,4 @@
+import Runtime
 import Compression
 import Evaluation
 import Formats
@@ -66,7 +67,7 @@ public struct RunRecord: Codable, Sendable {
 /// model/ when exported) atomically: everything is built under a temporary name and renamed at the end.
 public struct PipelineRunner {
     public var progress: (String) -> Void
-    /// Overrides `threads` of evaluate stages (the command's `--threads`).
+    /// Threads of every stage (the command's `--threads`); when nil, all cores, and evaluate stages may set their own.
     public var threadsOverride: Int?
     /// Overrides `time_budget` of evaluate stages (tests use a small one).
     public var timeBudgetOverride: Double?
@@ -94,8 +95,8 @@ public struct PipelineRunner {
             recipe: recipePath, name: recipe.name, model: recipe.model, sourceSha256: sourceSha,
             toolVersion: compressToolVersion, stages: [], constraints: [], constraintsMet: true)
         let recipeText = (try? String(contentsOfFile: recipePath, encoding: .utf8)) ?? ""
-        let previousThreads = Threading.threads
-        defer { Threading.setThreads(previousThreads) }
+        // One executor for the run; an evaluate stage with its own `threads` gets its own executor.
+        let executor = Executor(threads: threadsOverride ?? Executor.availableCores)
 
         try withTemporaryDirectoryReplacing(outDir) { tmp in
             for (index, stage) in recipe.stages.enumerated() {
@@ -103,12 +104,13 @@ public struct PipelineRunner {
                 progress("stage \(index + 1)/\(recipe.stages.count): \(stage.name)")
                 switch stage {
                 case let .evaluate(e):
-                    Threading.setThreads(threadsOverride ?? e.threads ?? previousThreads)
+                    let stageThreads = threadsOverride ?? e.threads ?? executor.threads
+                    let stageExecutor = stageThreads == executor.threads ? executor : Executor(threads: stageThreads)
                     var options = Evaluator.Options()
                     options.batchSizes = e.batchSizes ?? [1, 32]
                     options.timeBudget = timeBudgetOverride ?? e.timeBudget ?? 10
                     options.skipTiming = e.timing == false
-                    var report = try Evaluator(options: options, progress: progress).evaluate(model, data: evalData, reference: original)
+                    var report = try Evaluator(options: options, executor: stageExecutor, progress: progress).evaluate(model, data: evalData, reference: original)
                     if original != nil {
                         // The model in memory is no longer the source files: say what it is, and don't report the
                         // source's file size as its own (the export stage's artifact has the real one).
@@ -118,16 +120,15 @@ public struct PipelineRunner {
                         report.size.fileBytes = 0
                     }
                     records.append(StageRecord(index: index, stage: "evaluate", metrics: report, seconds: Date().timeIntervalSince(start)))
-                    Threading.setThreads(previousThreads)
                 case let .quantize(q):
                     if original == nil { original = try ModelLoader.load(recipe.model) }
                     var record = StageRecord(index: index, stage: "quantize", seconds: 0)
                     if q.sensitivity == true, let eval = evalData.first {
-                        record.sensitivity = try SensitivityAnalysis(config: q, progress: progress).run(
+                        record.sensitivity = try SensitivityAnalysis(config: q, executor: executor, progress: progress).run(
                             model, eval: eval, calibration: calibration)
                     }
                     if q.tuning == true, let constraints = recipe.constraints, let eval = evalData.first {
-                        let tuner = MixedPrecisionTuner(config: q, constraints: constraints, progress: progress)
+                        let tuner = MixedPrecisionTuner(config: q, constraints: constraints, executor: executor, progress: progress)
                         let (tuned, attempts, summary) = try tuner.run(
                             load: { try ModelLoader.load(recipe.model) }, eval: eval, calibration: calibration)
                         model = tuned
@@ -135,7 +136,7 @@ public struct PipelineRunner {
                         record.tuningSummary = summary
                         record.quantization = quantizedModules(model)
                     } else {
-                        record.quantization = try Quantizer(config: q, progress: progress).apply(to: model, calibration: calibration)
+                        record.quantization = try Quantizer(config: q, executor: executor, progress: progress).apply(to: model, calibration: calibration)
                     }
                     record.seconds = Date().timeIntervalSince(start)
                     records.append(record)
@@ -145,7 +146,7 @@ public struct PipelineRunner {
                         createdAt: ISO8601DateFormatter().string(from: Date()), stages: recipe.stages.prefix(index).map(\.name))
                     let artifactDir = tmp.appendingPathComponent("model")
                     try Artifact.write(model, to: artifactDir, provenance: provenance, zstd: x.zstd ?? false)
-                    let diff = try roundTripDifference(model, artifactDir, evalData)
+                    let diff = try roundTripDifference(model, artifactDir, evalData, on: executor)
                     records.append(
                         StageRecord(
                             index: index, stage: "export", artifact: "model", roundtripMaxAbsDiff: diff,
@@ -176,11 +177,11 @@ public struct PipelineRunner {
     }
 
     /// Reloads the artifact and compares outputs with the in-memory model on up to 32 evaluation items.
-    func roundTripDifference(_ model: LoadedModel, _ dir: URL, _ data: [EvalData]) throws -> Double? {
+    func roundTripDifference(_ model: LoadedModel, _ dir: URL, _ data: [EvalData], on executor: Executor) throws -> Double? {
         guard let first = data.first else { return nil }
         let reloaded = try Artifact.load(dir)
         let items = first.items.slice(0..<min(32, first.items.count))
-        return Fidelity.maxAbsDiff(try model.predict(items), try reloaded.predict(items))
+        return Fidelity.maxAbsDiff(try model.predict(items, on: executor), try reloaded.predict(items, on: executor))
     }
 
     /// Checks constraints of later evaluate stages against the first one (the input model).

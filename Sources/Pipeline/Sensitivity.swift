@@ -1,3 +1,4 @@
+import Runtime
 import Compression
 import Evaluation
 import Formats
@@ -21,33 +22,32 @@ public struct LayerSensitivity: Codable, Sendable {
 /// each target is quantized alone, measured, and put back.
 public struct SensitivityAnalysis {
     public var config: QuantizeConfig
+    public let executor: Executor
     public var progress: (String) -> Void
 
-    public init(config: QuantizeConfig, progress: @escaping (String) -> Void = { _ in }) {
+    public init(config: QuantizeConfig, executor: Executor, progress: @escaping (String) -> Void = { _ in }) {
         self.config = config
+        self.executor = executor
         self.progress = progress
     }
 
     /// Measures every target of `config` on `model` (restored afterwards), most sensitive first.
-    public func run(_ model: LoadedModel, eval: EvalData, calibration: LoadedModel.Items?) throws -> [LayerSensitivity] {
-        let evaluator = Evaluator(options: Evaluator.Options())
+    public func run(_ model: LoadedModel, eval: EvalData, calibration: ModelInputs?) throws -> [LayerSensitivity] {
+        let evaluator = Evaluator(options: Evaluator.Options(), executor: executor)
         let reference = try evaluator.outputs(model, eval.items)
         let baseAccuracy = eval.labels.map { Fidelity.accuracy(reference, labels: $0) }
-        let quantizer = Quantizer(config: config)
+        let quantizer = Quantizer(config: config, executor: executor)
         let paths = try quantizer.targetPaths(model)
         var out: [LayerSensitivity] = []
         for (i, path) in paths.enumerated() {
             progress("sensitivity \(i + 1)/\(paths.count): \(path)")
             let original = model.root.module(at: path)!
-            var only = Quantizer(config: config)
+            var only = Quantizer(config: config, executor: executor)
             for p in paths where p != path { only.overrides[p] = 32 }
             try only.apply(to: model, calibration: calibration)
             let outputs = try evaluator.outputs(model, eval.items)
             try model.root.replaceModule(at: path, with: original)
-            let a = reference.floats, b = outputs.floats
-            var mse = 0.0
-            for j in 0..<a.count { mse += Double((a[j] - b[j]) * (a[j] - b[j])) }
-            mse /= Double(max(a.count, 1))
+            let mse = Self.meanSquaredDifference(reference.floats, outputs.floats)
             if let labels = eval.labels, let base = baseAccuracy {
                 out.append(
                     LayerSensitivity(
@@ -69,5 +69,14 @@ public struct SensitivityAnalysis {
                 "| \(i + 1) | \(r.path) | \(String(format: "%.3e", r.outputMSE)) | \(String(format: "%.3e", r.metricDrop)) (\(r.metric)) |\n"
         }
         return s
+    }
+
+    static func meanSquaredDifference(_ a: [Float], _ b: [Float]) -> Double {
+        var sum = 0.0
+        for j in 0..<a.count {
+            let d = Double(a[j]) - Double(b[j])
+            sum += d * d
+        }
+        return sum / Double(max(a.count, 1))
     }
 }

@@ -1,14 +1,16 @@
 import CKernels
 
 /// Float32 elementwise and row kernels over raw buffers, dispatched to CKernels (AVX-512 / AVX2 / scalar).
-/// Shapes are given as (rows, cols), row-major. Large inputs are split across ``Threading/threads``.
+/// Shapes are given as (rows, cols), row-major. Large inputs are split across the threads of the ``Executor`` passed in.
 public enum Ops {
     /// Rows per parallel chunk below which splitting costs more than it saves (a row is ~cols floats).
     @usableFromInline static func minRows(_ cols: Int) -> Int { max(1, 16_384 / max(cols, 1)) }
 
     /// x(rows, cols) = gelu_erf(x + bias), in place.
-    public static func biasGelu(_ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, rows: Int, cols: Int) {
-        Threading.parallelChunks(rows, minimumPerChunk: minRows(cols)) { r in
+    public static func biasGelu(
+        _ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, rows: Int, cols: Int, on executor: Executor
+    ) {
+        executor.parallelChunks(rows, minimumPerChunk: minRows(cols)) { r in
             ck_bias_gelu_f32(x + r.lowerBound * cols, bias, r.count, cols)
         }
     }
@@ -33,9 +35,9 @@ public enum Ops {
     /// x(rows, cols) = LayerNorm(x + bias + residual) · gamma + beta, per row, in place.
     public static func addLayerNorm(
         _ x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, bias: UnsafePointer<Float>?,
-        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float, rows: Int, cols: Int
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float, rows: Int, cols: Int, on executor: Executor
     ) {
-        Threading.parallelChunks(rows, minimumPerChunk: minRows(cols)) { r in
+        executor.parallelChunks(rows, minimumPerChunk: minRows(cols)) { r in
             let off = r.lowerBound * cols
             ck_add_layernorm_f32(x + off, residual.map { $0 + off }, bias, gamma, beta, eps, r.count, cols)
         }

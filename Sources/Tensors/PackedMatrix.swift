@@ -21,19 +21,22 @@ public final class PackedMatrix: @unchecked Sendable {
 
     deinit { packed.deallocate() }
 
-    /// y(m, n) = x(m, k) · Wᵀ (+ bias(n)), output columns split across ``Threading/threads``.
-    public func multiply(_ x: UnsafePointer<Float>, rows m: Int, bias: UnsafePointer<Float>? = nil, into y: UnsafeMutablePointer<Float>) {
+    /// y(m, n) = x(m, k) · Wᵀ (+ bias(n)), output columns split across the executor's threads.
+    public func multiply(
+        _ x: UnsafePointer<Float>, rows m: Int, bias: UnsafePointer<Float>? = nil, into y: UnsafeMutablePointer<Float>,
+        on executor: Executor
+    ) {
         if m == 0 { return }
         // Below ~1 MFLOP a second thread costs more to wake than it saves.
-        if Threading.threads <= 1 || m * n * k < 1 << 20 {
+        if executor.threads <= 1 || m * n * k < 1 << 20 {
             ck_sgemm_packed(x, k, packed, bias, y, n, m, n, k, 0, n)
             return
         }
-        QuantOps.columnChunks(n) { n0, n1 in ck_sgemm_packed(x, k, packed, bias, y, n, m, n, k, n0, n1) }
+        executor.columnChunks(n) { n0, n1 in ck_sgemm_packed(x, k, packed, bias, y, n, m, n, k, n0, n1) }
     }
 
     /// x (..., k) → (..., n).
-    public func multiply(_ x: Tensor, bias: Tensor? = nil) -> Tensor {
+    public func multiply(_ x: Tensor, bias: Tensor? = nil, on executor: Executor) -> Tensor {
         precondition(x.shape.last == k, "input \(x.shape) does not match packed weight (\(n), \(k))")
         let m = x.count / k
         var y = Tensor(uninitialized: Array(x.shape.dropLast()) + [n])
@@ -41,9 +44,9 @@ public final class PackedMatrix: @unchecked Sendable {
         y.withUnsafeMutableFloats { yp in
             x32.withUnsafeFloats { xp in
                 if let bias {
-                    bias.withUnsafeFloats { multiply(xp.baseAddress!, rows: m, bias: $0.baseAddress!, into: yp.baseAddress!) }
+                    bias.withUnsafeFloats { multiply(xp.baseAddress!, rows: m, bias: $0.baseAddress!, into: yp.baseAddress!, on: executor) }
                 } else {
-                    multiply(xp.baseAddress!, rows: m, into: yp.baseAddress!)
+                    multiply(xp.baseAddress!, rows: m, into: yp.baseAddress!, on: executor)
                 }
             }
         }

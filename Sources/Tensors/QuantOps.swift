@@ -2,18 +2,6 @@ import CKernels
 
 /// Integer kernels over raw buffers, dispatched to CKernels, with output columns split across threads.
 public enum QuantOps {
-    /// Splits columns [0, n) into per-thread ranges whose starts are multiples of 16 (the packed panel width).
-    @inlinable
-    public static func columnChunks(_ n: Int, _ body: (Int, Int) -> Void) {
-        let threads = Threading.threads
-        if threads <= 1 || n < 64 { body(0, n); return }
-        let per = ((n + threads - 1) / threads + 15) / 16 * 16
-        let chunks = (n + per - 1) / per
-        Threading.parallelChunks(chunks) { r in
-            for c in r { body(c * per, min(n, (c + 1) * per)) }
-        }
-    }
-
     /// Multiply-adds below which an int8 GEMM stays on one thread (a 4M-MAC GEMM takes ~8 µs at ~1 TOPS).
     /// Measured on MiniLM W8A8 batch 1, 2 threads, with the spinning pool: 4M ≈ 1400 sentences/s, 8M ≈ 1350,
     /// 2M ≈ 1035 (splitting the 23×384×384 projections costs more than it saves).
@@ -23,13 +11,13 @@ public enum QuantOps {
     public static func gemmU8S8(
         _ a: UnsafePointer<UInt8>, aScale: UnsafePointer<Float>, aZeroPoint: UnsafePointer<Int32>,
         packed: UnsafeRawPointer, weightScale: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-        into c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int
+        into c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, on executor: Executor
     ) {
         if m * n * k < int8ParallelThreshold {
             ck_gemm_u8s8_f32(a, k, aScale, aZeroPoint, packed, weightScale, bias, c, n, m, n, k, 0, n)
             return
         }
-        columnChunks(n) { n0, n1 in
+        executor.columnChunks(n) { n0, n1 in
             ck_gemm_u8s8_f32(a, k, aScale, aZeroPoint, packed, weightScale, bias, c, n, m, n, k, n0, n1)
         }
     }
@@ -45,10 +33,10 @@ public enum QuantOps {
     /// y(m, n) = x(m, k) · dequant(q4 blocks)ᵀ (+ bias), dequantizing on the fly.
     public static func gemmQ4(
         _ a: UnsafePointer<Float>, blocks: UnsafeRawPointer, bias: UnsafePointer<Float>?,
-        into c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int
+        into c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, on executor: Executor
     ) {
         let w = blocks.assumingMemoryBound(to: ck_block_q4.self)
-        columnChunks(n) { n0, n1 in ck_gemm_q4_f32(a, k, w, bias, c, n, m, n, k, n0, n1) }
+        executor.columnChunks(n) { n0, n1 in ck_gemm_q4_f32(a, k, w, bias, c, n, m, n, k, n0, n1) }
     }
 
     /// Bytes of one row of q4 blocks for k inputs.

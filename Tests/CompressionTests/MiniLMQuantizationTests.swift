@@ -1,3 +1,4 @@
+import Runtime
 import Compression
 import Formats
 import Foundation
@@ -23,14 +24,14 @@ struct MiniLMQuantizationTests {
         }
         let texts = try Self.sentences()
         let fp32 = try ModelLoader.load(dir.path)
-        let reference = try fp32.predict(.texts(texts))
+        let reference = try fp32.predict(.texts(texts), on: testExecutor)
         let model = try ModelLoader.load(dir.path)
         var config = QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: "dynamic"), ignore: ["re:pooler\\..*"])
         config.embeddings = true
-        let reports = try Quantizer(config: config).apply(to: model, calibration: nil)
+        let reports = try Quantizer(config: config, executor: testExecutor).apply(to: model, calibration: nil)
         #expect(reports.contains { $0.path == "embeddings.word_embeddings" })
         #expect(model.root.module(at: "embeddings.word_embeddings") is Int8Embedding)
-        let out = try model.predict(.texts(texts))
+        let out = try model.predict(.texts(texts), on: testExecutor)
         let a = out.floats, b = reference.floats, d = out.shape[1]
         var minCos = 1.0
         for i in 0..<out.shape[0] {
@@ -51,6 +52,6 @@ struct MiniLMQuantizationTests {
         let bytes = try FileManager.default.attributesOfItem(atPath: tmp.appendingPathComponent("model.safetensors").path)[.size] as! Int
         #expect(bytes < 25_000_000, "artifact weights \(bytes) bytes")
         let again = try ModelLoader.load(tmp.path)
-        #expect(try again.predict(.texts(texts)).bitwiseEqual(out))
+        #expect(try again.predict(.texts(texts), on: testExecutor).bitwiseEqual(out))
     }
 }

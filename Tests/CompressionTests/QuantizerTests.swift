@@ -1,3 +1,4 @@
+import Runtime
 import Compression
 import Formats
 import Foundation
@@ -20,7 +21,7 @@ struct QuantizerTests {
     }
 
     static func accuracy(_ model: LoadedModel, _ x: Tensor, _ y: [Int]) throws -> Double {
-        let out = try model.predict(.tensor(x)), k = out.shape[1], v = out.floats
+        let out = try model.predict(.tensor(x), on: testExecutor), k = out.shape[1], v = out.floats
         return Double((0..<y.count).filter { i in (0..<k).max { v[i * k + $0] < v[i * k + $1] }! == y[i] }.count) / Double(y.count)
     }
 
@@ -55,7 +56,7 @@ struct QuantizerTests {
         if c.bits == 4 { w.groupSize = 32 }
         w.awqScales = c.awq ? true : nil
         let config = QuantizeConfig(weights: w, activations: .init(mode: c.activations, calibration: "percentile", percentile: 99.99))
-        let reports = try Quantizer(config: config).apply(to: model, calibration: .tensor(train))
+        let reports = try Quantizer(config: config, executor: testExecutor).apply(to: model, calibration: .tensor(train))
         #expect(!reports.isEmpty)
         #expect(reports.allSatisfy { $0.bits == c.bits })
         let after = try Self.accuracy(model, x, y)
@@ -71,16 +72,16 @@ struct QuantizerTests {
         #expect(manifest.modules?.isEmpty == false)
         #expect(manifest.tensors.values.contains { $0.dtype == (c.bits == 8 ? "I8" : "U8") })
         let again = try ModelLoader.load(dir.path)
-        #expect(try again.predict(.tensor(x)).bitwiseEqual(try model.predict(.tensor(x))))
+        #expect(try again.predict(.tensor(x), on: testExecutor).bitwiseEqual(try model.predict(.tensor(x), on: testExecutor)))
     }
 
     @Test func int8GEMMPathMatchesDequantizedWeights() throws {
         // W8A8 dynamic vs weight-only on the same codes: the integer GEMM only adds activation rounding.
         let (x, _, _) = try Self.digits()
         let a = try ModelLoader.load(Self.sharedMLP), b = try ModelLoader.load(Self.sharedMLP)
-        try Quantizer(config: QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: "none"))).apply(to: a, calibration: nil)
-        try Quantizer(config: QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: "dynamic"))).apply(to: b, calibration: nil)
-        let oa = try a.predict(.tensor(x)).floats, ob = try b.predict(.tensor(x)).floats
+        try Quantizer(config: QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: "none")), executor: testExecutor).apply(to: a, calibration: nil)
+        try Quantizer(config: QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: "dynamic")), executor: testExecutor).apply(to: b, calibration: nil)
+        let oa = try a.predict(.tensor(x), on: testExecutor).floats, ob = try b.predict(.tensor(x), on: testExecutor).floats
         let diff = zip(oa, ob).map { abs($0 - $1) }.max()!
         #expect(diff > 0 && diff < 0.02, "max diff \(diff)")
     }
@@ -88,11 +89,11 @@ struct QuantizerTests {
     @Test func targetsAndIgnoreSelectByPath() throws {
         let model = try ModelLoader.load(Self.sharedMLP)
         var config = QuantizeConfig(weights: .init(bits: 8), ignore: ["dense_3"])
-        #expect(try Quantizer(config: config).targetPaths(model) == ["dense_1", "dense_2"])
+        #expect(try Quantizer(config: config, executor: testExecutor).targetPaths(model) == ["dense_1", "dense_2"])
         config.targets = ["re:dense_[23]"]
-        #expect(try Quantizer(config: config).targetPaths(model) == ["dense_2"])
+        #expect(try Quantizer(config: config, executor: testExecutor).targetPaths(model) == ["dense_2"])
         config.targets = ["nothing*"]
-        #expect(throws: CompressionError.self) { try Quantizer(config: config).targetPaths(model) }
+        #expect(throws: CompressionError.self) { try Quantizer(config: config, executor: testExecutor).targetPaths(model) }
     }
 
     struct Bad: Sendable, CustomTestStringConvertible {
@@ -119,7 +120,7 @@ struct QuantizerTests {
         let model = try ModelLoader.load(Self.sharedMLP)
         let before = model.root.namedParameters().map(\.1)
         do {
-            try Quantizer(config: c.config).apply(to: model, calibration: nil)
+            try Quantizer(config: c.config, executor: testExecutor).apply(to: model, calibration: nil)
             Issue.record("expected an error")
         } catch {
             #expect("\(error)".contains(c.fragment), "\(error)")
@@ -132,11 +133,11 @@ struct QuantizerTests {
         let (_, _, train) = try Self.digits()
         let model = try ModelLoader.load(Self.sharedMLP)
         let config = QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: "static"))
-        #expect(throws: CompressionError.self) { try Quantizer(config: config).apply(to: model, calibration: .tensor(train.rows(0..<3))) }
+        #expect(throws: CompressionError.self) { try Quantizer(config: config, executor: testExecutor).apply(to: model, calibration: .tensor(train.rows(0..<3))) }
         var poisoned = train.rows(0..<32)
         poisoned.withUnsafeMutableFloats { $0[5] = .nan }
         do {
-            try Quantizer(config: config).apply(to: model, calibration: .tensor(poisoned))
+            try Quantizer(config: config, executor: testExecutor).apply(to: model, calibration: .tensor(poisoned))
             Issue.record("expected an error")
         } catch { #expect("\(error)".contains("NaN"), "\(error)") }
         let broken = try ModelLoader.load(Self.sharedMLP)
@@ -144,7 +145,7 @@ struct QuantizerTests {
         w.withUnsafeMutableFloats { $0[0] = .infinity }
         try broken.root.module(at: "dense_2")!.setParameter("weight", w)
         do {
-            try Quantizer(config: QuantizeConfig(weights: .init(bits: 8))).apply(to: broken, calibration: nil)
+            try Quantizer(config: QuantizeConfig(weights: .init(bits: 8)), executor: testExecutor).apply(to: broken, calibration: nil)
             Issue.record("expected an error")
         } catch { #expect("\(error)".contains("dense_2.weight"), "\(error)") }
     }

@@ -1,3 +1,4 @@
+import Runtime
 import Formats
 import Foundation
 import Layers
@@ -23,7 +24,7 @@ struct ArtifactTests {
         let again = try ModelLoader.load(out.path)
         #expect(again.format == "artifact")
         let x = try SafeTensors.read(TestPaths.fixture("keras/digits_cnn_reference.safetensors")).tensors["x_test"]!
-        #expect(try model.predict(.tensor(x)).bitwiseEqual(try again.predict(.tensor(x))))
+        #expect(try model.predict(.tensor(x), on: testExecutor).bitwiseEqual(try again.predict(.tensor(x), on: testExecutor)))
         let manifest = try Artifact.readManifest(out)
         #expect(manifest.tensors.values.allSatisfy { $0.encoding == "f32" })
     }
@@ -39,7 +40,7 @@ struct ArtifactTests {
         }
         let again = try ModelLoader.load(out.path)
         let texts = ["A quiet library is the best place to finish a long report.", "Zürich café — naïve 東京 test", "short"]
-        #expect(try model.predict(.texts(texts)).bitwiseEqual(try again.predict(.texts(texts))))
+        #expect(try model.predict(.texts(texts), on: testExecutor).bitwiseEqual(try again.predict(.texts(texts), on: testExecutor)))
     }
 
     @Test func failedWriteLeavesNothing() throws {

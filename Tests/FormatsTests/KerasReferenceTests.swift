@@ -1,3 +1,4 @@
+import Runtime
 import Formats
 import Foundation
 import Layers
@@ -43,7 +44,7 @@ struct KerasReferenceTests {
         let model = try ModelLoader.load(c.model.path)
         let ref = try SafeTensors.read(c.reference).tensors
         let x = ref[c.input]!, expected = ref["probs"]!
-        let out = try model.predict(.tensor(x))
+        let out = try model.predict(.tensor(x), on: testExecutor)
         #expect(out.shape == expected.shape)
         let diff = zip(out.floats, expected.floats).map { abs($0 - $1) }.max()!
         #expect(diff <= 1e-5, "max abs diff \(diff)")
@@ -62,7 +63,7 @@ struct KerasReferenceTests {
         let unfolded = try KerasModelLoader.load(TestPaths.fixture("keras/digits_cnn.keras"))
         #expect(unfolded.layers.contains { $0 is BatchNorm })
         let ref = try SafeTensors.read(TestPaths.fixture("keras/digits_cnn_reference.safetensors")).tensors
-        let out = try unfolded.forward(ref["x_test"]!)
+        let out = try unfolded.forward(ref["x_test"]!, on: testExecutor)
         let diff = zip(out.floats, ref["probs"]!.floats).map { abs($0 - $1) }.max()!
         #expect(diff <= 1e-5)
     }

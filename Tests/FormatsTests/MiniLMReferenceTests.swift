@@ -1,3 +1,4 @@
+import Runtime
 import Formats
 import Foundation
 import Layers
@@ -32,14 +33,13 @@ struct MiniLMReferenceTests {
 
     @Test(arguments: [1, 2])
     func embeddingsMatchReference(threads: Int) throws {
-        Threading.setThreads(threads)
-        defer { Threading.setThreads(Threading.availableCores) }
+        let executor = Executor(threads: threads)
         let model = try HuggingFaceLoader.load(try TestPaths.requireMiniLM())
         let ref = try Self.reference()
         let expected = ref["embeddings"]!
         // All sentences in one packed batch, and each alone: both must match.
-        let batched = try model.predict(.texts(Self.sentences))
-        let single = Tensor.concatenateRows(try Self.sentences.map { try model.predict(.texts([$0])) })
+        let batched = try model.predict(.texts(Self.sentences), on: executor)
+        let single = Tensor.concatenateRows(try Self.sentences.map { try model.predict(.texts([$0]), on: executor) })
         for out in [batched, single] {
             #expect(out.shape == expected.shape)
             let diff = zip(out.floats, expected.floats).map { abs($0 - $1) }.max()!
@@ -62,7 +62,7 @@ struct MiniLMReferenceTests {
         guard case let .sentenceEncoder(bert, _, tokenizer) = model.kind else { Issue.record("not a sentence encoder"); return }
         let ref = try Self.reference()["hidden_states_s0"]!  // (7, T, 384)
         let ids = tokenizer.encode(Self.sentences[0])
-        let (_, states) = try bert.forward(ids: ids, lengths: [ids.count], collectHiddenStates: true)
+        let (_, states) = try bert.forward(ids: ids, lengths: [ids.count], collectHiddenStates: true, on: testExecutor)
         #expect(states.count == ref.shape[0])
         let per = ref.shape[1] * ref.shape[2]
         let r = ref.floats

@@ -58,14 +58,14 @@ struct ModuleTreeTests {
         try bert.update(parameters: params)
         let seqs: [[Int32]] = [[1, 5, 7, 2], [1, 9, 2], [1, 3, 4, 5, 6, 7, 8, 2]]
         let pooling = SentencePooling(mode: .mean, normalize: true)
-        let (hidden, _) = try bert.forward(ids: seqs.flatMap { $0 }, lengths: seqs.map(\.count))
+        let (hidden, _) = try bert.forward(ids: seqs.flatMap { $0 }, lengths: seqs.map(\.count), on: testExecutor)
         let packed = bert.pool(hidden, lengths: seqs.map(\.count), pooling: pooling).floats
         var alone: [Float] = []
         for s in seqs {
-            let (h, _) = try bert.forward(ids: s, lengths: [s.count])
+            let (h, _) = try bert.forward(ids: s, lengths: [s.count], on: testExecutor)
             alone += bert.pool(h, lengths: [s.count], pooling: pooling).floats
         }
         #expect(zip(packed, alone).map { abs($0 - $1) }.max()! < 1e-6)
-        #expect(throws: ModelError.self) { try bert.forward(ids: [1, 99], lengths: [2]) }
+        #expect(throws: ModelError.self) { try bert.forward(ids: [1, 99], lengths: [2], on: testExecutor) }
     }
 }

@@ -1,3 +1,4 @@
+import Runtime
 import Compression
 import Evaluation
 import Formats
@@ -16,7 +17,7 @@ struct TuningTests {
         let config = QuantizeConfig(weights: .init(bits: 4, granularity: "group", groupSize: 32))
         var constraints = Recipe.Constraints()
         constraints.minCosine = 0.99999
-        let tuner = MixedPrecisionTuner(config: config, constraints: constraints)
+        let tuner = MixedPrecisionTuner(config: config, constraints: constraints, executor: testExecutor)
         let (model, attempts, summary) = try tuner.run(load: { try ModelLoader.load(Self.mlp) }, eval: eval, calibration: nil)
         #expect(attempts.count > 1)
         #expect(attempts.first?.meetsConstraints == false, "all-int4 should miss cosine 0.99999")
@@ -32,7 +33,7 @@ struct TuningTests {
     @Test func sensitivityRanksEveryTarget() throws {
         let model = try ModelLoader.load(Self.mlp)
         let eval = try EvalData.load(Self.repo.appendingPathComponent("datasets/digits/test.h5").path)
-        let rows = try SensitivityAnalysis(config: QuantizeConfig(weights: .init(bits: 4, granularity: "group", groupSize: 32)))
+        let rows = try SensitivityAnalysis(config: QuantizeConfig(weights: .init(bits: 4, granularity: "group", groupSize: 32)), executor: testExecutor)
             .run(model, eval: eval, calibration: nil)
         #expect(Set(rows.map(\.path)) == ["dense_1", "dense_2", "dense_3"])
         #expect(zip(rows, rows.dropFirst()).allSatisfy { $0.metricDrop >= $1.metricDrop })

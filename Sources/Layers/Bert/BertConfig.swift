@@ -10,23 +10,45 @@ public struct BertConfig: Codable, Sendable, Equatable {
     public var typeVocabSize: Int
     public var layerNormEps: Float
     public var positionEmbeddingType: String?
+    /// Per-layer widths after structured pruning. Hugging Face configs have none: every layer then has
+    /// `num_attention_heads` heads of `hidden_size / num_attention_heads` and `intermediate_size` FFN neurons.
+    /// Artifacts (v2) always record them.
+    public var layerShapes: [BertLayerShape]?
 
     enum CodingKeys: String, CodingKey {
         case vocabSize = "vocab_size", hiddenSize = "hidden_size", numHiddenLayers = "num_hidden_layers"
         case numAttentionHeads = "num_attention_heads", intermediateSize = "intermediate_size", hiddenAct = "hidden_act"
         case maxPositionEmbeddings = "max_position_embeddings", typeVocabSize = "type_vocab_size"
         case layerNormEps = "layer_norm_eps", positionEmbeddingType = "position_embedding_type"
+        case layerShapes = "layer_shapes"
     }
 
     public init(
         vocabSize: Int, hiddenSize: Int, numHiddenLayers: Int, numAttentionHeads: Int, intermediateSize: Int,
         hiddenAct: String = "gelu", maxPositionEmbeddings: Int = 512, typeVocabSize: Int = 2, layerNormEps: Float = 1e-12,
-        positionEmbeddingType: String? = "absolute"
+        positionEmbeddingType: String? = "absolute", layerShapes: [BertLayerShape]? = nil
     ) {
         self.vocabSize = vocabSize; self.hiddenSize = hiddenSize; self.numHiddenLayers = numHiddenLayers
         self.numAttentionHeads = numAttentionHeads; self.intermediateSize = intermediateSize; self.hiddenAct = hiddenAct
         self.maxPositionEmbeddings = maxPositionEmbeddings; self.typeVocabSize = typeVocabSize; self.layerNormEps = layerNormEps
         self.positionEmbeddingType = positionEmbeddingType
+        self.layerShapes = layerShapes
+    }
+
+    /// The widths of every layer: `layer_shapes` when present, else the uniform Hugging Face sizes.
+    public var layers: [BertLayerShape] {
+        layerShapes
+            ?? Array(
+                repeating: BertLayerShape(
+                    heads: numAttentionHeads, headSize: hiddenSize / max(numAttentionHeads, 1), intermediateSize: intermediateSize),
+                count: numHiddenLayers)
+    }
+
+    /// This config with every layer's widths written out (what a v2 artifact stores).
+    public var withExplicitLayerShapes: BertConfig {
+        var c = self
+        c.layerShapes = layers
+        return c
     }
 
     /// The activation of the feed-forward block; only the exact (erf) GELU and ReLU are supported.
@@ -47,7 +69,16 @@ public struct BertConfig: Codable, Sendable, Equatable {
         ] where v <= 0 {
             throw ModelError.invalidConfig("\(name) must be positive, got \(v)")
         }
-        guard hiddenSize % numAttentionHeads == 0 else {
+        if let shapes = layerShapes {
+            guard shapes.count == numHiddenLayers else {
+                throw ModelError.invalidConfig("layer_shapes has \(shapes.count) entries for num_hidden_layers \(numHiddenLayers)")
+            }
+            for (i, s) in shapes.enumerated() {
+                for (name, v) in [("heads", s.heads), ("head_size", s.headSize), ("intermediate_size", s.intermediateSize)] where v <= 0 {
+                    throw ModelError.invalidConfig("layer_shapes[\(i)].\(name) must be positive, got \(v)")
+                }
+            }
+        } else if hiddenSize % numAttentionHeads != 0 {
             throw ModelError.invalidConfig("hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(numAttentionHeads)")
         }
         if let p = positionEmbeddingType, p != "absolute" {
@@ -63,4 +94,27 @@ public struct SentencePooling: Codable, Sendable, Equatable {
     public var mode: Mode
     public var normalize: Bool
     public init(mode: Mode, normalize: Bool) { self.mode = mode; self.normalize = normalize }
+}
+
+/// The widths of one encoder layer; they may differ between layers once heads or FFN neurons are pruned.
+public struct BertLayerShape: Codable, Sendable, Equatable {
+    /// Attention heads.
+    public var heads: Int
+    /// Width of one head (64 in BERT-base, 32 in MiniLM-L6).
+    public var headSize: Int
+    /// FFN neurons (rows of `intermediate.dense`).
+    public var intermediateSize: Int
+
+    /// Query/key/value width: heads × headSize.
+    public var attentionWidth: Int { heads * headSize }
+
+    enum CodingKeys: String, CodingKey {
+        case heads, headSize = "head_size", intermediateSize = "intermediate_size"
+    }
+
+    public init(heads: Int, headSize: Int, intermediateSize: Int) {
+        self.heads = heads
+        self.headSize = headSize
+        self.intermediateSize = intermediateSize
+    }
 }

@@ -12,14 +12,14 @@ public final class Int4Linear: Layer, ActivatedLinear, QuantizedModule {
     public let inFeatures: Int
     public let outFeatures: Int
     public let useBias: Bool
-    public var activation: Activation
+    public let activation: Activation
     public let groupSize: Int
     public let hasInputScale: Bool
     public let method: String
     /// Rows up to which the on-the-fly kernel is used.
     public static let onTheFlyMaxRows = 8
-    private var cacheRevision = -1
-    private var dequantized: PackedMatrix?
+    /// The weight dequantized and packed, for batches above `onTheFlyMaxRows`; rebuilt by ``prepare()``.
+    private var dequantized: PackedMatrix
 
     public init(
         name: String, inFeatures: Int, outFeatures: Int, useBias: Bool, activation: Activation, groupSize: Int,
@@ -38,6 +38,7 @@ public final class Int4Linear: Layer, ActivatedLinear, QuantizedModule {
         self.groupSize = groupSize
         self.hasInputScale = inputScale
         self.method = method
+        dequantized = PackedMatrix(Tensor(zeros: [outFeatures, inFeatures]))
         super.init(name: name)
         declareParameter("weight", shape: [outFeatures, QuantOps.q4RowBytes(inFeatures)], dtype: .uint8)
         if useBias { declareParameter("bias", shape: [outFeatures]) }
@@ -83,23 +84,24 @@ public final class Int4Linear: Layer, ActivatedLinear, QuantizedModule {
         return d
     }
 
-    public func matmul(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        if rows > Self.onTheFlyMaxRows, cacheRevision != revision || dequantized == nil {
-            dequantized = PackedMatrix(dequantizedWeight())
-            cacheRevision = revision
-        }
-        withSmoothedInput(x, rows: rows, k: inFeatures, inputScale: hasInputScale ? parameter("input_scale") : nil) { source in
+    public override func prepare() { dequantized = PackedMatrix(dequantizedWeight()) }
+
+    public func matmul(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, on executor: Executor) {
+        withSmoothedInput(
+            x, rows: rows, k: inFeatures, inputScale: hasInputScale ? parameter("input_scale") : nil, on: executor
+        ) { source in
             if rows <= Self.onTheFlyMaxRows {
                 parameter("weight").withUnsafeBytes {
-                    QuantOps.gemmQ4(source, blocks: $0.baseAddress!, bias: nil, into: y, m: rows, n: outFeatures, k: inFeatures)
+                    QuantOps.gemmQ4(
+                        source, blocks: $0.baseAddress!, bias: nil, into: y, m: rows, n: outFeatures, k: inFeatures, on: executor)
                 }
             } else {
-                dequantized!.multiply(source, rows: rows, into: y)
+                dequantized.multiply(source, rows: rows, into: y, on: executor)
             }
         }
     }
 
-    public override func forward(_ x: Tensor) throws -> Tensor { try linearForward(self, x) }
+    public override func forward(_ x: Tensor, on executor: Executor) throws -> Tensor { try linearForward(self, x, on: executor) }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {
         try linearOutputShape(name: name, inFeatures: inFeatures, outFeatures: outFeatures, input: input)

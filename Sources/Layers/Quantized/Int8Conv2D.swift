@@ -47,8 +47,8 @@ public final class Int8Conv2D: Layer, QuantizedModule {
 
     public override func outputShape(for input: [Int]) throws -> [Int] { try geometry.outputSize(for: input) + [filters] }
 
-    public override func forward(_ x: Tensor) throws -> Tensor {
+    public override func forward(_ x: Tensor, on executor: Executor) throws -> Tensor {
         let (cols, n, oh, ow) = try geometry.im2col(x)
-        return try gemm.forward(cols).reshaped([n, oh, ow, filters])
+        return try gemm.forward(cols, on: executor).reshaped([n, oh, ow, filters])
     }
 }

@@ -16,13 +16,18 @@ public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
     public let inFeatures: Int
     public let outFeatures: Int
     public let useBias: Bool
-    public var activation: Activation
+    public let activation: Activation
     public let mode: ActivationMode
     public let hasInputScale: Bool
     public let method: String
-    private var cacheRevision = -1
-    private var packed: UnsafeMutableRawPointer?
-    private var dequantized: PackedMatrix?
+    /// What the weight became for the kernels, rebuilt by ``prepare()`` on every weight change.
+    private var prepared: PreparedWeight
+
+    /// Weight-only layers compute in fp32 with the dequantized weight; the others run the u8×s8 kernel.
+    private enum PreparedWeight {
+        case dequantized(PackedMatrix)
+        case packedInt8(PackedInt8)
+    }
 
     public init(
         name: String, inFeatures: Int, outFeatures: Int, useBias: Bool, activation: Activation, mode: ActivationMode,
@@ -35,6 +40,7 @@ public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
         self.mode = mode
         self.hasInputScale = inputScale
         self.method = method
+        prepared = .dequantized(PackedMatrix(Tensor(zeros: [outFeatures, inFeatures])))
         super.init(name: name)
         declareParameter("weight", shape: [outFeatures, inFeatures], dtype: .int8)
         declareParameter("weight_scale", shape: [outFeatures])
@@ -45,8 +51,6 @@ public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
             declareParameter("act_zero_point", shape: [1], dtype: .int32)
         }
     }
-
-    deinit { packed?.deallocate() }
 
     public override var typeName: String { "Int8Linear" }
     public override var summary: String {
@@ -77,13 +81,8 @@ public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
 
     public var biasTensor: Tensor? { useBias ? parameter("bias") : nil }
 
-    /// Packs or dequantizes the weight once per parameter revision.
-    private func prepare() {
-        guard cacheRevision != revision else { return }
-        cacheRevision = revision
-        packed?.deallocate()
-        packed = nil
-        dequantized = nil
+    /// Packs or dequantizes the weight (after every change of weight or scale).
+    public override func prepare() {
         let w = parameter("weight"), scale = parameter("weight_scale")
         if mode == .none {
             var d = Tensor(uninitialized: [outFeatures, inFeatures])
@@ -94,31 +93,46 @@ public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
                     }
                 }
             }
-            dequantized = PackedMatrix(d)
+            prepared = .dequantized(PackedMatrix(d))
         } else {
-            let p = UnsafeMutableRawPointer.allocate(byteCount: ck_packed_b_size(outFeatures, inFeatures), alignment: 64)
-            w.withUnsafeElements(as: Int8.self) { ck_pack_b_s8($0.baseAddress!, outFeatures, inFeatures, p) }
-            packed = p
+            prepared = .packedInt8(PackedInt8(w, n: outFeatures, k: inFeatures))
         }
     }
 
     /// y(rows, out) = x(rows, in) · Ŵᵀ (bias not added).
-    public func matmul(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        prepare()
-        withSmoothedInput(x, rows: rows, k: inFeatures, inputScale: hasInputScale ? parameter("input_scale") : nil) { source in
-            multiplyPrepared(source, rows: rows, into: y)
+    public func matmul(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, on executor: Executor) {
+        withSmoothedInput(
+            x, rows: rows, k: inFeatures, inputScale: hasInputScale ? parameter("input_scale") : nil, on: executor
+        ) { source in
+            switch prepared {
+            case let .dequantized(matrix): matrix.multiply(source, rows: rows, into: y, on: executor)
+            case let .packedInt8(packed): multiplyInt8(source, rows: rows, packed: packed, into: y, on: executor)
+            }
         }
     }
 
-    private func multiplyPrepared(_ source: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        if let dequantized {
-            dequantized.multiply(source, rows: rows, into: y)
-            return
+    private func multiplyInt8(
+        _ source: UnsafePointer<Float>, rows: Int, packed: PackedInt8, into y: UnsafeMutablePointer<Float>, on executor: Executor
+    ) {
+        // One scratch block: u8 codes (rows·in bytes, rounded up to floats), then per-row scale and zero point.
+        let codeFloats = (rows * inFeatures + 3) / 4
+        executor.withScratch(floats: codeFloats + 2 * rows) { scratch in
+            let q = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: UInt8.self)
+            let aScale = scratch + codeFloats
+            let aZero = UnsafeMutableRawPointer(scratch + codeFloats + rows).assumingMemoryBound(to: Int32.self)
+            quantizeActivations(source, rows: rows, q: q, scale: aScale, zeroPoint: aZero)
+            parameter("weight_scale").withUnsafeFloats { ws in
+                QuantOps.gemmU8S8(
+                    q, aScale: aScale, aZeroPoint: aZero, packed: packed.pointer, weightScale: ws.baseAddress!, bias: nil,
+                    into: y, m: rows, n: outFeatures, k: inFeatures, on: executor)
+            }
         }
-        let q = UnsafeMutablePointer<UInt8>.allocate(capacity: rows * inFeatures)
-        let aScale = UnsafeMutablePointer<Float>.allocate(capacity: rows)
-        let aZero = UnsafeMutablePointer<Int32>.allocate(capacity: rows)
-        defer { q.deallocate(); aScale.deallocate(); aZero.deallocate() }
+    }
+
+    private func quantizeActivations(
+        _ source: UnsafePointer<Float>, rows: Int, q: UnsafeMutablePointer<UInt8>, scale aScale: UnsafeMutablePointer<Float>,
+        zeroPoint aZero: UnsafeMutablePointer<Int32>
+    ) {
         if mode == .dynamic {
             QuantOps.quantizeRowsU8(source, rows: rows, k: inFeatures, into: q, scale: aScale, zeroPoint: aZero)
         } else {
@@ -126,14 +140,9 @@ public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
             ck_quantize_u8_fixed(source, rows * inFeatures, s, z, q)
             for r in 0..<rows { aScale[r] = s; aZero[r] = z }
         }
-        parameter("weight_scale").withUnsafeFloats { ws in
-            QuantOps.gemmU8S8(
-                q, aScale: aScale, aZeroPoint: aZero, packed: packed!, weightScale: ws.baseAddress!, bias: nil,
-                into: y, m: rows, n: outFeatures, k: inFeatures)
-        }
     }
 
-    public override func forward(_ x: Tensor) throws -> Tensor { try linearForward(self, x) }
+    public override func forward(_ x: Tensor, on executor: Executor) throws -> Tensor { try linearForward(self, x, on: executor) }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {
         try linearOutputShape(name: name, inFeatures: inFeatures, outFeatures: outFeatures, input: input)
@@ -146,15 +155,15 @@ public protocol ActivatedLinear: LinearOperator, Layer {
 }
 
 /// forward() of a Linear-like layer: x (..., in) → act(x · Wᵀ + bias) (..., out).
-func linearForward(_ op: some ActivatedLinear, _ x: Tensor) throws -> Tensor {
+func linearForward(_ op: some ActivatedLinear, _ x: Tensor, on executor: Executor) throws -> Tensor {
     guard x.shape.last == op.inFeatures else {
         throw ModelError.badInput("layer '\(op.name)' expects last dimension \(op.inFeatures), got shape \(x.shape)")
     }
     let rows = x.count / op.inFeatures
     var y = Tensor(uninitialized: Array(x.shape.dropLast()) + [op.outFeatures])
     let x32 = x.toFloat32()
-    y.withUnsafeMutableFloats { yp in x32.withUnsafeFloats { xp in op.matmul(xp.baseAddress!, rows: rows, into: yp.baseAddress!) } }
-    op.activation.apply(to: &y, bias: op.biasTensor)
+    y.withUnsafeMutableFloats { yp in x32.withUnsafeFloats { xp in op.matmul(xp.baseAddress!, rows: rows, into: yp.baseAddress!, on: executor) } }
+    op.activation.apply(to: &y, bias: op.biasTensor, on: executor)
     return y
 }
 
@@ -164,4 +173,17 @@ func linearOutputShape(name: String, inFeatures: Int, outFeatures: Int, input: [
         throw ModelError.invalidConfig("layer '\(name)' expects \(inFeatures) input features, got \(input)")
     }
     return Array(input.dropLast()) + [outFeatures]
+}
+
+/// An int8 weight (n, k) packed for the u8×s8 kernel (`ck_pack_b_s8`), freed with its owner.
+final class PackedInt8: @unchecked Sendable {
+    // @unchecked: the block is written once in init and only read afterwards.
+    let pointer: UnsafeMutableRawPointer
+
+    init(_ weight: Tensor, n: Int, k: Int) {
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(ck_packed_b_size(n, k), 1), alignment: 64)
+        weight.withUnsafeElements(as: Int8.self) { ck_pack_b_s8($0.baseAddress!, n, k, pointer) }
+    }
+
+    deinit { pointer.deallocate() }
 }

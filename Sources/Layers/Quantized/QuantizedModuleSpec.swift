@@ -83,21 +83,21 @@ public protocol QuantizedModule: Module {
 
 /// Runs `body` with x (rows, k), or, for a smoothed module, with x divided column-wise by `inputScale` (k): the
 /// activation side of SmoothQuant/AWQ (the weights were multiplied by the same scale).
-func withSmoothedInput(_ x: UnsafePointer<Float>, rows: Int, k: Int, inputScale: Tensor?, _ body: (UnsafePointer<Float>) -> Void) {
+func withSmoothedInput(
+    _ x: UnsafePointer<Float>, rows: Int, k: Int, inputScale: Tensor?, on executor: Executor, _ body: (UnsafePointer<Float>) -> Void
+) {
     guard let inputScale else { return body(x) }
-    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: rows * k)
-    defer { buffer.deallocate() }
-    inputScale.withUnsafeFloats { divideColumns(x, by: $0.baseAddress!, rows: rows, k: k, into: buffer) }
-    body(buffer)
+    executor.withScratch(floats: rows * k) { buffer in
+        inputScale.withUnsafeFloats { divideColumns(x, by: $0.baseAddress!, rows: rows, k: k, into: buffer) }
+        body(buffer)
+    }
 }
 
-/// Divides each column of x (rows, k) by scale (k) into out.
+/// Divides each column of x (rows, k) by scale (k) into out. Division, not multiplication by a reciprocal, so the
+/// result is exactly what calibration saw.
 func divideColumns(_ x: UnsafePointer<Float>, by scale: UnsafePointer<Float>, rows: Int, k: Int, into out: UnsafeMutablePointer<Float>) {
-    let inv = UnsafeMutablePointer<Float>.allocate(capacity: k)
-    defer { inv.deallocate() }
-    for j in 0..<k { inv[j] = 1 / scale[j] }
     for r in 0..<rows {
         let src = x + r * k, dst = out + r * k
-        for j in 0..<k { dst[j] = src[j] * inv[j] }
+        for j in 0..<k { dst[j] = src[j] / scale[j] }
     }
 }
