@@ -74,6 +74,7 @@ fixtures: models
 	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/make_tokenizer_fixtures.py $(MODEL_DIR)
 	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/make_torch_mlp.py
 	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/gptq_reference.py
+	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/make_pruned_minilm.py --model-dir $(MODEL_DIR) --out Tests/Fixtures/pruned-minilm
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift

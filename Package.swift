@@ -65,7 +65,7 @@ let package = Package(
             dependencies: [
                 "Formats", "Runtime", "Layers", "Tensors", "Tokenizers", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Formats", "Layers", "Tensors"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Compression", "Evaluation", "Formats", "Layers", "Tensors"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Runtime", "Formats", "Tensors"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "Runtime", "Formats", "Layers", "Tensors", "CKernels"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Compression", "Evaluation", "Runtime", "Formats", "Layers"]),

@@ -48,7 +48,7 @@ public enum Artifact {
             architecture = .sequential(inputShape: m.inputShape, layers: m.specs)
             task = "classification"
         case let .sentenceEncoder(bert, pooling, tokenizer):
-            architecture = .bert(config: bert.config, pooling: pooling, maxSequenceLength: tokenizer.maxLength, hasPooler: bert.hasPooler)
+            architecture = .bert(config: bert.config.withExplicitLayerShapes, pooling: pooling, maxSequenceLength: tokenizer.maxLength, hasPooler: bert.hasPooler)
             task = "sentence-embedding"
             let from = model.source.hasDirectoryPath || isDirectory(model.source) ? model.source : model.source.deletingLastPathComponent()
             tokenizerSources = tokenizerFileNames.map { from.appendingPathComponent($0) }
@@ -89,9 +89,10 @@ public enum Artifact {
         guard manifest.format == ArtifactManifest.formatName else {
             throw FormatError.invalid(file: url.path, message: "format '\(manifest.format)' is not '\(ArtifactManifest.formatName)'")
         }
-        guard manifest.version == ArtifactManifest.currentVersion else {
+        guard ArtifactManifest.readableVersions.contains(manifest.version) else {
             throw FormatError.invalid(
-                file: url.path, message: "artifact version \(manifest.version) is not supported (\(ArtifactManifest.currentVersion))")
+                file: url.path,
+                message: "artifact version \(manifest.version) is not supported (\(ArtifactManifest.readableVersions.map(String.init).joined(separator: ", ")))")
         }
         return manifest
     }

@@ -1,13 +1,18 @@
 import Foundation
 import Layers
 
-/// `model.json` of an artifact (format v1): what the model is, how each tensor is stored, where it came from.
+/// `model.json` of an artifact: what the model is, how each tensor is stored, where it came from.
+///
+/// Version 2 records every BERT layer's widths (`config.layer_shapes`: heads, head size, FFN size), so structurally
+/// pruned encoders round-trip; version 1 files (uniform layers) still load.
 ///
 /// An artifact is a directory: `model.json`, `model.safetensors` (or `model.safetensors.zst`), the tokenizer
 /// files of text models, and `metrics.json`.
 public struct ArtifactManifest: Codable, Sendable {
     public static let formatName = "compress-artifact"
-    public static let currentVersion = 1
+    public static let currentVersion = 2
+    /// Versions `load` accepts.
+    public static let readableVersions: ClosedRange<Int> = 1...2
 
     public var format: String = ArtifactManifest.formatName
     public var version: Int = ArtifactManifest.currentVersion
