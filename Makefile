@@ -7,7 +7,7 @@ MODEL_SHA   := 53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 APT_PKGS    := libopenblas-dev libhdf5-dev libzstd-dev pkg-config
 BIN         := .build/release/compress
 
-.PHONY: deps models build release test demo datasets fixtures bench format clean
+.PHONY: deps models build release test tsan demo datasets fixtures bench format clean
 
 ## System libraries (OpenBLAS, HDF5, zstd) via apt-get; skipped when already installed.
 deps:
@@ -43,6 +43,13 @@ test: deps models
 	$(SWIFT) test --skip-build
 	COMPRESS_ISA=avx2 $(SWIFT) test --skip-build --filter "$(REFERENCE_SUITES)"
 	COMPRESS_ISA=scalar $(SWIFT) test --skip-build --filter "$(REFERENCE_SUITES)"
+	$(MAKE) tsan
+
+## The thread sanitizer over the suites where many threads share frozen models and executors (a report fails the run).
+TSAN_SUITES := ConcurrentForwardTests|ExecutorTests|PrunedMiniLMTests
+tsan: deps models
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan --filter "$(TSAN_SUITES)"
 
 ## The main job on the bundled data and models: measure, quantize and export the digits CNN and MiniLM,
 ## then compare before/after (Markdown and HTML reports under artifacts/).

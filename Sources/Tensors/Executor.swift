@@ -1,7 +1,6 @@
 import CKernels
 import COpenBLAS
 import Foundation
-import Synchronization
 
 /// Where compute runs: a thread budget, the worker pool that serves it, and scratch memory reused across calls.
 ///
@@ -20,7 +19,7 @@ public final class Executor: Sendable {
     /// Threads a parallel region may use, the caller included.
     public let threads: Int
     private let pool: PoolHandle
-    private let scratch = Mutex<[ScratchBuffer]>([])
+    private let scratch = ScratchPool()
 
     /// An executor with `threads` threads (at least 1); its `threads − 1` workers start now.
     public init(threads: Int) {
@@ -71,23 +70,9 @@ public final class Executor: Sendable {
     /// inputs, activation quantization) allocate only while the executor warms up. Thread-safe: concurrent
     /// borrowers each get their own buffer.
     public func withScratch<R>(floats count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        var buffer = scratch.withLock { free -> ScratchBuffer? in
-            guard let i = free.firstIndex(where: { $0.byteCount >= bytes }) else { return nil }
-            return free.remove(at: i)
-        }
-        if buffer == nil {
-            // Too small or none free: take the largest free one out (it is replaced, not leaked) and allocate.
-            scratch.withLock { free in if let i = free.indices.max(by: { free[$0].byteCount < free[$1].byteCount }) { free.remove(at: i).release() } }
-            buffer = ScratchBuffer(byteCount: bytes)
-        }
-        let lent = buffer!
-        defer { scratch.withLock { $0.append(lent) } }
-        return try body(lent.pointer.assumingMemoryBound(to: Float.self))
-    }
-
-    deinit {
-        scratch.withLock { free in for b in free { b.release() } }
+        let buffer = scratch.take(bytes: max(count, 1) * MemoryLayout<Float>.stride)
+        defer { scratch.give(buffer) }
+        return try body(buffer.pointer.assumingMemoryBound(to: Float.self))
     }
 
     /// Threads OpenBLAS uses for the offline compression algorithms (GPTQ, AWQ) that call `MatMul`. OpenBLAS keeps
@@ -108,18 +93,36 @@ private final class PoolHandle: @unchecked Sendable {
     deinit { ck_pool_destroy(pointer) }
 }
 
-/// A raw aligned block on an executor's free list. Sendable because a block is only ever used by one borrower at a
-/// time: it is removed from the free list (under the mutex) before use and appended back after.
-private struct ScratchBuffer: @unchecked Sendable {
+/// A raw aligned block lent by a ``ScratchPool``.
+private struct ScratchBuffer {
     let pointer: UnsafeMutableRawPointer
     let byteCount: Int
+}
 
-    init(byteCount: Int) {
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
-        self.byteCount = byteCount
+/// An executor's free list of scratch blocks. `@unchecked Sendable`: the list is only touched under `lock`, and a
+/// block is used by one borrower at a time (taken off the list before use, put back after). NSLock rather than
+/// Synchronization.Mutex because the thread sanitizer understands pthread locks (Mutex's futex path is invisible to
+/// it and made every borrow look like a race).
+private final class ScratchPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var free: [ScratchBuffer] = []
+
+    /// A free block of at least `bytes`, or a new one (replacing the largest free block, so the list stays short).
+    func take(bytes: Int) -> ScratchBuffer {
+        lock.lock()
+        defer { lock.unlock() }
+        if let i = free.firstIndex(where: { $0.byteCount >= bytes }) { return free.remove(at: i) }
+        if let i = free.indices.max(by: { free[$0].byteCount < free[$1].byteCount }) { free.remove(at: i).pointer.deallocate() }
+        return ScratchBuffer(pointer: UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64), byteCount: bytes)
     }
 
-    func release() { pointer.deallocate() }
+    func give(_ buffer: ScratchBuffer) {
+        lock.lock()
+        free.append(buffer)
+        lock.unlock()
+    }
+
+    deinit { for b in free { b.pointer.deallocate() } }
 }
 
 /// One parallelChunks call, handed to the C pool as its context.
