@@ -11,6 +11,7 @@ struct Compress: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             InspectCommand.self, PredictCommand.self, EvalCommand.self, RunCommand.self, CompareCommand.self, SensitivityCommand.self,
+            ParallelCommand.self,
         ]
     )
 }
