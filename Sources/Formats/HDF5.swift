@@ -31,6 +31,8 @@ private func hdf5Detail() -> String {
 /// let layers = try file.attributeStrings("layer_names", of: "/model_weights")
 /// let kernel = try file.dataset("/model_weights/dense_1/digits_mlp/dense_1/kernel")  // F32 (64, 128)
 /// ```
+///
+/// `@unchecked Sendable`: every HDF5 call, and every access to `fileID`, runs under the global HDF5 lock.
 public final class HDF5File: @unchecked Sendable {
     /// The file on disk (for an in-memory image, a URL naming it for messages).
     public let url: URL

@@ -4,6 +4,8 @@ import CKernels
 ///
 /// Measured on this machine (Zen 4, one thread, M = 23 tokens, MiniLM shapes): ~200 GFLOP/s against OpenBLAS
 /// 0.3.21's ~72, which re-packs W on every call and runs Haswell kernels here.
+///
+/// `@unchecked Sendable`: the packed block is written once in init and only read afterwards.
 public final class PackedMatrix: @unchecked Sendable {
     public let n: Int
     public let k: Int

@@ -9,6 +9,8 @@ import Foundation
 /// var x = Tensor(shape: [2, 3], floats: [1, 2, 3, 4, 5, 6])
 /// x.withUnsafeMutableFloats { $0[0] = 10 }
 /// ```
+/// `@unchecked Sendable`: a value type over a shared ``TensorStorage``; every write goes through `makeUnique()`, which
+/// copies unless this value is the storage's only owner, so no bytes another value (or thread) can see are written.
 public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     /// Dimensions, outermost first.
     public private(set) var shape: [Int]

@@ -2,6 +2,9 @@ import Foundation
 
 /// Owns the bytes behind a ``Tensor``: either a 64-byte aligned heap block, or a window into memory
 /// owned by someone else (an mmap'ed file), kept alive by `owner`.
+///
+/// `@unchecked Sendable`: its fields are immutable; the bytes are written only through a ``Tensor`` that owns the
+/// storage uniquely (copy-on-write), and borrowed (mmap'ed) bytes are never written.
 public final class TensorStorage: @unchecked Sendable {
     /// Start of the bytes.
     public let pointer: UnsafeMutableRawPointer
