@@ -5,6 +5,7 @@ import Compression
 import Evaluation
 import Formats
 import Foundation
+import Layers
 import Pipeline
 
 struct SensitivityCommand: ParsableCommand {
@@ -20,10 +21,10 @@ struct SensitivityCommand: ParsableCommand {
     var calibration: String?
     @Option(name: .long, help: "Weight bits: 8 or 4.")
     var bits = 8
-    @Option(name: .long, help: "Weight method: rtn, gptq, awq.")
-    var method = "rtn"
-    @Option(name: .long, help: "Activation mode: none, dynamic, static.")
-    var activations = "none"
+    @Option(name: .long, help: "Weight method.")
+    var method = QuantizationMethod.rtn
+    @Option(name: .long, help: "Activation mode.")
+    var activations = Int8Linear.ActivationMode.none
     @Option(name: .long, help: "int4 group size.")
     var groupSize = 32
     @Option(name: .long, help: "Items of --data to use (a prefix).")

@@ -9,7 +9,8 @@ import Tensors
 public struct QuantizedLayerReport: Codable, Sendable {
     public var path: String
     public var bits: Int
-    public var method: String
+    public var method: QuantizationMethod
+    /// `none`, `dynamic`, `static-<calibration>`, or `-` for embedding tables (no activations).
     public var activations: String
     public var bitsPerWeight: Double
     /// ‖W − Ŵ‖ / ‖W‖ on the (smoothed) weight (nil when the module was rebuilt by tuning).
@@ -18,7 +19,7 @@ public struct QuantizedLayerReport: Codable, Sendable {
     public var smoothingAlpha: Float?
 
     public init(
-        path: String, bits: Int, method: String, activations: String, bitsPerWeight: Double, weightRelativeError: Double?,
+        path: String, bits: Int, method: QuantizationMethod, activations: String, bitsPerWeight: Double, weightRelativeError: Double?,
         smoothingAlpha: Float?
     ) {
         self.path = path; self.bits = bits; self.method = method; self.activations = activations; self.bitsPerWeight = bitsPerWeight
@@ -64,7 +65,8 @@ public struct Quantizer {
         let paths = try targetPaths(model).filter { (overrides[$0] ?? config.weights.bits) != 32 }
         var linears: [String: Layer] = [:]
         for p in paths {
-            let l = model.root.module(at: p) as! Layer
+            // targetPaths only returns Linear and Conv2D paths, both Layers.
+            guard let l = model.root.module(at: p) as? Layer else { throw ModelError.noSuchModule(p) }
             if l.parameter("weight").floats.contains(where: { !$0.isFinite }) {
                 throw CompressionError.nonFinite("quantize: weight '\(p).weight' contains NaN or Inf")
             }
@@ -78,7 +80,7 @@ public struct Quantizer {
         }
         // GPTQ runs block by block ("true sequential"): each block's Hessians come from inputs produced by the
         // blocks before it already quantized, so later layers correct for earlier rounding.
-        let groups = config.method == "gptq" ? Self.sequentialGroups(paths) : [paths]
+        let groups = config.method == .gptq ? Self.sequentialGroups(paths) : [paths]
         var reports: [QuantizedLayerReport] = []
         var done = 0
         for group in groups {
@@ -125,7 +127,7 @@ public struct Quantizer {
             }
             reports.append(
                 QuantizedLayerReport(
-                    path: path, bits: 8, method: "rtn", activations: "-", bitsPerWeight: q.bitsPerWeight,
+                    path: path, bits: 8, method: .rtn, activations: "-", bitsPerWeight: q.bitsPerWeight,
                     weightRelativeError: den > 0 ? (num / den).squareRoot() : 0, smoothingAlpha: nil))
         }
         return reports
@@ -154,7 +156,7 @@ public struct Quantizer {
             }
         }
         // Static activation ranges are measured on what the int8 GEMM will see: smoothed inputs.
-        if config.activationMode == "static", !smoothing.isEmpty {
+        if config.activationMode == .static, !smoothing.isEmpty {
             recorders = try calibrate(model, linears: linears, items: calibration, observeScales: smoothing.mapValues(\.scale))
         }
         var reports: [QuantizedLayerReport] = []
@@ -199,10 +201,10 @@ public struct Quantizer {
         var recorders: [String: CalibrationRecorder] = [:]
         for (p, l) in linears {
             let r = CalibrationRecorder(wrapping: l, path: p)
-            if config.activationMode == "static" { r.observer = ActivationCalibration.Observer(); r.observeScale = observeScales[p] }
+            if config.activationMode == .static { r.observer = ActivationCalibration.Observer(); r.observeScale = observeScales[p] }
             if observeScales.isEmpty {
                 if config.smoothquant != nil || config.usesAWQScales { r.channelAbsMax = [Float](repeating: 0, count: r.inFeatures) }
-                if config.method == "gptq" { r.hessian = GPTQ.HessianAccumulator(features: r.inFeatures) }
+                if config.method == .gptq { r.hessian = GPTQ.HessianAccumulator(features: r.inFeatures) }
                 if config.usesAWQScales { r.maxSamples = 512 }
             }
             recorders[p] = r
@@ -251,15 +253,15 @@ public struct Quantizer {
         let (out, inF) = (w.shape[0], w.shape[1])
         let conv = target as? Conv2D
         let linear = target as? Linear
-        let useBias = linear?.useBias ?? conv!.useBias
-        let activation = linear?.activation ?? conv!.activation
+        guard let (useBias, activation) = linear.map({ ($0.useBias, $0.activation) }) ?? conv.map({ ($0.useBias, $0.activation) })
+        else { throw ModelError.invalidConfig("quantize: '\(path)' is neither a Linear nor a Conv2D") }
         if let s = smoothing?.scale {
             w.withUnsafeMutableFloats { wp in for o in 0..<out { for j in 0..<inF { wp[o * inF + j] *= s[j] } } }
         }
         let b = bits(path), g = groupSize(path)
         let q: QuantizedWeight
         switch config.method {
-        case "gptq":
+        case .gptq:
             guard var h = recorder?.hessian?.hessian() else { throw CompressionError.calibration("no Hessian recorded for '\(path)'") }
             if let s = smoothing?.scale {
                 // x' = x / s  ⇒  H' = diag(1/s) · H · diag(1/s)
@@ -267,12 +269,12 @@ public struct Quantizer {
             }
             q = try GPTQ.quantize(
                 w, hessian: h, bits: b, groupSize: g, symmetric: true, actOrder: config.weights.actOrder ?? false,
-                dampening: config.weights.dampening ?? 0.01, scaleSearch: config.weights.scaleSearch == "mse")
-        default:
-            if b == 8 && config.granularity == "per-tensor" {
+                dampening: config.weights.dampening ?? 0.01, scaleSearch: config.weights.scaleSearch == .mse)
+        case .rtn, .awq:
+            if b == 8 && config.granularity == .perTensor {
                 q = try RTN.quantizePerTensor(w, bits: 8)
             } else {
-                q = try RTN.quantize(w, bits: b, groupSize: g, symmetric: true, scaleSearch: config.weights.scaleSearch == "mse")
+                q = try RTN.quantize(w, bits: b, groupSize: g, symmetric: true, scaleSearch: config.weights.scaleSearch == .mse)
             }
         }
         let deq = q.dequantized().floats, orig = w.floats
@@ -284,7 +286,7 @@ public struct Quantizer {
         let gemm: Module
         var actDesc = "none"
         if b == 8 {
-            let mode = Int8Linear.ActivationMode(rawValue: config.activationMode) ?? .none
+            let mode = config.activationMode
             actDesc = mode.rawValue
             let m: Int8Linear
             if let conv {
@@ -303,7 +305,7 @@ public struct Quantizer {
             try m.setParameter("weight_scale", Tensor(shape: [out], floats: q.scales))
             if mode == .static {
                 guard let o = recorder?.observer else { throw CompressionError.calibration("no activation statistics for '\(path)'") }
-                let method = ActivationCalibration.Method(rawValue: config.activations?.calibration ?? "minmax") ?? .minmax
+                let method = config.activations?.calibration ?? .minmax
                 let (lo0, hi0) = try ActivationCalibration.range(
                     o, method: method, percentile: config.activations?.percentile ?? 99.99, symmetric: false)
                 let lo = min(lo0, 0), hi = max(hi0, 0)

@@ -105,6 +105,16 @@ public enum KerasModelLoader {
         return names
     }
 
+    /// Keras `padding` (`valid` when absent); Keras spells it as we do, lowercase.
+    private static func padding(_ cfg: JSONValue, layer: String, file: String) throws -> Padding {
+        let spelling = cfg["padding"]?.string ?? "valid"
+        guard let padding = Padding(spelling: spelling) else {
+            throw FormatError.invalid(
+                file: file, message: "layer '\(layer)': padding '\(spelling)' is not supported (\(Padding.spellings))")
+        }
+        return padding
+    }
+
     private static func activation(_ cfg: JSONValue, layer: String, file: String) throws -> Activation {
         let value = cfg["activation"]
         let name = value?.string ?? value?["class_name"]?.string ?? value?["config"]?["name"]?.string ?? "linear"
@@ -137,7 +147,7 @@ public enum KerasModelLoader {
         case "Dense":
             guard let units = cfg["units"]?.int else { throw FormatError.invalid(file: file, message: "layer '\(name)': missing 'units'") }
             return LayerSpec(
-                type: "dense", name: name, inFeatures: inputShape.last, outFeatures: units,
+                type: .dense, name: name, inFeatures: inputShape.last, outFeatures: units,
                 activation: try activation(cfg, layer: name, file: file), useBias: cfg["use_bias"]?.bool ?? true)
         case "Conv2D":
             try channelsLast()
@@ -151,35 +161,35 @@ public enum KerasModelLoader {
                 throw FormatError.invalid(file: file, message: "layer '\(name)': missing 'filters' or 'kernel_size'")
             }
             return LayerSpec(
-                type: "conv2d", name: name, inFeatures: inputShape.last, outFeatures: filters, kernelSize: kernel,
-                strides: pair(cfg["strides"], default: [1, 1]), padding: cfg["padding"]?.string ?? "valid",
+                type: .conv2d, name: name, inFeatures: inputShape.last, outFeatures: filters, kernelSize: kernel,
+                strides: pair(cfg["strides"], default: [1, 1]), padding: try padding(cfg, layer: name, file: file),
                 activation: try activation(cfg, layer: name, file: file), useBias: cfg["use_bias"]?.bool ?? true)
         case "MaxPooling2D", "AveragePooling2D":
             try channelsLast()
             let pool = pair(cfg["pool_size"], default: [2, 2])
             return LayerSpec(
-                type: cls == "MaxPooling2D" ? "max_pool2d" : "avg_pool2d", name: name, kernelSize: pool,
-                strides: pair(cfg["strides"], default: pool), padding: cfg["padding"]?.string ?? "valid")
+                type: cls == "MaxPooling2D" ? .maxPool2d : .avgPool2d, name: name, kernelSize: pool,
+                strides: pair(cfg["strides"], default: pool), padding: try padding(cfg, layer: name, file: file))
         case "GlobalAveragePooling2D":
             try channelsLast()
             if cfg["keepdims"]?.bool == true {
                 throw FormatError.invalid(file: file, message: "layer '\(name)': keepdims is not supported")
             }
-            return LayerSpec(type: "global_avg_pool2d", name: name)
+            return LayerSpec(type: .globalAvgPool2d, name: name)
         case "BatchNormalization":
             let axis = cfg["axis"]?.int ?? cfg["axis"]?.array?.first?.int ?? -1
             if axis != -1 && axis != inputShape.count {
                 throw FormatError.invalid(
                     file: file, message: "layer '\(name)': BatchNormalization over axis \(axis) is not supported (last axis)")
             }
-            return LayerSpec(type: "batch_norm", name: name, outFeatures: inputShape.last, epsilon: Float(cfg["epsilon"]?.double ?? 1e-3))
+            return LayerSpec(type: .batchNorm, name: name, outFeatures: inputShape.last, epsilon: Float(cfg["epsilon"]?.double ?? 1e-3))
         case "Flatten":
             try channelsLast()
-            return LayerSpec(type: "flatten", name: name)
+            return LayerSpec(type: .flatten, name: name)
         case "Dropout":
-            return LayerSpec(type: "dropout", name: name, rate: Float(cfg["rate"]?.double ?? 0))
+            return LayerSpec(type: .dropout, name: name, rate: Float(cfg["rate"]?.double ?? 0))
         case "Activation":
-            return LayerSpec(type: "activation", name: name, activation: try activation(cfg, layer: name, file: file))
+            return LayerSpec(type: .activation, name: name, activation: try activation(cfg, layer: name, file: file))
         default:
             return nil
         }

@@ -1,7 +1,7 @@
 import Tensors
 
 /// Pointwise activations (Keras names). Softmax runs over the last axis.
-public enum Activation: String, Codable, Sendable, CaseIterable {
+public enum Activation: String, ConfigEnum {
     case linear, relu, sigmoid, tanh, softmax, gelu
 
     /// Applies the activation in place to x viewed as (rows, cols).

@@ -4,7 +4,7 @@ import Tensors
 /// Inference-mode batch normalization over the last axis:
 /// `y = (x - mean) / sqrt(variance + eps) · gamma + beta`. Parameters: gamma, beta, mean, variance, each (features).
 /// ``SequentialModel/foldBatchNorms()`` merges it into the preceding Dense/Conv2D when it can.
-public final class BatchNorm: Layer {
+public final class BatchNorm: Layer, SpecBuildable {
     public let features: Int
     public let epsilon: Float
 
@@ -17,7 +17,11 @@ public final class BatchNorm: Layer {
     }
 
     public override var summary: String { "\(features), eps \(epsilon)" }
-    public override var spec: LayerSpec { LayerSpec(type: "batch_norm", name: name, outFeatures: features, epsilon: epsilon) }
+    public override var spec: LayerSpec { LayerSpec(type: .batchNorm, name: name, outFeatures: features, epsilon: epsilon) }
+
+    public static func make(_ s: LayerSpec, inputShape: [Int]) throws -> Layer {
+        BatchNorm(name: s.name, features: s.outFeatures ?? inputShape.last ?? 0, epsilon: s.epsilon ?? 1e-3)
+    }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {
         guard input.last == features else {

@@ -3,7 +3,7 @@ import Tensors
 /// 2-D convolution over NHWC images, computed as im2col + one GEMM.
 /// weight: (filters, kh, kw, inChannels) — so a patch row of im2col times weightᵀ gives NHWC output directly;
 /// bias: (filters).
-public final class Conv2D: Layer {
+public final class Conv2D: Layer, SpecBuildable {
     public let inChannels: Int
     public let filters: Int
     public let kernelSize: (h: Int, w: Int)
@@ -42,8 +42,15 @@ public final class Conv2D: Layer {
 
     public override var spec: LayerSpec {
         LayerSpec(
-            type: "conv2d", name: name, inFeatures: inChannels, outFeatures: filters, kernelSize: [kernelSize.h, kernelSize.w],
-            strides: [strides.h, strides.w], padding: samePadding ? "same" : "valid", activation: activation, useBias: useBias)
+            type: .conv2d, name: name, inFeatures: inChannels, outFeatures: filters, kernelSize: [kernelSize.h, kernelSize.w],
+            strides: [strides.h, strides.w], padding: Padding(same: samePadding), activation: activation, useBias: useBias)
+    }
+
+    public static func make(_ s: LayerSpec, inputShape: [Int]) throws -> Layer {
+        Conv2D(
+            name: s.name, inChannels: s.inFeatures ?? inputShape.last ?? 0, filters: try s.required(s.outFeatures, "outFeatures"),
+            kernelSize: try s.pair(s.kernelSize, "kernelSize"), strides: try s.pair(s.strides ?? [1, 1], "strides"),
+            samePadding: s.samePadding, useBias: s.useBias ?? true, activation: s.activation ?? .linear)
     }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {

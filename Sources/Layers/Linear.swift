@@ -2,7 +2,7 @@ import Tensors
 
 /// A fully connected layer, PyTorch layout: `y = act(x · weightᵀ + bias)`.
 /// weight: (outFeatures, inFeatures); bias: (outFeatures).
-public final class Linear: Layer, ActivatedLinear {
+public final class Linear: Layer, ActivatedLinear, SpecBuildable {
     public let inFeatures: Int
     public let outFeatures: Int
     public let useBias: Bool
@@ -26,7 +26,13 @@ public final class Linear: Layer, ActivatedLinear {
     public override var summary: String { "\(inFeatures) → \(outFeatures)\(activation == .linear ? "" : ", \(activation.rawValue)")" }
 
     public override var spec: LayerSpec {
-        LayerSpec(type: "dense", name: name, inFeatures: inFeatures, outFeatures: outFeatures, activation: activation, useBias: useBias)
+        LayerSpec(type: .dense, name: name, inFeatures: inFeatures, outFeatures: outFeatures, activation: activation, useBias: useBias)
+    }
+
+    public static func make(_ s: LayerSpec, inputShape: [Int]) throws -> Layer {
+        Linear(
+            name: s.name, inFeatures: s.inFeatures ?? inputShape.last ?? 0, outFeatures: try s.required(s.outFeatures, "outFeatures"),
+            useBias: s.useBias ?? true, activation: s.activation ?? .linear)
     }
 
     /// x: (..., inFeatures) → (..., outFeatures).

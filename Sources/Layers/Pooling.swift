@@ -2,7 +2,7 @@ import Tensors
 
 /// Max or average pooling over NHWC images (TensorFlow padding rules; `same` average pooling divides by
 /// the number of in-bounds cells, as Keras does).
-public final class Pool2D: Layer {
+public final class Pool2D: Layer, SpecBuildable {
     public enum Kind: String, Sendable { case max, average }
     public let kind: Kind
     public let poolSize: (h: Int, w: Int)
@@ -22,8 +22,16 @@ public final class Pool2D: Layer {
 
     public override var spec: LayerSpec {
         LayerSpec(
-            type: kind == .max ? "max_pool2d" : "avg_pool2d", name: name, kernelSize: [poolSize.h, poolSize.w],
-            strides: [strides.h, strides.w], padding: samePadding ? "same" : "valid")
+            type: kind == .max ? .maxPool2d : .avgPool2d, name: name, kernelSize: [poolSize.h, poolSize.w],
+            strides: [strides.h, strides.w], padding: Padding(same: samePadding))
+    }
+
+    /// Builds `max_pool2d` and `avg_pool2d`; strides default to the pool size, as in Keras.
+    public static func make(_ s: LayerSpec, inputShape: [Int]) throws -> Layer {
+        let pool = try s.pair(s.kernelSize, "kernelSize")
+        return Pool2D(
+            name: s.name, kind: s.type == .maxPool2d ? .max : .average, poolSize: pool,
+            strides: try s.pair(s.strides ?? [pool.0, pool.1], "strides"), samePadding: s.samePadding)
     }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {
@@ -78,8 +86,9 @@ public final class Pool2D: Layer {
 }
 
 /// Mean over H and W of NHWC images: (N, H, W, C) → (N, C).
-public final class GlobalAvgPool2D: Layer {
-    public override var spec: LayerSpec { LayerSpec(type: "global_avg_pool2d", name: name) }
+public final class GlobalAvgPool2D: Layer, SpecBuildable {
+    public override var spec: LayerSpec { LayerSpec(type: .globalAvgPool2d, name: name) }
+    public static func make(_ s: LayerSpec, inputShape: [Int]) throws -> Layer { GlobalAvgPool2D(name: s.name) }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {
         guard input.count == 3 else { throw ModelError.invalidConfig("layer '\(name)' expects (H, W, C) input, got \(input)") }

@@ -120,49 +120,8 @@ public final class SequentialModel: Module {
         return nil
     }
 
-    /// Makes an empty layer from its spec.
+    /// Makes an empty layer from its spec (each layer type builds its own kind: see ``LayerKind/builder``).
     public static func makeLayer(_ s: LayerSpec, inputShape: [Int]) throws -> Layer {
-        func need<T>(_ v: T?, _ field: String) throws -> T {
-            guard let v else { throw ModelError.invalidConfig("layer '\(s.name)' (\(s.type)) needs '\(field)'") }
-            return v
-        }
-        func pair(_ v: [Int]?, _ field: String) throws -> (Int, Int) {
-            let a = try need(v, field)
-            guard a.count == 2, a[0] > 0, a[1] > 0 else {
-                throw ModelError.invalidConfig("layer '\(s.name)': '\(field)' must be two positive integers, got \(a)")
-            }
-            return (a[0], a[1])
-        }
-        func same() throws -> Bool {
-            switch s.padding ?? "valid" {
-            case "same": return true
-            case "valid": return false
-            case let p: throw ModelError.invalidConfig("layer '\(s.name)': padding '\(p)' is not supported (valid, same)")
-            }
-        }
-        switch s.type {
-        case "dense":
-            return Linear(
-                name: s.name, inFeatures: s.inFeatures ?? inputShape.last ?? 0, outFeatures: try need(s.outFeatures, "outFeatures"),
-                useBias: s.useBias ?? true, activation: s.activation ?? .linear)
-        case "conv2d":
-            return Conv2D(
-                name: s.name, inChannels: s.inFeatures ?? inputShape.last ?? 0, filters: try need(s.outFeatures, "outFeatures"),
-                kernelSize: try pair(s.kernelSize, "kernelSize"), strides: try pair(s.strides ?? [1, 1], "strides"),
-                samePadding: try same(), useBias: s.useBias ?? true, activation: s.activation ?? .linear)
-        case "max_pool2d", "avg_pool2d":
-            let pool = try pair(s.kernelSize, "kernelSize")
-            return Pool2D(
-                name: s.name, kind: s.type == "max_pool2d" ? .max : .average, poolSize: pool,
-                strides: try pair(s.strides ?? [pool.0, pool.1], "strides"), samePadding: try same())
-        case "global_avg_pool2d": return GlobalAvgPool2D(name: s.name)
-        case "batch_norm":
-            return BatchNorm(name: s.name, features: s.outFeatures ?? inputShape.last ?? 0, epsilon: s.epsilon ?? 1e-3)
-        case "flatten": return Flatten(name: s.name)
-        case "dropout": return Dropout(name: s.name, rate: s.rate ?? 0)
-        case "activation": return ActivationLayer(name: s.name, activation: try need(s.activation, "activation"))
-        default:
-            throw ModelError.unsupportedLayer(name: s.name, type: s.type, supported: LayerSpec.supportedTypes)
-        }
+        try s.type.builder.make(s, inputShape: inputShape)
     }
 }

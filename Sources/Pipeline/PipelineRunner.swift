@@ -170,8 +170,8 @@ public struct PipelineRunner {
             guard let q = module as? any QuantizedModule else { return nil }
             let spec = q.quantSpec
             return QuantizedLayerReport(
-                path: path, bits: spec.kind == "int4-linear" ? 4 : 8, method: spec.method ?? "rtn",
-                activations: spec.activationMode ?? "none", bitsPerWeight: q.bitsPerWeight, weightRelativeError: nil,
+                path: path, bits: spec.kind.bits, method: spec.method ?? .rtn,
+                activations: (spec.activationMode ?? .none).rawValue, bitsPerWeight: q.bitsPerWeight, weightRelativeError: nil,
                 smoothingAlpha: nil)
         }
     }

@@ -132,7 +132,9 @@ public struct Recipe: Codable, Sendable {
             "stages.evaluate": ["batch_sizes", "threads", "time_budget", "timing"],
             "stages.export": ["zstd"],
         ]
-        for (path, allowed) in QuantizeConfig.allowedKeys { keys[path.isEmpty ? "stages.quantize" : "stages.quantize.\(path)"] = allowed }
+        for (path, allowed) in QuantizeConfig.keySchema.keys {
+            keys[path.isEmpty ? "stages.quantize" : "stages.quantize.\(path)"] = allowed
+        }
         return keys
     }()
 }

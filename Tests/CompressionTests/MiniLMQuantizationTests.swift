@@ -26,7 +26,7 @@ struct MiniLMQuantizationTests {
         let fp32 = try ModelLoader.load(dir.path)
         let reference = try fp32.predict(.texts(texts), on: testExecutor)
         let model = try ModelLoader.load(dir.path)
-        var config = QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: "dynamic"), ignore: ["re:pooler\\..*"])
+        var config = QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: .dynamic), ignore: ["re:pooler\\..*"])
         config.embeddings = true
         let reports = try Quantizer(config: config, executor: testExecutor).apply(to: model, calibration: nil)
         #expect(reports.contains { $0.path == "embeddings.word_embeddings" })

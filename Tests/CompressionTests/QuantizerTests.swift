@@ -28,8 +28,8 @@ struct QuantizerTests {
     struct Case: Sendable, CustomTestStringConvertible {
         let model: String
         let bits: Int
-        let activations: String
-        let method: String
+        let activations: Int8Linear.ActivationMode
+        let method: QuantizationMethod
         let maxDrop: Double
         var awq = false
         var testDescription: String {
@@ -38,13 +38,13 @@ struct QuantizerTests {
     }
 
     static let cases: [Case] = [
-        Case(model: sharedMLP, bits: 8, activations: "static", method: "rtn", maxDrop: 0.003),
-        Case(model: sharedMLP, bits: 8, activations: "dynamic", method: "rtn", maxDrop: 0.003),
-        Case(model: sharedMLP, bits: 4, activations: "none", method: "gptq", maxDrop: 0.01),
-        Case(model: sharedMLP, bits: 4, activations: "none", method: "gptq", maxDrop: 0.01, awq: true),
-        Case(model: sharedMLP, bits: 4, activations: "none", method: "awq", maxDrop: 0.01),
-        Case(model: path("Tests/Fixtures/keras/digits_cnn.keras"), bits: 8, activations: "static", method: "rtn", maxDrop: 0.003),
-        Case(model: path("Tests/Fixtures/keras/digits_cnn.keras"), bits: 4, activations: "none", method: "gptq", maxDrop: 0.01),
+        Case(model: sharedMLP, bits: 8, activations: .static, method: .rtn, maxDrop: 0.003),
+        Case(model: sharedMLP, bits: 8, activations: .dynamic, method: .rtn, maxDrop: 0.003),
+        Case(model: sharedMLP, bits: 4, activations: .none, method: .gptq, maxDrop: 0.01),
+        Case(model: sharedMLP, bits: 4, activations: .none, method: .gptq, maxDrop: 0.01, awq: true),
+        Case(model: sharedMLP, bits: 4, activations: .none, method: .awq, maxDrop: 0.01),
+        Case(model: path("Tests/Fixtures/keras/digits_cnn.keras"), bits: 8, activations: .static, method: .rtn, maxDrop: 0.003),
+        Case(model: path("Tests/Fixtures/keras/digits_cnn.keras"), bits: 4, activations: .none, method: .gptq, maxDrop: 0.01),
     ]
 
     @Test(arguments: cases)
@@ -55,7 +55,7 @@ struct QuantizerTests {
         var w = QuantizeConfig.WeightConfig(bits: c.bits, method: c.method)
         if c.bits == 4 { w.groupSize = 32 }
         w.awqScales = c.awq ? true : nil
-        let config = QuantizeConfig(weights: w, activations: .init(mode: c.activations, calibration: "percentile", percentile: 99.99))
+        let config = QuantizeConfig(weights: w, activations: .init(mode: c.activations, calibration: .percentile, percentile: 99.99))
         let reports = try Quantizer(config: config, executor: testExecutor).apply(to: model, calibration: .tensor(train))
         #expect(!reports.isEmpty)
         #expect(reports.allSatisfy { $0.bits == c.bits })
@@ -79,8 +79,8 @@ struct QuantizerTests {
         // W8A8 dynamic vs weight-only on the same codes: the integer GEMM only adds activation rounding.
         let (x, _, _) = try Self.digits()
         let a = try ModelLoader.load(Self.sharedMLP), b = try ModelLoader.load(Self.sharedMLP)
-        try Quantizer(config: QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: "none")), executor: testExecutor).apply(to: a, calibration: nil)
-        try Quantizer(config: QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: "dynamic")), executor: testExecutor).apply(to: b, calibration: nil)
+        try Quantizer(config: QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: .none)), executor: testExecutor).apply(to: a, calibration: nil)
+        try Quantizer(config: QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: .dynamic)), executor: testExecutor).apply(to: b, calibration: nil)
         let oa = try a.predict(.tensor(x), on: testExecutor).floats, ob = try b.predict(.tensor(x), on: testExecutor).floats
         let diff = zip(oa, ob).map { abs($0 - $1) }.max()!
         #expect(diff > 0 && diff < 0.02, "max diff \(diff)")
@@ -104,15 +104,26 @@ struct QuantizerTests {
 
     static let bad: [Bad] = [
         Bad(config: QuantizeConfig(weights: .init(bits: 3)), fragment: "unsupported bits 3"),
-        Bad(config: QuantizeConfig(weights: .init(bits: 4, granularity: "group", groupSize: 48)), fragment: "group size 48"),
-        Bad(config: QuantizeConfig(weights: .init(bits: 4, granularity: "group", groupSize: 128)), fragment: "does not divide"),
-        Bad(config: QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: "static")), fragment: "data.calibration is required"),
-        Bad(config: QuantizeConfig(weights: .init(bits: 8, method: "gptq")), fragment: "data.calibration is required"),
+        Bad(config: QuantizeConfig(weights: .init(bits: 4, granularity: .group, groupSize: 48)), fragment: "group size 48"),
+        Bad(config: QuantizeConfig(weights: .init(bits: 4, granularity: .group, groupSize: 128)), fragment: "does not divide"),
+        Bad(config: QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: .static)), fragment: "data.calibration is required"),
+        Bad(config: QuantizeConfig(weights: .init(bits: 8, method: .gptq)), fragment: "data.calibration is required"),
         Bad(
-            config: QuantizeConfig(weights: .init(bits: 4, granularity: "group"), activations: .init(mode: "dynamic")),
+            config: QuantizeConfig(weights: .init(bits: 4, granularity: .group), activations: .init(mode: .dynamic)),
             fragment: "weight-only"),
-        Bad(config: QuantizeConfig(weights: .init(bits: 8, method: "magic")), fragment: "unknown method"),
     ]
+
+    /// Choices are enums: an unknown spelling fails at decoding, naming the key path and the allowed spellings.
+    @Test func unknownMethodIsRejectedWhenDecoded() throws {
+        let json = #"{"weights": {"bits": 8, "method": "magic"}}"#
+        do {
+            _ = try JSONDecoder().decode(QuantizeConfig.self, from: Data(json.utf8))
+            Issue.record("expected an error")
+        } catch let DecodingError.dataCorrupted(context) {
+            #expect(context.codingPath.map(\.stringValue) == ["weights", "method"])
+            #expect(context.debugDescription == "unknown value 'magic' (allowed: rtn, gptq, awq)")
+        }
+    }
 
     @Test(arguments: bad)
     func badSettingsAreRejectedAndTheModelIsUntouched(_ c: Bad) throws {
@@ -132,7 +143,7 @@ struct QuantizerTests {
     @Test func tooFewCalibrationSamplesAndNaNAreRejected() throws {
         let (_, _, train) = try Self.digits()
         let model = try ModelLoader.load(Self.sharedMLP)
-        let config = QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: "static"))
+        let config = QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: .static))
         #expect(throws: CompressionError.self) { try Quantizer(config: config, executor: testExecutor).apply(to: model, calibration: .tensor(train.rows(0..<3))) }
         var poisoned = train.rows(0..<32)
         poisoned.withUnsafeMutableFloats { $0[5] = .nan }

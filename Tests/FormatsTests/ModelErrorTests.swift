@@ -29,12 +29,39 @@ struct ModelErrorTests {
     }
 
     @Test func unknownLayerIsNamedWithTheSupportedList() throws {
-        let specs = [LayerSpec(type: "flatten", name: "flatten"), LayerSpec(type: "lstm", name: "my_lstm")]
+        let json = #"[{"type": "flatten", "name": "flatten"}, {"type": "lstm", "name": "my_lstm"}]"#
         do {
-            _ = try SequentialModel(inputShape: [8, 8, 1], specs: specs)
+            _ = try JSONDecoder().decode([LayerSpec].self, from: Data(json.utf8))
             Issue.record("expected an error")
         } catch let e as ModelError {
             #expect(e.description.contains("my_lstm") && e.description.contains("lstm") && e.description.contains("conv2d"), "\(e)")
+        }
+    }
+
+    /// The same through a loader: the architecture JSON next to an MLP's safetensors names the file, layer and kind.
+    @Test func unknownLayerKindInModelJSONIsNamed() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.copyItem(
+            at: TestPaths.fixture("mlp/digits_mlp.safetensors"), to: dir.appendingPathComponent("m.safetensors"))
+        let json = try String(contentsOf: TestPaths.fixture("mlp/digits_mlp.json"), encoding: .utf8)
+        #expect(json.contains(#""type": "flatten""#))
+        try json.replacingOccurrences(of: #""type": "flatten""#, with: #""type": "reshape""#).write(
+            to: dir.appendingPathComponent("m.json"), atomically: true, encoding: .utf8)
+        do {
+            _ = try ModelLoader.load(dir.appendingPathComponent("m.safetensors").path)
+            Issue.record("expected an error")
+        } catch {
+            let message = "\(error)"
+            #expect(message.contains("m.json") && message.contains("'flatten'") && message.contains("reshape"), "\(message)")
+            #expect(message.contains("global_avg_pool2d") && !message.contains("\n"), "\(message)")
+        }
+    }
+
+    @Test func unknownPaddingIsNamed() throws {
+        let json = #"{"type": "conv2d", "name": "c1", "outFeatures": 4, "kernelSize": [3, 3], "padding": "causal"}"#
+        #expect(throws: ModelError.invalidConfig("layer 'c1': padding 'causal' is not supported (valid, same)")) {
+            try JSONDecoder().decode(LayerSpec.self, from: Data(json.utf8))
         }
     }
 

@@ -14,7 +14,7 @@ struct TuningTests {
 
     @Test func tightConstraintKeepsSensitiveModulesHigher() throws {
         let eval = try EvalData.load(Self.repo.appendingPathComponent("datasets/digits/test.h5").path)
-        let config = QuantizeConfig(weights: .init(bits: 4, granularity: "group", groupSize: 32))
+        let config = QuantizeConfig(weights: .init(bits: 4, granularity: .group, groupSize: 32))
         var constraints = Recipe.Constraints()
         constraints.minCosine = 0.99999
         let tuner = MixedPrecisionTuner(config: config, constraints: constraints, executor: testExecutor)
@@ -33,7 +33,7 @@ struct TuningTests {
     @Test func sensitivityRanksEveryTarget() throws {
         let model = try ModelLoader.load(Self.mlp)
         let eval = try EvalData.load(Self.repo.appendingPathComponent("datasets/digits/test.h5").path)
-        let rows = try SensitivityAnalysis(config: QuantizeConfig(weights: .init(bits: 4, granularity: "group", groupSize: 32)), executor: testExecutor)
+        let rows = try SensitivityAnalysis(config: QuantizeConfig(weights: .init(bits: 4, granularity: .group, groupSize: 32)), executor: testExecutor)
             .run(model, eval: eval, calibration: nil)
         #expect(Set(rows.map(\.path)) == ["dense_1", "dense_2", "dense_3"])
         #expect(zip(rows, rows.dropFirst()).allSatisfy { $0.metricDrop >= $1.metricDrop })

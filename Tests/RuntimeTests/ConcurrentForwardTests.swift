@@ -22,10 +22,10 @@ struct ConcurrentForwardTests {
         switch precision {
         case .fp32: break
         case .int8:
-            let config = QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: "dynamic"))
+            let config = QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: .dynamic))
             try Quantizer(config: config, executor: testExecutor).apply(to: model, calibration: nil)
         case .int4:
-            let config = QuantizeConfig(weights: .init(bits: 4, granularity: "group", groupSize: 32))
+            let config = QuantizeConfig(weights: .init(bits: 4, granularity: .group, groupSize: 32))
             try Quantizer(config: config, executor: testExecutor).apply(to: model, calibration: nil)
         }
         model.freeze()

@@ -1,8 +1,9 @@
 import Foundation
+import Layers
 
 /// Activation ranges for static int8 quantization, from values seen during calibration.
 public enum ActivationCalibration {
-    public enum Method: String, Codable, Sendable, CaseIterable {
+    public enum Method: String, ConfigEnum {
         /// The observed minimum and maximum.
         case minmax
         /// The given percentile of |x| (e.g. 99.99).

@@ -15,7 +15,7 @@ public final class Int4Linear: Layer, ActivatedLinear, QuantizedModule {
     public let activation: Activation
     public let groupSize: Int
     public let hasInputScale: Bool
-    public let method: String
+    public let method: QuantizationMethod
     /// Rows up to which the on-the-fly kernel is used.
     public static let onTheFlyMaxRows = 8
     /// The weight dequantized and packed, for batches above `onTheFlyMaxRows`; rebuilt by ``prepare()``.
@@ -23,7 +23,7 @@ public final class Int4Linear: Layer, ActivatedLinear, QuantizedModule {
 
     public init(
         name: String, inFeatures: Int, outFeatures: Int, useBias: Bool, activation: Activation, groupSize: Int,
-        inputScale: Bool, method: String = "rtn"
+        inputScale: Bool, method: QuantizationMethod = .rtn
     ) throws {
         guard [32, 64, 128].contains(groupSize) else {
             throw ModelError.invalidConfig("module '\(name)': group size \(groupSize) is not supported (32, 64, 128)")
@@ -47,18 +47,24 @@ public final class Int4Linear: Layer, ActivatedLinear, QuantizedModule {
 
     public override var typeName: String { "Int4Linear" }
     public override var summary: String {
-        "\(inFeatures) → \(outFeatures), int4 group \(groupSize)\(hasInputScale ? ", smoothed" : ""), \(method)"
+        "\(inFeatures) → \(outFeatures), int4 group \(groupSize)\(hasInputScale ? ", smoothed" : ""), \(method.rawValue)"
             + (activation == .linear ? "" : ", \(activation.rawValue)")
     }
 
     public override var spec: LayerSpec {
-        LayerSpec(type: "dense", name: name, inFeatures: inFeatures, outFeatures: outFeatures, activation: activation, useBias: useBias)
+        LayerSpec(type: .dense, name: name, inFeatures: inFeatures, outFeatures: outFeatures, activation: activation, useBias: useBias)
     }
 
     public var quantSpec: QuantizedModuleSpec {
         QuantizedModuleSpec(
-            kind: "int4-linear", name: name, inFeatures: inFeatures, outFeatures: outFeatures, useBias: useBias,
+            kind: .int4Linear, name: name, inFeatures: inFeatures, outFeatures: outFeatures, useBias: useBias,
             activation: activation, groupSize: groupSize, inputScale: hasInputScale, method: method)
+    }
+
+    public static func make(_ s: QuantizedModuleSpec) throws -> any QuantizedModule {
+        try Int4Linear(
+            name: s.name, inFeatures: s.inFeatures, outFeatures: s.outFeatures, useBias: s.useBias, activation: s.activation,
+            groupSize: s.groupSize ?? 32, inputScale: s.inputScale, method: s.method ?? .rtn)
     }
 
     public var bitsPerWeight: Double { Double(QuantOps.q4RowBytes(inFeatures) * 8) / Double(inFeatures) }

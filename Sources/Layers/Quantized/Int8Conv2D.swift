@@ -9,7 +9,7 @@ public final class Int8Conv2D: Layer, QuantizedModule {
 
     public init(
         geometry: ConvGeometry, filters: Int, useBias: Bool, activation: Activation, mode: Int8Linear.ActivationMode,
-        method: String = "rtn"
+        method: QuantizationMethod = .rtn
     ) {
         self.geometry = geometry
         self.filters = filters
@@ -27,19 +27,31 @@ public final class Int8Conv2D: Layer, QuantizedModule {
 
     public override var spec: LayerSpec {
         LayerSpec(
-            type: "conv2d", name: name, inFeatures: geometry.inChannels, outFeatures: filters,
+            type: .conv2d, name: name, inFeatures: geometry.inChannels, outFeatures: filters,
             kernelSize: [geometry.kernelSize.h, geometry.kernelSize.w], strides: [geometry.strides.h, geometry.strides.w],
-            padding: geometry.samePadding ? "same" : "valid", activation: gemm.activation, useBias: gemm.useBias)
+            padding: Padding(same: geometry.samePadding), activation: gemm.activation, useBias: gemm.useBias)
     }
 
     public var quantSpec: QuantizedModuleSpec {
         var s = gemm.quantSpec
-        s.kind = "int8-conv2d"
+        s.kind = .int8Conv2d
         s.name = name
         s.conv = .init(
             inChannels: geometry.inChannels, kernelSize: [geometry.kernelSize.h, geometry.kernelSize.w],
-            strides: [geometry.strides.h, geometry.strides.w], padding: geometry.samePadding ? "same" : "valid")
+            strides: [geometry.strides.h, geometry.strides.w], padding: Padding(same: geometry.samePadding))
         return s
+    }
+
+    public static func make(_ s: QuantizedModuleSpec) throws -> any QuantizedModule {
+        guard let c = s.conv, c.kernelSize.count == 2, c.strides.count == 2 else {
+            throw ModelError.invalidConfig("module '\(s.name)': int8-conv2d needs conv geometry")
+        }
+        let g = ConvGeometry(
+            name: s.name, inChannels: c.inChannels, kernelSize: (c.kernelSize[0], c.kernelSize[1]),
+            strides: (c.strides[0], c.strides[1]), samePadding: c.padding == .same)
+        return Int8Conv2D(
+            geometry: g, filters: s.outFeatures, useBias: s.useBias, activation: s.activation, mode: s.activationMode ?? .none,
+            method: s.method ?? .rtn)
     }
 
     public var bitsPerWeight: Double { gemm.bitsPerWeight }

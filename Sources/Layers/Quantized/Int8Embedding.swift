@@ -20,7 +20,11 @@ public final class Int8Embedding: Module, QuantizedModule, EmbeddingTable {
     public override var summary: String { "\(count) × \(dim), int8 per row" }
 
     public var quantSpec: QuantizedModuleSpec {
-        QuantizedModuleSpec(kind: "int8-embedding", name: "", inFeatures: dim, outFeatures: count, useBias: false, activation: .linear)
+        QuantizedModuleSpec(kind: .int8Embedding, name: "", inFeatures: dim, outFeatures: count, useBias: false, activation: .linear)
+    }
+
+    public static func make(_ s: QuantizedModuleSpec) throws -> any QuantizedModule {
+        Int8Embedding(count: s.outFeatures, dim: s.inFeatures)
     }
 
     public var bitsPerWeight: Double { 8 + 32 / Double(dim) }

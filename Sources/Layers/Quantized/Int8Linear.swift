@@ -11,7 +11,8 @@ import Tensors
 /// `dynamic` quantizes each activation row to u8 at run time and uses the u8×s8 GEMM (AVX-512 VNNI / AVX2);
 /// `static` uses one calibrated activation scale and zero point.
 public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
-    public enum ActivationMode: String, Codable, Sendable { case none, dynamic, `static` }
+    /// How activations are quantized (recipes' `activations.mode`, artifacts' `activationMode`).
+    public enum ActivationMode: String, ConfigEnum { case none, dynamic, `static` }
 
     public let inFeatures: Int
     public let outFeatures: Int
@@ -19,7 +20,7 @@ public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
     public let activation: Activation
     public let mode: ActivationMode
     public let hasInputScale: Bool
-    public let method: String
+    public let method: QuantizationMethod
     /// What the weight became for the kernels, rebuilt by ``prepare()`` on every weight change.
     private var prepared: PreparedWeight
 
@@ -31,7 +32,7 @@ public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
 
     public init(
         name: String, inFeatures: Int, outFeatures: Int, useBias: Bool, activation: Activation, mode: ActivationMode,
-        inputScale: Bool, method: String = "rtn"
+        inputScale: Bool, method: QuantizationMethod = .rtn
     ) {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
@@ -54,19 +55,25 @@ public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
 
     public override var typeName: String { "Int8Linear" }
     public override var summary: String {
-        "\(inFeatures) → \(outFeatures), int8 per-channel, activations \(mode.rawValue)\(hasInputScale ? ", smoothed" : ""), \(method)"
+        "\(inFeatures) → \(outFeatures), int8 per-channel, activations \(mode.rawValue)\(hasInputScale ? ", smoothed" : ""), \(method.rawValue)"
             + (activation == .linear ? "" : ", \(activation.rawValue)")
     }
 
     /// Rebuilds the chain as fp32 `dense`; the artifact's module map swaps this module back in.
     public override var spec: LayerSpec {
-        LayerSpec(type: "dense", name: name, inFeatures: inFeatures, outFeatures: outFeatures, activation: activation, useBias: useBias)
+        LayerSpec(type: .dense, name: name, inFeatures: inFeatures, outFeatures: outFeatures, activation: activation, useBias: useBias)
     }
 
     public var quantSpec: QuantizedModuleSpec {
         QuantizedModuleSpec(
-            kind: "int8-linear", name: name, inFeatures: inFeatures, outFeatures: outFeatures, useBias: useBias,
-            activation: activation, activationMode: mode.rawValue, inputScale: hasInputScale, method: method)
+            kind: .int8Linear, name: name, inFeatures: inFeatures, outFeatures: outFeatures, useBias: useBias,
+            activation: activation, activationMode: mode, inputScale: hasInputScale, method: method)
+    }
+
+    public static func make(_ s: QuantizedModuleSpec) throws -> any QuantizedModule {
+        Int8Linear(
+            name: s.name, inFeatures: s.inFeatures, outFeatures: s.outFeatures, useBias: s.useBias, activation: s.activation,
+            mode: s.activationMode ?? .none, inputScale: s.inputScale, method: s.method ?? .rtn)
     }
 
     public var bitsPerWeight: Double { 8 + 32 / Double(inFeatures) }

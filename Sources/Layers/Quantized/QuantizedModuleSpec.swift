@@ -3,21 +3,20 @@ import Tensors
 /// How a quantized module is built, as stored in an artifact's `model.json` (`modules` maps a module path to its
 /// spec); the fp32 tree is built first, then these modules replace the ones at their paths.
 public struct QuantizedModuleSpec: Codable, Sendable, Equatable {
-    /// `int8-linear`, `int8-conv2d`, `int8-embedding` or `int4-linear`.
-    public var kind: String
+    public var kind: QuantizedModuleKind
     public var name: String
     public var inFeatures: Int
     public var outFeatures: Int
     public var useBias: Bool
     public var activation: Activation
-    /// int8: `none` (weight-only), `dynamic` or `static` activation quantization.
-    public var activationMode: String?
+    /// int8: weight-only (`none`, also when absent), `dynamic` or `static` activation quantization.
+    public var activationMode: Int8Linear.ActivationMode?
     /// int4: group size along the input (32, 64 or 128).
     public var groupSize: Int?
     /// Whether activations are divided by a per-input-channel `input_scale` (SmoothQuant / AWQ).
     public var inputScale: Bool
-    /// Quantization method that produced the weights (rtn, gptq, awq), for reports.
-    public var method: String?
+    /// Quantization method that produced the weights, for reports (absent means rtn).
+    public var method: QuantizationMethod?
     /// Window geometry of quantized convolutions.
     public var conv: ConvSpec?
 
@@ -25,12 +24,13 @@ public struct QuantizedModuleSpec: Codable, Sendable, Equatable {
         public var inChannels: Int
         public var kernelSize: [Int]
         public var strides: [Int]
-        public var padding: String
+        public var padding: Padding
     }
 
     public init(
-        kind: String, name: String, inFeatures: Int, outFeatures: Int, useBias: Bool, activation: Activation,
-        activationMode: String? = nil, groupSize: Int? = nil, inputScale: Bool = false, method: String? = nil
+        kind: QuantizedModuleKind, name: String, inFeatures: Int, outFeatures: Int, useBias: Bool, activation: Activation,
+        activationMode: Int8Linear.ActivationMode? = nil, groupSize: Int? = nil, inputScale: Bool = false,
+        method: QuantizationMethod? = nil
     ) {
         self.kind = kind; self.name = name; self.inFeatures = inFeatures; self.outFeatures = outFeatures; self.useBias = useBias
         self.activation = activation; self.activationMode = activationMode; self.groupSize = groupSize; self.inputScale = inputScale
@@ -38,43 +38,14 @@ public struct QuantizedModuleSpec: Codable, Sendable, Equatable {
     }
 
     /// An empty module for this spec (parameters are loaded afterwards).
-    public func makeModule() throws -> Module {
-        switch kind {
-        case "int8-linear":
-            guard let mode = Int8Linear.ActivationMode(rawValue: activationMode ?? "none") else {
-                throw ModelError.invalidConfig(
-                    "module '\(name)': activation mode '\(activationMode ?? "")' is not one of none, dynamic, static")
-            }
-            return Int8Linear(
-                name: name, inFeatures: inFeatures, outFeatures: outFeatures, useBias: useBias, activation: activation,
-                mode: mode, inputScale: inputScale, method: method ?? "rtn")
-        case "int8-conv2d":
-            guard let c = conv, c.kernelSize.count == 2, c.strides.count == 2,
-                let mode = Int8Linear.ActivationMode(rawValue: activationMode ?? "none")
-            else {
-                throw ModelError.invalidConfig("module '\(name)': int8-conv2d needs conv geometry and an activation mode")
-            }
-            let g = ConvGeometry(
-                name: name, inChannels: c.inChannels, kernelSize: (c.kernelSize[0], c.kernelSize[1]),
-                strides: (c.strides[0], c.strides[1]), samePadding: c.padding == "same")
-            return Int8Conv2D(
-                geometry: g, filters: outFeatures, useBias: useBias, activation: activation, mode: mode, method: method ?? "rtn")
-        case "int8-embedding":
-            return Int8Embedding(count: outFeatures, dim: inFeatures)
-        case "int4-linear":
-            return try Int4Linear(
-                name: name, inFeatures: inFeatures, outFeatures: outFeatures, useBias: useBias, activation: activation,
-                groupSize: groupSize ?? 32, inputScale: inputScale, method: method ?? "rtn")
-        default:
-            throw ModelError.invalidConfig(
-                "module '\(name)': unknown quantized module kind '\(kind)' (int8-linear, int8-conv2d, int8-embedding, int4-linear)")
-        }
-    }
+    public func makeModule() throws -> Module { try kind.moduleType.make(self) }
 }
 
 /// A module whose weights are stored in fewer bits.
 public protocol QuantizedModule: Module {
     var quantSpec: QuantizedModuleSpec { get }
+    /// An empty module for `spec` (the inverse of ``quantSpec``; parameters are loaded afterwards).
+    static func make(_ spec: QuantizedModuleSpec) throws -> any QuantizedModule
     /// Storage bits per weight, scales included.
     var bitsPerWeight: Double { get }
     /// Encoding of each parameter for `model.json` (`int8-per-channel`, `q4-g32`, `f32`).
