@@ -36,7 +36,7 @@ public final class Conv2D: Layer, SpecBuildable {
     }
 
     public override var summary: String {
-        "\(inChannels) → \(filters), \(kernelSize.h)×\(kernelSize.w)/\(strides.h), \(samePadding ? "same" : "valid")"
+        "\(inChannels) → \(filters), \(kernelSize.h)×\(kernelSize.w)/\(strides.h), \(Padding(same: samePadding).rawValue)"
             + (activation == .linear ? "" : ", \(activation.rawValue)")
     }
 

@@ -18,7 +18,7 @@ public final class Pool2D: Layer, SpecBuildable {
     }
 
     public override var typeName: String { kind == .max ? "MaxPool2D" : "AvgPool2D" }
-    public override var summary: String { "\(poolSize.h)×\(poolSize.w)/\(strides.h), \(samePadding ? "same" : "valid")" }
+    public override var summary: String { "\(poolSize.h)×\(poolSize.w)/\(strides.h), \(Padding(same: samePadding).rawValue)" }
 
     public override var spec: LayerSpec {
         LayerSpec(

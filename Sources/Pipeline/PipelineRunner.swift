@@ -1,9 +1,9 @@
-import Runtime
 import Compression
 import Evaluation
 import Formats
 import Foundation
 import Layers
+import Runtime
 import Tensors
 
 /// The metrics of one stage, as kept in `metrics.json`.
@@ -84,9 +84,7 @@ public struct PipelineRunner {
     public func run(_ recipe: Recipe, recipePath: String, outputDirectory: String? = nil) throws -> (RunRecord, URL) {
         let outDir = URL(fileURLWithPath: outputDirectory ?? recipe.output ?? "artifacts/\(recipe.name)")
         progress("loading \(recipe.model)")
-        var model = try ModelLoader.load(recipe.model)
-        // The untouched model, for fidelity once a stage has changed `model`.
-        var original: LoadedModel?
+        let model = try ModelLoader.load(recipe.model)
         let calibration = try recipe.data?.calibration.map { try EvalData.load($0).items }
         let sourceSha = try SHA256.hex(ofFile: URL(fileURLWithPath: recipe.model))
         let evalData = try (recipe.data?.evaluation ?? []).map { try EvalData.load($0) }
@@ -99,59 +97,18 @@ public struct PipelineRunner {
         let executor = Executor(threads: threadsOverride ?? Executor.availableCores)
 
         try withTemporaryDirectoryReplacing(outDir) { tmp in
+            var context = StageContext(
+                recipe: recipe, recipePath: recipePath, index: 0, model: model, original: nil, calibration: calibration,
+                evaluation: evalData, sourceSha256: sourceSha, directory: tmp, records: [], threadsOverride: threadsOverride,
+                timeBudgetOverride: timeBudgetOverride, executor: executor, progress: progress)
             for (index, stage) in recipe.stages.enumerated() {
                 let start = Date()
                 progress("stage \(index + 1)/\(recipe.stages.count): \(stage.name)")
-                switch stage {
-                case let .evaluate(e):
-                    let stageThreads = threadsOverride ?? e.threads ?? executor.threads
-                    let stageExecutor = stageThreads == executor.threads ? executor : Executor(threads: stageThreads)
-                    var options = Evaluator.Options()
-                    options.batchSizes = e.batchSizes ?? [1, 32]
-                    options.timeBudget = timeBudgetOverride ?? e.timeBudget ?? 10
-                    options.skipTiming = e.timing == false
-                    var report = try Evaluator(options: options, executor: stageExecutor, progress: progress).evaluate(model, data: evalData, reference: original)
-                    if original != nil {
-                        // The model in memory is no longer the source files: say what it is, and don't report the
-                        // source's file size as its own (the export stage's artifact has the real one).
-                        let changes = recipe.stages.prefix(index).map(\.name).filter { $0 != "evaluate" && $0 != "export" }
-                        report.model = "\(recipe.model) after \(changes.joined(separator: " + "))"
-                        report.format = "in-memory"
-                        report.size.fileBytes = 0
-                    }
-                    records.append(StageRecord(index: index, stage: "evaluate", metrics: report, seconds: Date().timeIntervalSince(start)))
-                case let .quantize(q):
-                    if original == nil { original = try ModelLoader.load(recipe.model) }
-                    var record = StageRecord(index: index, stage: "quantize", seconds: 0)
-                    if q.sensitivity == true, let eval = evalData.first {
-                        record.sensitivity = try SensitivityAnalysis(config: q, executor: executor, progress: progress).run(
-                            model, eval: eval, calibration: calibration)
-                    }
-                    if q.tuning == true, let constraints = recipe.constraints, let eval = evalData.first {
-                        let tuner = MixedPrecisionTuner(config: q, constraints: constraints, executor: executor, progress: progress)
-                        let (tuned, attempts, summary) = try tuner.run(
-                            load: { try ModelLoader.load(recipe.model) }, eval: eval, calibration: calibration)
-                        model = tuned
-                        record.tuning = attempts
-                        record.tuningSummary = summary
-                        record.quantization = quantizedModules(model)
-                    } else {
-                        record.quantization = try Quantizer(config: q, executor: executor, progress: progress).apply(to: model, calibration: calibration)
-                    }
-                    record.seconds = Date().timeIntervalSince(start)
-                    records.append(record)
-                case let .export(x):
-                    let provenance = ArtifactManifest.Provenance(
-                        source: recipe.model, sourceSha256: sourceSha, recipe: recipePath, toolVersion: compressToolVersion,
-                        createdAt: ISO8601DateFormatter().string(from: Date()), stages: recipe.stages.prefix(index).map(\.name))
-                    let artifactDir = tmp.appendingPathComponent("model")
-                    try Artifact.write(model, to: artifactDir, provenance: provenance, zstd: x.zstd ?? false)
-                    let diff = try roundTripDifference(model, artifactDir, evalData, on: executor)
-                    records.append(
-                        StageRecord(
-                            index: index, stage: "export", artifact: "model", roundtripMaxAbsDiff: diff,
-                            seconds: Date().timeIntervalSince(start)))
-                }
+                context.index = index
+                context.records = records
+                var stageRecord = try stage.run(&context)
+                stageRecord.seconds = Date().timeIntervalSince(start)
+                records.append(stageRecord)
             }
             record.stages = records
             (record.constraints, record.constraintsMet) = checkConstraints(recipe.constraints, records)
@@ -162,26 +119,6 @@ public struct PipelineRunner {
             try RunReport.markdown(record).write(to: tmp.appendingPathComponent("report.md"), atomically: false, encoding: .utf8)
         }
         return (record, outDir)
-    }
-
-    /// What the tuned model's quantized modules are (the tuner rebuilt the model, so reports come from the tree).
-    func quantizedModules(_ model: LoadedModel) -> [QuantizedLayerReport] {
-        model.root.namedModules().compactMap { path, module in
-            guard let q = module as? any QuantizedModule else { return nil }
-            let spec = q.quantSpec
-            return QuantizedLayerReport(
-                path: path, bits: spec.kind.bits, method: spec.method ?? .rtn,
-                activations: (spec.activationMode ?? .none).rawValue, bitsPerWeight: q.bitsPerWeight, weightRelativeError: nil,
-                smoothingAlpha: nil)
-        }
-    }
-
-    /// Reloads the artifact and compares outputs with the in-memory model on up to 32 evaluation items.
-    func roundTripDifference(_ model: LoadedModel, _ dir: URL, _ data: [EvalData], on executor: Executor) throws -> Double? {
-        guard let first = data.first else { return nil }
-        let reloaded = try Artifact.load(dir)
-        let items = first.items.slice(0..<min(32, first.items.count))
-        return Fidelity.maxAbsDiff(try model.predict(items, on: executor), try reloaded.predict(items, on: executor))
     }
 
     /// Checks constraints of later evaluate stages against the first one (the input model).

@@ -12,21 +12,60 @@
 /// Relative paths are resolved against the current directory.
 import Compression
 
-public struct Recipe: Codable, Sendable {
+public struct Recipe: Codable, Sendable, ConfigSection {
     public var name: String
     public var model: String
     public var data: DataSection?
-    public var stages: [Stage]
+    /// In order; each is one of ``RecipeStages/all`` (`- evaluate: {...}`).
+    public var stages: [any RecipeStage]
     public var constraints: Constraints?
     /// Output directory (default `artifacts/<name>`).
     public var output: String?
 
-    public struct DataSection: Codable, Sendable {
+    public init(
+        name: String, model: String, data: DataSection? = nil, stages: [any RecipeStage], constraints: Constraints? = nil,
+        output: String? = nil
+    ) {
+        self.name = name; self.model = model; self.data = data; self.stages = stages; self.constraints = constraints; self.output = output
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, model, data, stages, constraints, output }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        model = try c.decode(String.self, forKey: .model)
+        data = try c.decodeIfPresent(DataSection.self, forKey: .data)
+        stages = try c.decode([StageEntry].self, forKey: .stages).map(\.stage)
+        constraints = try c.decodeIfPresent(Constraints.self, forKey: .constraints)
+        output = try c.decodeIfPresent(String.self, forKey: .output)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(model, forKey: .model)
+        try c.encodeIfPresent(data, forKey: .data)
+        try c.encode(stages.map(StageEntry.init), forKey: .stages)
+        try c.encodeIfPresent(constraints, forKey: .constraints)
+        try c.encodeIfPresent(output, forKey: .output)
+    }
+
+    /// The first stage of type `T`, typed (`recipe.first(QuantizeStage.self)?.config`).
+    public func first<T: RecipeStage>(_ type: T.Type) -> T? { stages.lazy.compactMap { $0 as? T }.first }
+
+    public struct DataSection: Codable, Sendable, ConfigSection {
         public var calibration: String?
         /// One spec or a list (see `EvalData`).
         public var evaluation: [String]?
 
-        enum CodingKeys: String, CodingKey { case calibration, evaluation }
+        public init(calibration: String? = nil, evaluation: [String]? = nil) {
+            self.calibration = calibration
+            self.evaluation = evaluation
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case calibration, evaluation }
+        public static var keySchema: KeySchema { KeySchema(CodingKeys.self) }
 
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -39,12 +78,13 @@ public struct Recipe: Codable, Sendable {
         }
     }
 
-    public struct Constraints: Codable, Sendable {
+    public struct Constraints: Codable, Sendable, ConfigSection {
         /// Lowest acceptable mean cosine to the original model's outputs.
         public var minCosine: Double?
         /// Largest acceptable top-1 accuracy drop (absolute, 0.01 = one point).
         public var maxAccuracyDrop: Double?
-        enum CodingKeys: String, CodingKey { case minCosine = "min_cosine", maxAccuracyDrop = "max_accuracy_drop" }
+        enum CodingKeys: String, CodingKey, CaseIterable { case minCosine = "min_cosine", maxAccuracyDrop = "max_accuracy_drop" }
+        public static var keySchema: KeySchema { KeySchema(CodingKeys.self) }
 
         public init(minCosine: Double? = nil, maxAccuracyDrop: Double? = nil) {
             self.minCosine = minCosine
@@ -52,89 +92,16 @@ public struct Recipe: Codable, Sendable {
         }
     }
 
-    /// One step; written in YAML as a single-key mapping (`- evaluate: {...}`).
-    public enum Stage: Codable, Sendable {
-        case evaluate(EvaluateStage)
-        case export(ExportStage)
-        case quantize(QuantizeConfig)
-
-        /// Stage names the runner knows.
-        public static let names = ["evaluate", "export", "quantize"]
-
-        public var name: String {
-            switch self {
-            case .evaluate: return "evaluate"
-            case .export: return "export"
-            case .quantize: return "quantize"
-            }
-        }
-
-        struct Key: CodingKey {
-            var stringValue: String
-            var intValue: Int? { nil }
-            init(stringValue: String) { self.stringValue = stringValue }
-            init?(intValue: Int) { nil }
-        }
-
-        public init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: Key.self)
-            guard c.allKeys.count == 1, let key = c.allKeys.first else {
-                throw DecodingError.dataCorrupted(
-                    .init(
-                        codingPath: decoder.codingPath,
-                        debugDescription: "a stage is a mapping with exactly one key (\(Stage.names.joined(separator: ", ")))"))
-            }
-            switch key.stringValue {
-            case "evaluate": self = .evaluate(try c.decodeIfPresent(EvaluateStage.self, forKey: key) ?? EvaluateStage())
-            case "export": self = .export(try c.decodeIfPresent(ExportStage.self, forKey: key) ?? ExportStage())
-            case "quantize": self = .quantize(try c.decode(QuantizeConfig.self, forKey: key))
-            default:
-                throw DecodingError.dataCorrupted(
-                    .init(
-                        codingPath: decoder.codingPath + [key],
-                        debugDescription: "unknown stage '\(key.stringValue)' (supported: \(Stage.names.joined(separator: ", ")))"))
-            }
-        }
-
-        public func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: Key.self)
-            switch self {
-            case let .evaluate(s): try c.encode(s, forKey: Key(stringValue: "evaluate"))
-            case let .export(s): try c.encode(s, forKey: Key(stringValue: "export"))
-            case let .quantize(s): try c.encode(s, forKey: Key(stringValue: "quantize"))
-            }
-        }
+    /// Keys allowed at the top level, in `data` and in `constraints` (stages are added by ``keySchema(stages:)``).
+    public static var keySchema: KeySchema {
+        KeySchema(CodingKeys.self, nested: [.data: DataSection.self, .constraints: Constraints.self])
     }
 
-    public struct EvaluateStage: Codable, Sendable {
-        public var batchSizes: [Int]?
-        public var threads: Int?
-        /// Seconds of timed passes per batch size at most.
-        public var timeBudget: Double?
-        /// Set false to skip latency/throughput.
-        public var timing: Bool?
-        public init() {}
-        enum CodingKeys: String, CodingKey { case batchSizes = "batch_sizes", threads, timeBudget = "time_budget", timing }
+    /// Keys allowed at each place of a recipe whose stages may be `stages`, for unknown-key errors
+    /// (`stages.quantize.weights` holds the keys of a quantize stage's `weights`).
+    public static func keySchema(stages: [any RecipeStage.Type]) -> KeySchema {
+        var schema = keySchema
+        for stage in stages { schema.merge(stage.keySchema, under: "stages.\(stage.name)") }
+        return schema
     }
-
-    public struct ExportStage: Codable, Sendable {
-        /// Store weights as `model.safetensors.zst`.
-        public var zstd: Bool?
-        public init() {}
-    }
-
-    /// Keys allowed at each place of a recipe, for unknown-key errors.
-    static let allowedKeys: [String: Set<String>] = {
-        var keys: [String: Set<String>] = [
-            "": ["name", "model", "data", "stages", "constraints", "output"],
-            "data": ["calibration", "evaluation"],
-            "constraints": ["min_cosine", "max_accuracy_drop"],
-            "stages.evaluate": ["batch_sizes", "threads", "time_budget", "timing"],
-            "stages.export": ["zstd"],
-        ]
-        for (path, allowed) in QuantizeConfig.keySchema.keys {
-            keys[path.isEmpty ? "stages.quantize" : "stages.quantize.\(path)"] = allowed
-        }
-        return keys
-    }()
 }

@@ -21,8 +21,8 @@ public enum RecipeLoader {
         return try parse(text, file: path)
     }
 
-    /// Parses recipe text; `file` names it in errors.
-    public static func parse(_ text: String, file: String) throws -> Recipe {
+    /// Parses recipe text; `file` names it in errors. `stages` are the stage types it may use.
+    public static func parse(_ text: String, file: String, stages: [any RecipeStage.Type] = RecipeStages.all) throws -> Recipe {
         let node: Node
         do {
             guard let n = try Yams.compose(yaml: text) else { throw RecipeError(file: file, line: nil, message: "empty recipe") }
@@ -33,9 +33,11 @@ public enum RecipeLoader {
         guard node.mapping != nil else {
             throw RecipeError(file: file, line: node.mark?.line, message: "a recipe is a mapping of keys (name, model, stages, …)")
         }
-        try checkKeys(node, schemaPath: "", file: file)
+        try checkKeys(node, schemaPath: "", schema: Recipe.keySchema(stages: stages), stages: stages, file: file)
         let recipe: Recipe
-        do { recipe = try YAMLDecoder().decode(Recipe.self, from: node) } catch let e as DecodingError {
+        do {
+            recipe = try YAMLDecoder().decode(Recipe.self, from: node, userInfo: [RecipeStages.userInfoKey: stages])
+        } catch let e as DecodingError {
             let (path, message) = describe(e)
             throw RecipeError(file: file, line: locate(path, in: node)?.mark?.line, message: message)
         }
@@ -44,8 +46,8 @@ public enum RecipeLoader {
     }
 
     /// Rejects keys the schema doesn't know, naming the key and its line.
-    static func checkKeys(_ node: Node, schemaPath: String, file: String) throws {
-        if let mapping = node.mapping, let allowed = Recipe.allowedKeys[schemaPath] {
+    static func checkKeys(_ node: Node, schemaPath: String, schema: KeySchema, stages: [any RecipeStage.Type], file: String) throws {
+        if let mapping = node.mapping, let allowed = schema[schemaPath] {
             for (key, value) in mapping {
                 let k = key.string ?? "?"
                 guard allowed.contains(k) else {
@@ -54,7 +56,7 @@ public enum RecipeLoader {
                         file: file, line: key.mark?.line,
                         message: "unknown key '\(k)' at \(where_) (allowed: \(allowed.sorted().joined(separator: ", ")))")
                 }
-                try checkKeys(value, schemaPath: schemaPath.isEmpty ? k : "\(schemaPath).\(k)", file: file)
+                try checkKeys(value, schemaPath: schemaPath.isEmpty ? k : "\(schemaPath).\(k)", schema: schema, stages: stages, file: file)
             }
         }
         if schemaPath == "stages", let seq = node.sequence {
@@ -62,14 +64,13 @@ public enum RecipeLoader {
                 guard let m = stage.mapping, m.count == 1, let (key, value) = m.first, let name = key.string else {
                     throw RecipeError(
                         file: file, line: stage.mark?.line,
-                        message: "a stage is a mapping with exactly one key (\(Recipe.Stage.names.joined(separator: ", ")))")
+                        message: "a stage is a mapping with exactly one key (\(RecipeStages.names(stages)))")
                 }
-                guard Recipe.Stage.names.contains(name) else {
+                guard stages.contains(where: { $0.name == name }) else {
                     throw RecipeError(
-                        file: file, line: key.mark?.line,
-                        message: "unknown stage '\(name)' (supported: \(Recipe.Stage.names.joined(separator: ", ")))")
+                        file: file, line: key.mark?.line, message: "unknown stage '\(name)' (supported: \(RecipeStages.names(stages)))")
                 }
-                if value.mapping != nil { try checkKeys(value, schemaPath: "stages.\(name)", file: file) }
+                if value.mapping != nil { try checkKeys(value, schemaPath: "stages.\(name)", schema: schema, stages: stages, file: file) }
             }
         }
     }
@@ -83,34 +84,9 @@ public enum RecipeLoader {
         }
         guard !r.stages.isEmpty else { throw fail("stages", "stages must list at least one stage") }
         for (i, stage) in r.stages.enumerated() {
-            if case let .evaluate(e) = stage {
-                if let b = e.batchSizes, b.isEmpty || b.contains(where: { $0 < 1 }) {
-                    throw RecipeError(
-                        file: file, line: locate(["stages", "\(i)"], in: node)?.mark?.line, message: "batch_sizes must be positive integers"
-                    )
-                }
-                if let t = e.threads, t < 1 {
-                    throw RecipeError(file: file, line: locate(["stages", "\(i)"], in: node)?.mark?.line, message: "threads must be ≥ 1")
-                }
+            do { try stage.validate(in: r, at: i) } catch let p as StageProblem {
+                throw RecipeError(file: file, line: locate(p.recipeKey ?? ["stages", "\(i)"], in: node)?.mark?.line, message: p.message)
             }
-        }
-        for (i, stage) in r.stages.enumerated() {
-            if case let .quantize(q) = stage {
-                do { try q.validate() } catch let e as CompressionError {
-                    throw RecipeError(file: file, line: locate(["stages", "\(i)"], in: node)?.mark?.line, message: e.description)
-                }
-                if q.needsCalibration, r.data?.calibration == nil {
-                    throw fail("data", "stage \(i + 1) (quantize) needs data.calibration for static activations, smoothquant, gptq or awq")
-                }
-                if q.tuning == true, r.constraints == nil {
-                    throw fail("stages", "quantize tuning needs constraints (min_cosine and/or max_accuracy_drop)")
-                }
-            }
-        }
-        if r.stages.contains(where: {
-            if case .evaluate = $0 { return true }; return false
-        }), (r.data?.evaluation ?? []).isEmpty {
-            throw fail("data", "an evaluate stage needs data.evaluation")
         }
     }
 

@@ -19,8 +19,9 @@ struct RecipeTests {
         let r = try RecipeLoader.parse(Self.good, file: "good.yaml")
         #expect(r.name == "digits")
         #expect(r.data?.evaluation == ["datasets/digits/test.h5"])
-        #expect(r.stages.map(\.name) == ["evaluate", "export"])
-        if case let .evaluate(e) = r.stages[0] { #expect(e.batchSizes == [1, 8] && e.threads == 1) } else { Issue.record("stage 0") }
+        #expect(r.stages.map { $0.name } == ["evaluate", "export"])
+        let e = try #require(r.stages[0] as? EvaluateStage)
+        #expect(e.batchSizes == [1, 8] && e.threads == 1)
         #expect(r.constraints?.maxAccuracyDrop == 0.01)
     }
 
@@ -41,7 +42,41 @@ struct RecipeTests {
         Bad(yaml: good + "\n  - [unclosed", line: 9, fragment: "invalid YAML"),
         Bad(yaml: good.replacingOccurrences(of: "name: digits", with: "name: a/b"), line: 1, fragment: "name 'a/b'"),
         Bad(yaml: "- just\n- a list\n", line: 1, fragment: "mapping"),
+        Bad(
+            yaml: quantize.replacingOccurrences(of: "method: rtn", with: "method: gtpq"), line: 7,
+            fragment: "'stages.0.quantize.weights.method': unknown value 'gtpq' (allowed: rtn, gptq, awq)"),
+        Bad(
+            yaml: quantize.replacingOccurrences(of: "mode: static", with: "mode: dynamic-ish"), line: 8,
+            fragment: "'stages.0.quantize.activations.mode': unknown value 'dynamic-ish' (allowed: none, dynamic, static)"),
+        Bad(
+            yaml: quantize.replacingOccurrences(of: "per-channel", with: "per-row"), line: 7,
+            fragment: "unknown value 'per-row' (allowed: per-tensor, per-channel, group)"),
+        Bad(
+            yaml: quantize.replacingOccurrences(of: "calibration: mse", with: "calibration: kl"), line: 8,
+            fragment: "unknown value 'kl' (allowed: minmax, percentile, entropy, mse)"),
+        Bad(
+            yaml: quantize.replacingOccurrences(of: "bits: 8,", with: "bits: 8, grain: 2,"), line: 7,
+            fragment: "unknown key 'grain' at 'stages.quantize.weights' (allowed: act_order, awq_scales, bits"),
+        Bad(
+            yaml: quantize.replacingOccurrences(of: "calibration: c.txt", with: "evaluation: e.txt"), line: 4,
+            fragment: "needs data.calibration"),
     ]
+
+    static let quantize = """
+        name: q
+        model: m
+        data:
+          calibration: c.txt
+        stages:
+          - quantize:
+              weights: {bits: 8, granularity: per-channel, method: rtn}
+              activations: {mode: static, calibration: mse}
+        """
+
+    @Test func quantizeRecipeDecodesToEnums() throws {
+        let q = try #require(try RecipeLoader.parse(Self.quantize, file: "q.yaml").first(QuantizeStage.self)?.config)
+        #expect(q.granularity == .perChannel && q.method == .rtn && q.activationMode == .static && q.activations?.calibration == .mse)
+    }
 
     @Test(arguments: bad)
     func badRecipeNamesLineAndProblem(_ c: Bad) {

@@ -22,7 +22,7 @@ public final class Int8Conv2D: Layer, QuantizedModule {
 
     public override var typeName: String { "Int8Conv2D" }
     public override var summary: String {
-        "\(geometry.inChannels) → \(filters), \(geometry.kernelSize.h)×\(geometry.kernelSize.w)/\(geometry.strides.h), \(geometry.samePadding ? "same" : "valid"), int8, activations \(gemm.mode.rawValue)"
+        "\(geometry.inChannels) → \(filters), \(geometry.kernelSize.h)×\(geometry.kernelSize.w)/\(geometry.strides.h), \(Padding(same: geometry.samePadding).rawValue), int8, activations \(gemm.mode.rawValue)"
     }
 
     public override var spec: LayerSpec {
