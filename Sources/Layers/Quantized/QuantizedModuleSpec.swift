@@ -25,6 +25,10 @@ public struct QuantizedModuleSpec: Codable, Sendable, Equatable {
         public var kernelSize: [Int]
         public var strides: [Int]
         public var padding: Padding
+
+        public init(inChannels: Int, kernelSize: [Int], strides: [Int], padding: Padding) {
+            self.inChannels = inChannels; self.kernelSize = kernelSize; self.strides = strides; self.padding = padding
+        }
     }
 
     public init(
