@@ -38,7 +38,7 @@ struct CompareCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let executor = common.makeExecutor()
-            let progress = progressPrinter()
+            let progress = progressPrinter(quiet: common.quiet)
             var options = Evaluator.Options()
             options.batchSizes = [1, batchSize]
             options.timeBudget = timeBudget

@@ -20,6 +20,8 @@ struct Compress: ParsableCommand {
 struct CommonOptions: ParsableArguments {
     @Option(name: .long, help: "Compute threads (default: all cores).")
     var threads: Int?
+    @Flag(name: .long, help: "No progress on stderr (errors are still reported).")
+    var quiet = false
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
@@ -43,8 +45,8 @@ func reportingErrors(_ body: () throws -> Void) throws {
 }
 
 /// Progress lines on stderr, only when it is a terminal (or COMPRESS_PROGRESS=1), so logs and pipes stay clean.
-func progressPrinter() -> (String) -> Void {
-    let enabled = isatty(STDERR_FILENO) != 0 || ProcessInfo.processInfo.environment["COMPRESS_PROGRESS"] == "1"
+func progressPrinter(quiet: Bool) -> (String) -> Void {
+    let enabled = !quiet && isatty(STDERR_FILENO) != 0 || ProcessInfo.processInfo.environment["COMPRESS_PROGRESS"] == "1"
     let start = Date()
     return { message in
         guard enabled else { return }

@@ -35,7 +35,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let executor = common.makeExecutor()
-            let progress = progressPrinter()
+            let progress = progressPrinter(quiet: common.quiet)
             let m = try ModelLoader.load(model)
             let ref = try reference.map { try ModelLoader.load($0) }
             let sets = try data.map { try EvalData.load($0) }

@@ -29,7 +29,7 @@ struct PredictCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let executor = common.makeExecutor()
-            let progress = progressPrinter()
+            let progress = progressPrinter(quiet: common.quiet)
             let m = try ModelLoader.load(model)
             let data = try EvalData.load(dataset.map { "\(input)#\($0)" } ?? input)
             progress("running \(data.items.count) items")

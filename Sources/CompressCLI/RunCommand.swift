@@ -13,6 +13,8 @@ struct RunCommand: ParsableCommand {
     var output: String?
     @Option(name: .long, help: "Seconds of timed passes per batch size in evaluate stages (overrides the recipe).")
     var timeBudget: Double?
+    @Flag(name: .long, help: "Allow an existing empty output directory that compress did not create.")
+    var force = false
     @Flag(name: .long, help: "Print the run's metrics as JSON.")
     var json = false
     @OptionGroup var common: CommonOptions
@@ -21,7 +23,9 @@ struct RunCommand: ParsableCommand {
         try reportingErrors {
             Executor.setBLASThreads(common.threads ?? Executor.availableCores)
             let r = try RecipeLoader.load(recipe)
-            let runner = PipelineRunner(threadsOverride: common.threads, timeBudgetOverride: timeBudget, progress: progressPrinter())
+            var runner = PipelineRunner(
+                threadsOverride: common.threads, timeBudgetOverride: timeBudget, progress: progressPrinter(quiet: common.quiet))
+            runner.force = force
             let (record, dir) = try runner.run(r, recipePath: recipe, outputDirectory: output)
             if json {
                 let e = JSONEncoder()

@@ -46,7 +46,8 @@ struct SensitivityCommand: ParsableCommand {
             eval.items = eval.items.slice(0..<n)
             eval.labels = eval.labels.map { Array($0.prefix(n)) }
             let cal = try calibration.map { try EvalData.load($0).items }
-            let rows = try SensitivityAnalysis(config: config, executor: executor, progress: progressPrinter()).run(m, eval: eval, calibration: cal)
+            let rows = try SensitivityAnalysis(config: config, executor: executor, progress: progressPrinter(quiet: common.quiet)).run(
+                m, eval: eval, calibration: cal)
             if json {
                 let e = JSONEncoder()
                 e.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -19,11 +19,12 @@ public enum Artifact {
     }
 
     /// Writes `model` as an artifact directory, atomically: it is built under a temporary name and renamed
-    /// into place, so a failure leaves no partial artifact.
+    /// into place, so a failure leaves no partial artifact. An existing `dir` is replaced only if it is an artifact
+    /// (or empty, with `force`); anything else is refused (``DirectoryOwnership/artifact``).
     /// - zstd: store `model.safetensors.zst` instead of the raw file.
     public static func write(
         _ model: LoadedModel, to dir: URL, provenance: ArtifactManifest.Provenance,
-        metrics: Data? = nil, zstd: Bool = false
+        metrics: Data? = nil, zstd: Bool = false, force: Bool = false
     ) throws {
         let parameters = model.root.namedParameters()
         let encodings = parameterEncodings(model.root)
@@ -62,7 +63,7 @@ public enum Artifact {
             task: task, architecture: architecture, tensors: entries, provenance: provenance,
             weightsFile: weightsFile, tokenizerFiles: tokenizerSources.isEmpty ? nil : tokenizerSources.map(\.lastPathComponent),
             modules: quantized.isEmpty ? nil : quantized)
-        try withTemporaryDirectoryReplacing(dir) { tmp in
+        try withTemporaryDirectoryReplacing(dir, ownership: .artifact, force: force) { tmp in
             let raw = tmp.appendingPathComponent("model.safetensors")
             try SafeTensors.write(tensors, metadata: ["format": "compress-artifact-v1"], to: raw)
             if zstd {

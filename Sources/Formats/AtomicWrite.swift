@@ -61,16 +61,24 @@ public func writeFileAtomically(_ url: URL, _ body: (URL) throws -> Void) throws
 }
 
 /// Builds a directory at a temporary sibling of `finalDir` (`.<name>.tmp-XXXX`), then swaps it in with rename;
-/// a previous `finalDir` is replaced as a whole, and on error the temporary directory is removed.
+/// on error the temporary directory is removed and `finalDir` is untouched.
+///
+/// A previous `finalDir` is replaced as a whole, but only if `ownership` says this writer wrote it (its marker,
+/// which every directory written here gets), or it is empty and `force` is set; see
+/// ``DirectoryOwnership/checkReplaceable(_:force:)``. The check runs before `body` (fail before the work) and again
+/// just before the swap.
 ///
 /// ```swift
-/// try withTemporaryDirectoryReplacing(artifactDir) { dir in
+/// try withTemporaryDirectoryReplacing(artifactDir, ownership: .artifact) { dir in
 ///     try SafeTensors.write(tensors, metadata: [:], to: dir.appendingPathComponent("model.safetensors"))
 /// }
 /// ```
-public func withTemporaryDirectoryReplacing(_ finalDir: URL, _ body: (URL) throws -> Void) throws {
+public func withTemporaryDirectoryReplacing(
+    _ finalDir: URL, ownership: DirectoryOwnership, force: Bool = false, _ body: (URL) throws -> Void
+) throws {
     let fm = FileManager.default
     let label = fileLabel(finalDir)
+    try ownership.checkReplaceable(finalDir, force: force)
     let temp = temporarySibling(of: finalDir)
     do {
         try fm.createDirectory(at: temp, withIntermediateDirectories: true)
@@ -79,9 +87,9 @@ public func withTemporaryDirectoryReplacing(_ finalDir: URL, _ body: (URL) throw
     }
     do {
         try body(temp)
-        var isDir: ObjCBool = false
-        if fm.fileExists(atPath: finalDir.path, isDirectory: &isDir) {
-            guard isDir.boolValue else { throw FormatError.io(file: label, message: "exists and is not a directory") }
+        try Data().write(to: temp.appendingPathComponent(ownership.marker))
+        try ownership.checkReplaceable(finalDir, force: force)
+        if fm.fileExists(atPath: finalDir.path) {
             // rename(2) cannot replace a non-empty directory: move the old one aside first, then swap.
             let old = temporarySibling(of: finalDir, tag: "old")
             guard rename(finalDir.path, old.path) == 0 else {

@@ -71,6 +71,9 @@ public struct PipelineRunner {
     public var threadsOverride: Int?
     /// Overrides `time_budget` of evaluate stages (tests use a small one).
     public var timeBudgetOverride: Double?
+    /// Allows an existing empty directory not written by compress as the output (`--force`). Directories with
+    /// files are only ever replaced when an earlier run wrote them (see ``DirectoryOwnership/run``).
+    public var force = false
 
     public init(threadsOverride: Int? = nil, timeBudgetOverride: Double? = nil, progress: @escaping (String) -> Void = { _ in }) {
         self.threadsOverride = threadsOverride
@@ -83,6 +86,8 @@ public struct PipelineRunner {
     @discardableResult
     public func run(_ recipe: Recipe, recipePath: String, outputDirectory: String? = nil) throws -> (RunRecord, URL) {
         let outDir = URL(fileURLWithPath: outputDirectory ?? recipe.output ?? "artifacts/\(recipe.name)")
+        // Refuse a foreign output directory before the work, not after minutes of it.
+        try DirectoryOwnership.run.checkReplaceable(outDir, force: force)
         progress("loading \(recipe.model)")
         let model = try ModelLoader.load(recipe.model)
         let calibration = try recipe.data?.calibration.map { try EvalData.load($0).items }
@@ -96,7 +101,7 @@ public struct PipelineRunner {
         // One executor for the run; an evaluate stage with its own `threads` gets its own executor.
         let executor = Executor(threads: threadsOverride ?? Executor.availableCores)
 
-        try withTemporaryDirectoryReplacing(outDir) { tmp in
+        try withTemporaryDirectoryReplacing(outDir, ownership: .run, force: force) { tmp in
             var context = StageContext(
                 recipe: recipe, recipePath: recipePath, index: 0, model: model, original: nil, calibration: calibration,
                 evaluation: evalData, sourceSha256: sourceSha, directory: tmp, records: [], threadsOverride: threadsOverride,

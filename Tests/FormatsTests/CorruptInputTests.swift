@@ -212,17 +212,17 @@ struct CorruptInputTests {
         let dir = try FormatFixtures.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let target = dir.appendingPathComponent("artifact")
-        try withTemporaryDirectoryReplacing(target) { try Data("v1".utf8).write(to: $0.appendingPathComponent("f")) }
+        try withTemporaryDirectoryReplacing(target, ownership: .artifact) { try Data("v1".utf8).write(to: $0.appendingPathComponent("f")) }
         #expect(try String(contentsOf: target.appendingPathComponent("f"), encoding: .utf8) == "v1")
         #expect(throws: FormatError.self) {
-            try withTemporaryDirectoryReplacing(target) { tmp in
+            try withTemporaryDirectoryReplacing(target, ownership: .artifact) { tmp in
                 try Data("v2".utf8).write(to: tmp.appendingPathComponent("f"))
                 throw FormatError.invalid(file: "x", message: "stage failed")
             }
         }
         #expect(try String(contentsOf: target.appendingPathComponent("f"), encoding: .utf8) == "v1")
-        try withTemporaryDirectoryReplacing(target) { try Data("v3".utf8).write(to: $0.appendingPathComponent("g")) }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: target.path) == ["g"])
+        try withTemporaryDirectoryReplacing(target, ownership: .artifact) { try Data("v3".utf8).write(to: $0.appendingPathComponent("g")) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: target.path).sorted() == [".compress-artifact", "g"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["artifact"])
         try writeAtomically(Data("x".utf8), to: dir.appendingPathComponent("file"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["artifact", "file"])

@@ -6,14 +6,14 @@ import Testing
 struct CLITests {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Runs the debug binary; returns (status, stdout, stderr).
-    static func run(_ arguments: [String]) throws -> (Int32, String, String) {
+    /// Runs the debug binary (in `directory`, default the repository); returns (status, stdout, stderr).
+    static func run(_ arguments: [String], in directory: URL? = nil) throws -> (Int32, String, String) {
         let binary = repo.appendingPathComponent(".build/debug/compress")
         guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw CocoaError(.fileNoSuchFile) }
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
-        process.currentDirectoryURL = repo
+        process.currentDirectoryURL = directory ?? repo
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -62,5 +62,51 @@ struct CLITests {
         #expect(lines.count == 1, "stderr: \(err)")
         #expect(err.hasPrefix("compress: error: ") && err.contains(c.fragment), "stderr: \(err)")
         #expect(!FileManager.default.fileExists(atPath: "/tmp/compress-cli-never.safetensors"))
+    }
+
+    static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("compress-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// The reliability bug's repro, on a temporary directory: `--output` naming a directory compress did not write.
+    @Test func runRefusesToReplaceAForeignDirectory() throws {
+        let root = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let keep = root.appendingPathComponent("keep")
+        try FileManager.default.createDirectory(at: keep, withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: keep.appendingPathComponent("x"))
+        for extra in [[], ["--force"]] {
+            let (status, _, err) = try Self.run(["run", "recipes/digits-cnn.yaml", "--output", keep.path, "--quiet"] + extra)
+            #expect(status == 1)
+            #expect(err.split(separator: "\n").count == 1 && err.contains(keep.path) && err.contains("refusing"), "stderr: \(err)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: keep.path) == ["x"])
+        }
+    }
+
+    /// `output: .` run from a directory: refused even with --force, and nothing in it is touched.
+    @Test func runNeverReplacesTheCurrentDirectory() throws {
+        let root = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let work = root.appendingPathComponent("work")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        try Data("keep".utf8).write(to: work.appendingPathComponent("notes.txt"))
+        let recipe = """
+            name: dot
+            model: \(Self.repo.path)/Tests/Fixtures/keras/digits_cnn.keras
+            data: {evaluation: \(Self.repo.path)/datasets/digits/test.h5}
+            stages:
+              - evaluate: {timing: false}
+            output: .
+            """
+        try Data(recipe.utf8).write(to: work.appendingPathComponent("dot.yaml"))
+        for extra in [[], ["--force"], ["--output", ".."], ["--output", "..", "--force"]] {
+            let (status, _, err) = try Self.run(["run", "dot.yaml", "--quiet"] + extra, in: work)
+            #expect(status == 1)
+            #expect(err.contains("refusing") && err.contains("current directory"), "stderr: \(err)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: work.path).sorted() == ["dot.yaml", "notes.txt"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.path) == ["work"])
     }
 }

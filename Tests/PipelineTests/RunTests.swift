@@ -50,6 +50,34 @@ struct RunTests {
         #expect(report.contains("| 1 | evaluate |") && report.contains("round-trip"))
     }
 
+    @Test func rerunReplacesItsOwnOutputButNotAForeignOne() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let yaml = """
+            name: twice
+            model: \(Self.repo.path)/Tests/Fixtures/keras/digits_cnn.keras
+            data: {evaluation: \(Self.repo.path)/datasets/digits/test.h5}
+            stages:
+              - evaluate: {timing: false}
+            """
+        let recipePath = dir.appendingPathComponent("r.yaml").path
+        try yaml.write(toFile: recipePath, atomically: true, encoding: .utf8)
+        let recipe = try RecipeLoader.load(recipePath)
+        let out = dir.appendingPathComponent("run")
+        try PipelineRunner().run(recipe, recipePath: recipePath, outputDirectory: out.path)
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(".compress-run").path))
+        try PipelineRunner().run(recipe, recipePath: recipePath, outputDirectory: out.path)
+        // A directory holding something else: refused, before any stage runs.
+        let foreign = dir.appendingPathComponent("foreign")
+        try FileManager.default.createDirectory(at: foreign, withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: foreign.appendingPathComponent("x"))
+        var forced = PipelineRunner()
+        forced.force = true
+        #expect(throws: FormatError.self) { try forced.run(recipe, recipePath: recipePath, outputDirectory: foreign.path) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: foreign.path) == ["x"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["foreign", "r.yaml", "run"])
+    }
+
     @Test func failingRunLeavesNoPartialOutput() throws {
         let dir = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
