@@ -7,7 +7,7 @@ struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect", abstract: "List a model's layers, shapes, parameters and bytes.")
 
-    @Argument(help: "Model: artifact or Hugging Face directory, .h5, .keras, or .safetensors (+ .json).")
+    @Argument(help: "Model: artifact, run (artifacts/NAME) or Hugging Face directory, .h5, .keras, or .safetensors (+ .json).")
     var model: String
     @Flag(name: .long, help: "Print JSON.")
     var json = false

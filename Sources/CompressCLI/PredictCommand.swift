@@ -9,7 +9,7 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Run a model on inputs and write its outputs as one safetensors tensor named 'output'.")
 
-    @Argument(help: "Model (artifact, Hugging Face directory, .h5, .keras, .safetensors).")
+    @Argument(help: "Model (artifact, run directory, Hugging Face directory, .h5, .keras, .safetensors).")
     var model: String
     @Option(name: .long, help: "Inputs: a text file (one item a line) or an HDF5/safetensors array.")
     var input: String

@@ -3,15 +3,31 @@ import Layers
 import Tensors
 
 /// Opens any model the tools accept, by looking at the path:
-/// an artifact directory (`model.json`), a Hugging Face folder (`config.json` + `model.safetensors`),
-/// a Keras `.h5`/`.keras` file, or a PyTorch-named MLP `.safetensors` with its architecture JSON next to it
-/// (`NAME.json`, see ``MLPLoader``).
+/// an artifact directory (`model.json`), a `compress run` output directory (its `model/` artifact),
+/// a Hugging Face folder (`config.json` + `model.safetensors`), a Keras `.h5`/`.keras` file, or a PyTorch-named
+/// MLP `.safetensors` with its architecture JSON next to it (`NAME.json`, see ``MLPLoader``).
 public enum ModelLoader {
     /// Loads the model at `path`. Keras BatchNorms are folded into the preceding layer for inference.
+    ///
+    /// ```swift
+    /// let m = try ModelLoader.load("artifacts/minilm-int8")  // the run's model/ artifact
+    /// ```
     public static func load(_ path: String) throws -> LoadedModel {
         let url = URL(fileURLWithPath: path)
         guard FileManager.default.fileExists(atPath: url.path) else { throw FormatError.missingFile(path) }
         if isDirectory(url) {
+            // Resolved here, once, so every command taking a MODEL (and recipes' `model:`) accepts a run folder.
+            if DirectoryOwnership.run.owns(url), !Artifact.isArtifact(url) {
+                let model = url.appendingPathComponent("model")
+                guard Artifact.isArtifact(model) else {
+                    throw FormatError.invalid(
+                        file: path,
+                        message:
+                            "a `compress run` output without model/ (its recipe has no export stage); add an `export` stage to the recipe and run it again"
+                    )
+                }
+                return try Artifact.load(model)
+            }
             if Artifact.isArtifact(url) { return try Artifact.load(url) }
             if HuggingFaceLoader.isModelDirectory(url) { return try HuggingFaceLoader.load(url) }
             throw FormatError.invalid(

@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 import Testing
 
 /// The `compress` executable itself: exit codes and one-line errors on stderr (built by `swift build --build-tests`).
@@ -108,5 +109,41 @@ struct CLITests {
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: work.path).sorted() == ["dot.yaml", "notes.txt"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: root.path) == ["work"])
+    }
+
+    /// A `compress run` output folder works wherever a MODEL goes; without model/ the error says how to fix it.
+    @Test func runFolderIsAModel() throws {
+        let root = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        func runRecipe(_ name: String, export: Bool) throws -> URL {
+            let yaml = """
+                name: \(name)
+                model: \(Self.repo.path)/Tests/Fixtures/keras/digits_cnn.keras
+                data: {evaluation: \(Self.repo.path)/datasets/digits/test.h5}
+                stages:
+                  - evaluate: {timing: false}
+                \(export ? "  - export: {}" : "")
+                """
+            let path = root.appendingPathComponent("\(name).yaml").path
+            try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+            let out = root.appendingPathComponent(name)
+            try PipelineRunner().run(try RecipeLoader.load(path), recipePath: path, outputDirectory: out.path)
+            return out
+        }
+        let run = try runRecipe("with-model", export: true)
+        let (s1, out1, _) = try Self.run(["inspect", run.path, "--json"])
+        #expect(s1 == 0)
+        let inspected = try JSONSerialization.jsonObject(with: Data(out1.utf8)) as? [String: Any]
+        #expect(inspected?["format"] as? String == "artifact" && (inspected?["layers"] as? [Any])?.count == 4)
+        let (s2, out2, _) = try Self.run([
+            "eval", run.path, "--reference", run.path, "--data", "datasets/digits/test.h5", "--no-timing", "--json", "--quiet",
+        ])
+        #expect(s2 == 0)
+        let report = try JSONSerialization.jsonObject(with: Data(out2.utf8)) as? [String: Any]
+        #expect((report?["fidelity"] as? [String: Any])?["max_abs_diff"] as? Double == 0)
+        let bare = try runRecipe("without-model", export: false)
+        let (s3, _, err3) = try Self.run(["inspect", bare.path])
+        #expect(s3 == 1)
+        #expect(err3.split(separator: "\n").count == 1 && err3.contains(bare.path) && err3.contains("add an `export` stage"), "\(err3)")
     }
 }

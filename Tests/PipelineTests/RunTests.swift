@@ -43,7 +43,9 @@ struct RunTests {
         #expect(first.latency!.latencyMs.p50 > 0 && first.latency!.latencyMs.p99 >= first.latency!.latencyMs.p50)
         #expect(record.stages[1].roundtripMaxAbsDiff == 0)
         #expect(record.constraintsMet)
-        // The run directory is a measurement `compare` can read.
+        // The run directory is a model (its model/ artifact) and a measurement `compare` can read.
+        let loaded = try ModelLoader.load(out.path)
+        #expect(loaded.format == "artifact" && loaded.source.lastPathComponent == "model")
         let m = try #require(try Comparison.loadMeasurement(out.path))
         #expect(m.accuracy == record.stages[2].metrics?.accuracy)
         let report = try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8)
