@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 import Pipeline
 import Testing
@@ -29,6 +30,11 @@ struct CLITests {
         #expect(status == 0)
         let json = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any]
         #expect((json?["layers"] as? [Any])?.count == 4)
+        // The command only prints the library's report.
+        let (s1, text, _) = try Self.run(["inspect", "Tests/Fixtures/keras/digits_cnn.keras"])
+        let inspection = ModelInspection(
+            try ModelLoader.load(Self.repo.path + "/Tests/Fixtures/keras/digits_cnn.keras"), name: "Tests/Fixtures/keras/digits_cnn.keras")
+        #expect(s1 == 0 && text == inspection.text + "\n")
         let (s2, out2, _) = try Self.run([
             "eval", "Tests/Fixtures/keras/digits_cnn.keras", "--data", "datasets/digits/test.h5", "--no-timing", "--json", "--threads", "1",
         ])

@@ -1,0 +1,93 @@
+import Formats
+import Foundation
+import Layers
+
+/// What `compress inspect` reports about a model: every module holding parameters, with its shapes, stored values,
+/// bytes and encodings, plus totals and provenance. Encodes to the `inspect --json` document; ``text`` is the table.
+///
+/// ```swift
+/// let report = ModelInspection(try ModelLoader.load("models/all-MiniLM-L6-v2"), name: "models/all-MiniLM-L6-v2")
+/// print(report.text)
+/// ```
+public struct ModelInspection: Codable, Sendable {
+    /// One module that holds parameters.
+    public struct Row: Codable, Sendable {
+        public var path: String
+        public var type: String
+        public var summary: String
+        /// Stored values (codes and scales for quantized modules).
+        public var parameters: Int
+        public var bytes: Int
+        /// Storage encodings of its tensors, joined with `+` (`f32`, `int8-per-channel`, …).
+        public var encoding: String
+        public var bitsPerWeight: Double
+        /// Tensor name → shape.
+        public var tensors: [String: [Int]]
+    }
+
+    /// The model as the user named it.
+    public var model: String
+    public var format: String
+    /// `sentence-embedding` or `sequential`.
+    public var kind: String
+    /// Stored values in all rows.
+    public var parameters: Int
+    public var bytes: Int
+    public var layers: [Row]
+    public var provenance: [String: String]
+    /// Weights the model represents (a quantized module counts in × out, not its codes); text only.
+    public var weights = 0
+    /// Header line: input/output shapes or the BERT configuration; text only.
+    public var architecture: String?
+
+    // `weights` and `architecture` stay out of the JSON so `inspect --json` keeps its established keys.
+    enum CodingKeys: String, CodingKey { case model, format, kind, parameters, bytes, layers, provenance }
+
+    /// Inspects `loaded`; `name` is how the user named it (shown as `model`).
+    public init(_ loaded: LoadedModel, name: String) {
+        var rows: [Row] = []
+        let encodingsByPath = parameterEncodings(loaded.root)
+        for (path, module) in loaded.root.namedModules() where !module.parameterNames.isEmpty {
+            let prefix = path.isEmpty ? "" : path + "."
+            var tensors: [String: [Int]] = [:]
+            var count = 0, bytes = 0
+            var encodings = Set<String>()
+            for name in module.parameterNames {
+                let t = module.parameter(name)
+                tensors[name] = t.shape
+                count += t.count
+                bytes += t.byteCount
+                encodings.insert(encodingsByPath[prefix + name] ?? "f32")
+            }
+            let bits = (module as? any QuantizedModule)?.bitsPerWeight ?? 32
+            rows.append(
+                Row(
+                    path: path, type: module.typeName, summary: module.summary, parameters: count, bytes: bytes,
+                    encoding: encodings.sorted().joined(separator: "+"), bitsPerWeight: bits, tensors: tensors))
+        }
+        model = name
+        format = loaded.format
+        kind = loaded.takesText ? "sentence-embedding" : "sequential"
+        parameters = rows.reduce(0) { $0 + $1.parameters }
+        bytes = rows.reduce(0) { $0 + $1.bytes }
+        layers = rows
+        provenance = loaded.provenance
+        weights = logicalParameterCount(loaded.root)
+        switch loaded.kind {
+        case let .sequential(seq):
+            architecture =
+                "input (N, \(seq.inputShape.map(String.init).joined(separator: ", "))) → output (N, \(seq.outputShape.map(String.init).joined(separator: ", ")))"
+        case let .sentenceEncoder(bert, pooling, tok):
+            let c = bert.config
+            architecture =
+                "BERT \(c.numHiddenLayers) layers, hidden \(c.hiddenSize), heads \(c.numAttentionHeads), ffn \(c.intermediateSize); pooling \(pooling.mode.rawValue)\(pooling.normalize ? " + normalize" : ""); max tokens \(tok.maxLength)"
+        }
+    }
+
+    /// The JSON document `inspect --json` prints (pretty, sorted keys).
+    public func json() throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try e.encode(self)
+    }
+}
