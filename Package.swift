@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Layers (see STYLE.md): imports only go downward.
-//   0  CKernels (C), COpenBLAS, CHDF5, CZstd
+//   0  CKernels (C), COpenBLAS, CHDF5, CZstd; Console (progress reporting, no dependencies)
 //   1  Tensors
 //   2  Tokenizers, Layers, Formats (Formats reads files into Layers' module trees)
 //   2½ Runtime (runs a loaded model on an Executor: input preparation, forward passes)
@@ -26,6 +26,8 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // Progress bars and lines on stderr; below everything that reports progress.
+        .target(name: "Console"),
         // Layer 1.
         .target(name: "Tensors", dependencies: ["CKernels", "COpenBLAS"]),
         // Layer 2.
@@ -39,24 +41,25 @@ let package = Package(
             ]),
         .target(name: "Runtime", dependencies: ["Formats", "Layers", "Tensors", "Tokenizers"]),
         // Layer 3.
-        .target(name: "Evaluation", dependencies: ["Runtime", "Formats", "Layers", "Tensors", "Tokenizers"]),
-        .target(name: "Compression", dependencies: ["Runtime", "Formats", "Layers", "Tensors", "CKernels", "COpenBLAS"]),
+        .target(name: "Evaluation", dependencies: ["Console", "Runtime", "Formats", "Layers", "Tensors", "Tokenizers"]),
+        .target(name: "Compression", dependencies: ["Console", "Runtime", "Formats", "Layers", "Tensors", "CKernels", "COpenBLAS"]),
         // Layer 4.
         .target(
             name: "Pipeline",
             dependencies: [
-                "Compression", "Evaluation", "Runtime", "Formats", "Layers", "Tensors",
+                "Compression", "Console", "Evaluation", "Runtime", "Formats", "Layers", "Tensors",
                 .product(name: "Yams", package: "Yams"),
             ]),
         // Layer 6.
         .executableTarget(
             name: "CompressCLI",
             dependencies: [
-                "Pipeline", "Compression", "Evaluation", "Runtime", "Formats", "Layers", "Tensors", "Tokenizers",
+                "Pipeline", "Compression", "Console", "Evaluation", "Runtime", "Formats", "Layers", "Tensors", "Tokenizers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors"]),
@@ -68,7 +71,8 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Compression", "Evaluation", "Formats", "Layers", "Tensors"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Runtime", "Formats", "Tensors"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "Runtime", "Formats", "Layers", "Tensors", "CKernels"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Compression", "Evaluation", "Runtime", "Formats", "Layers"]),
+        .testTarget(
+            name: "PipelineTests", dependencies: ["Pipeline", "Compression", "Console", "Evaluation", "Runtime", "Formats", "Layers"]),
     ],
     swiftLanguageModes: [.v6]
 )

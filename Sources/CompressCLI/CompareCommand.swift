@@ -1,9 +1,9 @@
-import Tensors
 import ArgumentParser
 import Evaluation
 import Formats
 import Foundation
 import Pipeline
+import Tensors
 
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,7 +38,7 @@ struct CompareCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let executor = common.makeExecutor()
-            let progress = progressPrinter(quiet: common.quiet)
+            let progress = common.progress()
             var options = Evaluator.Options()
             options.batchSizes = [1, batchSize]
             options.timeBudget = timeBudget
@@ -62,7 +62,7 @@ struct CompareCommand: ParsableCommand {
             }
             if let output {
                 try writeAtomically(Data(text.utf8), to: URL(fileURLWithPath: output))
-                progress("wrote \(output)")
+                progress.message("wrote \(output)")
             } else {
                 printOut(text)
             }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Console
 import Foundation
 import Tensors
 
@@ -33,6 +34,9 @@ struct CommonOptions: ParsableArguments {
         Executor.setBLASThreads(n)
         return Executor(threads: n)
     }
+
+    /// Progress on stderr: a bar on a terminal, concise lines otherwise, nothing with `--quiet`.
+    func progress() -> ProgressReporter { .standardError(quiet: quiet) }
 }
 
 /// Runs a command body and turns any error into one line on stderr and exit status 1.
@@ -41,16 +45,6 @@ func reportingErrors(_ body: () throws -> Void) throws {
         let line = "\(error)".replacingOccurrences(of: "\n", with: " ")
         FileHandle.standardError.write(Data("compress: error: \(line)\n".utf8))
         throw ExitCode(1)
-    }
-}
-
-/// Progress lines on stderr, only when it is a terminal (or COMPRESS_PROGRESS=1), so logs and pipes stay clean.
-func progressPrinter(quiet: Bool) -> (String) -> Void {
-    let enabled = !quiet && isatty(STDERR_FILENO) != 0 || ProcessInfo.processInfo.environment["COMPRESS_PROGRESS"] == "1"
-    let start = Date()
-    return { message in
-        guard enabled else { return }
-        FileHandle.standardError.write(Data(String(format: "[%6.1fs] %@\n", Date().timeIntervalSince(start), message).utf8))
     }
 }
 

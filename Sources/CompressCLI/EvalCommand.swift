@@ -1,8 +1,8 @@
-import Tensors
 import ArgumentParser
 import Evaluation
 import Formats
 import Foundation
+import Tensors
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,7 +35,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let executor = common.makeExecutor()
-            let progress = progressPrinter(quiet: common.quiet)
+            let progress = common.progress()
             let m = try ModelLoader.load(model)
             let ref = try reference.map { try ModelLoader.load($0) }
             let sets = try data.map { try EvalData.load($0) }

@@ -26,6 +26,7 @@ struct ParallelCommand: ParsableCommand {
     var rounds = 3
     @Flag(name: .long, help: "Print JSON.")
     var json = false
+    @OptionGroup var common: CommonOptions
 
     func validate() throws {
         for (name, v) in [("--executors", executors), ("--threads-per-executor", threadsPerExecutor), ("--batch-size", batchSize), ("--rounds", rounds)]
@@ -41,7 +42,7 @@ struct ParallelCommand: ParsableCommand {
             let items = try EvalData.load(data).items
             let r = try ParallelThroughput.measure(
                 m, items: items, executors: executors, threadsPerExecutor: threadsPerExecutor, batchSize: batchSize,
-                secondsPerRound: seconds, rounds: rounds, progress: progressPrinter())
+                secondsPerRound: seconds, rounds: rounds, progress: common.progress())
             if json {
                 let e = JSONEncoder()
                 e.outputFormatting = [.prettyPrinted, .sortedKeys]

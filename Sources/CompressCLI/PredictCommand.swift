@@ -1,8 +1,8 @@
-import Tensors
 import ArgumentParser
 import Evaluation
 import Formats
 import Foundation
+import Tensors
 
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,15 +29,15 @@ struct PredictCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let executor = common.makeExecutor()
-            let progress = progressPrinter(quiet: common.quiet)
+            let progress = common.progress()
             let m = try ModelLoader.load(model)
             let data = try EvalData.load(dataset.map { "\(input)#\($0)" } ?? input)
-            progress("running \(data.items.count) items")
+            progress.message("running \(data.items.count) items")
             var options = Evaluator.Options()
             options.outputBatchSize = batchSize
-            let out = try Evaluator(options: options, executor: executor).outputs(m, data.items)
+            let out = try Evaluator(options: options, executor: executor, progress: progress).outputs(m, data.items, label: "predict")
             try SafeTensors.write(["output": out], metadata: ["model": model, "input": input], to: URL(fileURLWithPath: output))
-            progress("wrote \(output): output \(out.shape)")
+            progress.message("wrote \(output): output \(out.shape)")
         }
     }
 }

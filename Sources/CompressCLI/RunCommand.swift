@@ -1,7 +1,7 @@
-import Runtime
 import ArgumentParser
 import Foundation
 import Pipeline
+import Runtime
 import Tensors
 
 struct RunCommand: ParsableCommand {
@@ -24,7 +24,7 @@ struct RunCommand: ParsableCommand {
             Executor.setBLASThreads(common.threads ?? Executor.availableCores)
             let r = try RecipeLoader.load(recipe)
             var runner = PipelineRunner(
-                threadsOverride: common.threads, timeBudgetOverride: timeBudget, progress: progressPrinter(quiet: common.quiet))
+                threadsOverride: common.threads, timeBudgetOverride: timeBudget, progress: common.progress())
             runner.force = force
             let (record, dir) = try runner.run(r, recipePath: recipe, outputDirectory: output)
             if json {

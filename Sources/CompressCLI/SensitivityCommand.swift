@@ -1,5 +1,3 @@
-import Tensors
-import Runtime
 import ArgumentParser
 import Compression
 import Evaluation
@@ -7,6 +5,8 @@ import Formats
 import Foundation
 import Layers
 import Pipeline
+import Runtime
+import Tensors
 
 struct SensitivityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -46,7 +46,7 @@ struct SensitivityCommand: ParsableCommand {
             eval.items = eval.items.slice(0..<n)
             eval.labels = eval.labels.map { Array($0.prefix(n)) }
             let cal = try calibration.map { try EvalData.load($0).items }
-            let rows = try SensitivityAnalysis(config: config, executor: executor, progress: progressPrinter(quiet: common.quiet)).run(
+            let rows = try SensitivityAnalysis(config: config, executor: executor, progress: common.progress()).run(
                 m, eval: eval, calibration: cal)
             if json {
                 let e = JSONEncoder()

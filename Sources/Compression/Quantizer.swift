@@ -1,8 +1,9 @@
-import Runtime
 import CKernels
+import Console
 import Formats
 import Foundation
 import Layers
+import Runtime
 import Tensors
 
 /// What quantization did to one module.
@@ -37,11 +38,12 @@ public struct Quantizer {
     public let config: QuantizeConfig
     /// Runs the calibration passes.
     public let executor: Executor
-    public var progress: (String) -> Void
+    /// Modules quantized, with calibration batches nested in them.
+    public var progress: ProgressReporter
     /// Per-path overrides for mixed precision: bits 8 or 4 for that module, or 32 to keep it fp32.
     public var overrides: [String: Int] = [:]
 
-    public init(config: QuantizeConfig, executor: Executor, progress: @escaping (String) -> Void = { _ in }) {
+    public init(config: QuantizeConfig, executor: Executor, progress: ProgressReporter = .silent) {
         self.config = config
         self.executor = executor
         self.progress = progress
@@ -82,10 +84,11 @@ public struct Quantizer {
         // blocks before it already quantized, so later layers correct for earlier rounding.
         let groups = config.method == .gptq ? Self.sequentialGroups(paths) : [paths]
         var reports: [QuantizedLayerReport] = []
-        var done = 0
-        for group in groups {
-            let groupLinears = linears.filter { group.contains($0.key) }
-            reports += try quantizeGroup(group, groupLinears, model: model, calibration: calibration, done: &done, total: paths.count)
+        try progress.task("quantize (\(config.method))", total: paths.count) { _ in
+            for group in groups {
+                let groupLinears = linears.filter { group.contains($0.key) }
+                reports += try quantizeGroup(group, groupLinears, model: model, calibration: calibration)
+            }
         }
         if config.embeddings == true { reports += try quantizeEmbeddings(model) }
         return reports
@@ -135,8 +138,7 @@ public struct Quantizer {
 
     /// Smoothing, calibration and quantization of one group of targets (all of them, or one block for GPTQ).
     func quantizeGroup(
-        _ paths: [String], _ linears: [String: Layer], model: LoadedModel, calibration: ModelInputs?,
-        done: inout Int, total: Int
+        _ paths: [String], _ linears: [String: Layer], model: LoadedModel, calibration: ModelInputs?
     ) throws -> [QuantizedLayerReport] {
         var recorders: [String: CalibrationRecorder] = [:]
         if config.needsCalibration {
@@ -161,11 +163,10 @@ public struct Quantizer {
         }
         var reports: [QuantizedLayerReport] = []
         for p in paths {
-            done += 1
-            progress("quantizing \(p) (\(done)/\(total))")
             let (module, report) = try quantize(linears[p]!, path: p, smoothing: smoothing[p], recorder: recorders[p])
             try model.root.replaceModule(at: p, with: module)
             reports.append(report)
+            progress.advance()
         }
         return reports
     }
@@ -213,14 +214,16 @@ public struct Quantizer {
         defer { for (p, l) in linears { try? model.root.replaceModule(at: p, with: l) } }
         let maxTokens = config.maxSequenceLength ?? 128
         let batch = 16
-        for start in stride(from: 0, to: n, by: batch) {
-            progress("calibration \(min(n, start + batch))/\(n)")
-            var prepared = try model.prepare(items.slice(start..<min(n, start + batch)))
-            if case let .tokens(ids, lengths) = prepared { prepared = Self.truncate(ids: ids, lengths: lengths, maxTokens: maxTokens) }
-            _ = try model.run(prepared, on: executor)
-            if let bad = recorders.first(where: { $0.value.sawNonFinite }) {
-                throw CompressionError.nonFinite(
-                    "calibration: the input of '\(bad.key)' contains NaN or Inf (samples \(start)..<\(min(n, start + batch)))")
+        try progress.task("calibration", total: (n + batch - 1) / batch) { task in
+            for start in stride(from: 0, to: n, by: batch) {
+                var prepared = try model.prepare(items.slice(start..<min(n, start + batch)))
+                if case let .tokens(ids, lengths) = prepared { prepared = Self.truncate(ids: ids, lengths: lengths, maxTokens: maxTokens) }
+                _ = try model.run(prepared, on: executor)
+                if let bad = recorders.first(where: { $0.value.sawNonFinite }) {
+                    throw CompressionError.nonFinite(
+                        "calibration: the input of '\(bad.key)' contains NaN or Inf (samples \(start)..<\(min(n, start + batch)))")
+                }
+                task.advance()
             }
         }
         return recorders

@@ -1,6 +1,7 @@
-import Runtime
+import Console
 import Formats
 import Foundation
+import Runtime
 import Tensors
 
 /// Runs the measurements of `compress eval`.
@@ -23,20 +24,24 @@ public struct Evaluator {
     public var options: Options
     /// Where every forward pass runs (its thread count is reported with the timings).
     public let executor: Executor
-    /// Progress lines (stderr on a terminal).
-    public var progress: (String) -> Void
+    /// Batches of output passes and timed passes (stderr for commands).
+    public var progress: ProgressReporter
 
-    public init(options: Options = Options(), executor: Executor, progress: @escaping (String) -> Void = { _ in }) {
+    public init(options: Options = Options(), executor: Executor, progress: ProgressReporter = .silent) {
         self.options = options
         self.executor = executor
         self.progress = progress
     }
 
-    /// Outputs for all items, computed in batches.
-    public func outputs(_ model: LoadedModel, _ items: ModelInputs) throws -> Tensor {
+    /// Outputs for all items, computed in batches (a progress task named `label`).
+    public func outputs(_ model: LoadedModel, _ items: ModelInputs, label: String = "outputs") throws -> Tensor {
+        let b = options.outputBatchSize
         var parts: [Tensor] = []
-        for start in stride(from: 0, to: items.count, by: options.outputBatchSize) {
-            parts.append(try model.predict(items.slice(start..<min(items.count, start + options.outputBatchSize)), on: executor))
+        try progress.task(label, total: (items.count + b - 1) / b) { task in
+            for start in stride(from: 0, to: items.count, by: b) {
+                parts.append(try model.predict(items.slice(start..<min(items.count, start + b)), on: executor))
+                task.advance()
+            }
         }
         return Tensor.concatenateRows(parts)
     }
@@ -50,14 +55,12 @@ public struct Evaluator {
         var cosines: [Double] = [], overlaps: [Double] = [], agreements: [Double] = []
         var maxDiff = 0.0
         for d in data {
-            progress("outputs on \(d.spec) (\(d.items.count) items)")
-            let out = try outputs(model, d.items)
+            let out = try outputs(model, d.items, label: "outputs on \(d.spec)")
             itemCount += d.items.count
             if let labels = d.labels { accuracy = Fidelity.accuracy(out, labels: labels) }
             if !d.pairs.isEmpty { paraphrase = Fidelity.paraphraseCheck(out, isParaphrase: d.pairs.map(\.paraphrase)) }
             if let reference {
-                progress("reference outputs on \(d.spec)")
-                let ref = try outputs(reference, d.items)
+                let ref = try outputs(reference, d.items, label: "reference outputs on \(d.spec)")
                 guard ref.shape == out.shape else {
                     throw FormatError.invalid(
                         file: reference.source.path, message: "reference outputs \(ref.shape) differ in shape from the model's \(out.shape)"
@@ -85,7 +88,6 @@ public struct Evaluator {
         var throughput: [Timing.Result] = []
         if !options.skipTiming, let first = data.first {
             for b in options.batchSizes.sorted() {
-                progress("timing batch \(b)")
                 let r = try Timing.measure(
                     model, items: first.items, batchSize: b, maxItems: max(options.timedItems, b),
                     budget: options.timeBudget, on: executor, progress: progress)

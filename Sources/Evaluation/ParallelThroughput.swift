@@ -1,4 +1,5 @@
 import Dispatch
+import Console
 import Foundation
 import Formats
 import Runtime
@@ -34,7 +35,7 @@ public enum ParallelThroughput {
     /// Measures `model` (frozen here) on `items` in batches of `batchSize`.
     public static func measure(
         _ model: LoadedModel, items: ModelInputs, executors: Int, threadsPerExecutor: Int, batchSize: Int,
-        secondsPerRound: Double, rounds: Int, progress: (String) -> Void = { _ in }
+        secondsPerRound: Double, rounds: Int, progress: ProgressReporter = .silent
     ) throws -> Result {
         guard items.count >= batchSize else { throw MeasurementError("need at least \(batchSize) items, got \(items.count)") }
         model.freeze()
@@ -44,10 +45,16 @@ public enum ParallelThroughput {
         // Warm-up: page in the weights, fill each executor's scratch.
         for e in pool { for b in batches.prefix(4) { _ = try model.run(b, on: e) } }
         var single: [Double] = [], parallel: [Double] = []
-        for round in 1...rounds {
-            single.append(try rate(model, batches, Array(pool.prefix(1)), batchSize, secondsPerRound))
-            parallel.append(try rate(model, batches, pool, batchSize, secondsPerRound))
-            progress(String(format: "round %d/%d: 1 executor %.1f items/s, %d executors %.1f items/s", round, rounds, single.last!, executors, parallel.last!))
+        try progress.task("rounds (1 executor, then \(executors))", total: rounds) { task in
+            for round in 1...rounds {
+                single.append(try rate(model, batches, Array(pool.prefix(1)), batchSize, secondsPerRound))
+                parallel.append(try rate(model, batches, pool, batchSize, secondsPerRound))
+                task.message(
+                    String(
+                        format: "round %d/%d: 1 executor %.1f items/s, %d executors %.1f items/s", round, rounds, single.last!, executors,
+                        parallel.last!))
+                task.advance()
+            }
         }
         let s = median(single), p = median(parallel)
         return Result(

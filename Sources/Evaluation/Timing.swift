@@ -1,6 +1,7 @@
-import Runtime
+import Console
 import Formats
 import Foundation
+import Runtime
 import Tensors
 
 #if canImport(Glibc)
@@ -48,16 +49,25 @@ public enum Timing {
     /// Times `model` on `items` in batches of `batchSize`.
     /// - maxItems: items per pass (a prefix of `items`), so long files don't make one pass take minutes.
     /// - budget: seconds of timed passes at most (at least `minPasses` passes run regardless).
+    /// - progress: a task of timed passes, its length estimated from the warm-up (the last three passes agreeing
+    ///   ends it early, so the ETA is an upper bound).
     public static func measure(
         _ model: LoadedModel, items: ModelInputs, batchSize: Int, maxItems: Int = 256,
         budget: Double = 10, minPasses: Int = 3, maxPasses: Int = 50, on executor: Executor,
-        progress: ((String) -> Void)? = nil
+        progress: ProgressReporter = .silent
     ) throws -> Result {
         let n = min(items.count, maxItems)
         precondition(n > 0, "no items to time")
         let batches = try stride(from: 0, to: n, by: batchSize).map { try model.prepare(items.slice($0..<min(n, $0 + batchSize))) }
         // Warm-up: caches, page faults of mmap'ed weights, thread pools, fused-weight caches.
-        for b in batches.prefix(max(2, min(batches.count, 8))) { _ = try model.run(b, on: executor) }
+        let warmUp = batches.prefix(max(2, min(batches.count, 8)))
+        let warmStart = DispatchTime.now().uptimeNanoseconds
+        for b in warmUp { _ = try model.run(b, on: executor) }
+        let passEstimate = Double(DispatchTime.now().uptimeNanoseconds - warmStart) / 1e9 / Double(warmUp.count) * Double(batches.count)
+        // Passes stop once the budget is spent; the pass that crosses it still completes.
+        let expectedPasses = min(maxPasses, max(minPasses, Int((budget / max(passEstimate, 1e-9)).rounded(.up)) + 1))
+        progress.begin(total: expectedPasses, label: "timing batch \(batchSize)")
+        defer { progress.end() }
         var latencies: [Double] = []
         var passRates: [Double] = []
         var totalTime = 0.0
@@ -72,7 +82,7 @@ public enum Timing {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - passStart) / 1e9
             totalTime += seconds
             passRates.append(Double(n) / seconds)
-            progress?("batch \(batchSize): pass \(passRates.count), \(String(format: "%.1f", passRates.last!)) items/s")
+            progress.advance()
             if passRates.count >= minPasses {
                 let last = passRates.suffix(3).sorted()
                 if (last[2] - last[0]) / last[1] < 0.05 { stable = true; break }

@@ -1,9 +1,10 @@
-import Runtime
 import Compression
+import Console
 import Evaluation
 import Formats
 import Foundation
 import Layers
+import Runtime
 import Tensors
 
 /// One candidate tried by accuracy-aware tuning.
@@ -28,10 +29,11 @@ public struct MixedPrecisionTuner {
     public var config: QuantizeConfig
     public var constraints: Recipe.Constraints
     public let executor: Executor
-    public var progress: (String) -> Void
+    /// The sensitivity ranking, then the candidates tried.
+    public var progress: ProgressReporter
 
     public init(
-        config: QuantizeConfig, constraints: Recipe.Constraints, executor: Executor, progress: @escaping (String) -> Void = { _ in }
+        config: QuantizeConfig, constraints: Recipe.Constraints, executor: Executor, progress: ProgressReporter = .silent
     ) {
         self.executor = executor
         self.config = config
@@ -44,11 +46,13 @@ public struct MixedPrecisionTuner {
         load: () throws -> LoadedModel, eval: EvalData, calibration: ModelInputs?
     ) throws -> (LoadedModel, [TuningAttempt], String) {
         let original = try load()
-        let evaluator = Evaluator(options: Evaluator.Options(), executor: executor)
-        let reference = try evaluator.outputs(original, eval.items)
+        let evaluator = Evaluator(options: Evaluator.Options(), executor: executor, progress: progress)
+        let reference = try evaluator.outputs(original, eval.items, label: "fp32 outputs")
         let baseAccuracy = eval.labels.map { Fidelity.accuracy(reference, labels: $0) }
-        progress("tuning: ranking module sensitivity")
-        let ranking = try SensitivityAnalysis(config: config, executor: executor, progress: progress).run(original, eval: eval, calibration: calibration).map(
+        progress.message("tuning: ranking module sensitivity")
+        let ranking = try SensitivityAnalysis(config: config, executor: executor, progress: progress).run(
+            original, eval: eval, calibration: calibration
+        ).map(
             \.path)
         // Fallback ladder: the k most sensitive modules move one step up in precision, k = 0, 1, 2, 4, 8, ….
         var plans: [[String: Int]] = [[:]]
@@ -66,10 +70,12 @@ public struct MixedPrecisionTuner {
         }
         var attempts: [TuningAttempt] = []
         var best: (model: LoadedModel, score: Double)?
+        progress.begin(total: plans.count, label: "tuning candidates")
+        defer { progress.end() }
         for (i, plan) in plans.enumerated() {
-            progress("tuning: candidate \(i + 1)/\(plans.count) (\(plan.count) modules kept higher)")
+            defer { progress.advance() }
             let model = try load()
-            var q = Quantizer(config: config, executor: executor)
+            var q = Quantizer(config: config, executor: executor, progress: progress)
             q.overrides = plan
             try q.apply(to: model, calibration: calibration)
             let out = try evaluator.outputs(model, eval.items)

@@ -1,4 +1,5 @@
 import Compression
+import Console
 import Evaluation
 import Formats
 import Foundation
@@ -66,7 +67,8 @@ public struct RunRecord: Codable, Sendable {
 /// Runs a recipe's stages in order and writes `artifacts/<name>/` (report.md, metrics.json, recipe.yaml,
 /// model/ when exported) atomically: everything is built under a temporary name and renamed at the end.
 public struct PipelineRunner {
-    public var progress: (String) -> Void
+    /// Stage messages, and the stages' own tasks (calibration, quantization, evaluation and timing passes).
+    public var progress: ProgressReporter
     /// Threads of every stage (the command's `--threads`); when nil, all cores, and evaluate stages may set their own.
     public var threadsOverride: Int?
     /// Overrides `time_budget` of evaluate stages (tests use a small one).
@@ -75,7 +77,7 @@ public struct PipelineRunner {
     /// files are only ever replaced when an earlier run wrote them (see ``DirectoryOwnership/run``).
     public var force = false
 
-    public init(threadsOverride: Int? = nil, timeBudgetOverride: Double? = nil, progress: @escaping (String) -> Void = { _ in }) {
+    public init(threadsOverride: Int? = nil, timeBudgetOverride: Double? = nil, progress: ProgressReporter = .silent) {
         self.threadsOverride = threadsOverride
         self.timeBudgetOverride = timeBudgetOverride
         self.progress = progress
@@ -88,7 +90,7 @@ public struct PipelineRunner {
         let outDir = URL(fileURLWithPath: outputDirectory ?? recipe.output ?? "artifacts/\(recipe.name)")
         // Refuse a foreign output directory before the work, not after minutes of it.
         try DirectoryOwnership.run.checkReplaceable(outDir, force: force)
-        progress("loading \(recipe.model)")
+        progress.message("loading \(recipe.model)")
         let model = try ModelLoader.load(recipe.model)
         let calibration = try recipe.data?.calibration.map { try EvalData.load($0).items }
         let sourceSha = try SHA256.hex(ofFile: URL(fileURLWithPath: recipe.model))
@@ -108,7 +110,7 @@ public struct PipelineRunner {
                 timeBudgetOverride: timeBudgetOverride, executor: executor, progress: progress)
             for (index, stage) in recipe.stages.enumerated() {
                 let start = Date()
-                progress("stage \(index + 1)/\(recipe.stages.count): \(stage.name)")
+                progress.message("stage \(index + 1)/\(recipe.stages.count): \(stage.name)")
                 context.index = index
                 context.records = records
                 var stageRecord = try stage.run(&context)

@@ -1,9 +1,10 @@
-import Runtime
 import Compression
+import Console
 import Evaluation
 import Formats
 import Foundation
 import Layers
+import Runtime
 import Tensors
 
 /// One layer's sensitivity: the damage when only it is quantized.
@@ -23,9 +24,10 @@ public struct LayerSensitivity: Codable, Sendable {
 public struct SensitivityAnalysis {
     public var config: QuantizeConfig
     public let executor: Executor
-    public var progress: (String) -> Void
+    /// Modules measured, with each one's quantization and output passes nested in them.
+    public var progress: ProgressReporter
 
-    public init(config: QuantizeConfig, executor: Executor, progress: @escaping (String) -> Void = { _ in }) {
+    public init(config: QuantizeConfig, executor: Executor, progress: ProgressReporter = .silent) {
         self.config = config
         self.executor = executor
         self.progress = progress
@@ -33,20 +35,22 @@ public struct SensitivityAnalysis {
 
     /// Measures every target of `config` on `model` (restored afterwards), most sensitive first.
     public func run(_ model: LoadedModel, eval: EvalData, calibration: ModelInputs?) throws -> [LayerSensitivity] {
-        let evaluator = Evaluator(options: Evaluator.Options(), executor: executor)
-        let reference = try evaluator.outputs(model, eval.items)
+        let evaluator = Evaluator(options: Evaluator.Options(), executor: executor, progress: progress)
+        let reference = try evaluator.outputs(model, eval.items, label: "fp32 outputs")
         let baseAccuracy = eval.labels.map { Fidelity.accuracy(reference, labels: $0) }
         let quantizer = Quantizer(config: config, executor: executor)
         let paths = try quantizer.targetPaths(model)
         var out: [LayerSensitivity] = []
-        for (i, path) in paths.enumerated() {
-            progress("sensitivity \(i + 1)/\(paths.count): \(path)")
+        progress.begin(total: paths.count, label: "sensitivity")
+        defer { progress.end() }
+        for path in paths {
             let original = model.root.module(at: path)!
-            var only = Quantizer(config: config, executor: executor)
+            var only = Quantizer(config: config, executor: executor, progress: progress)
             for p in paths where p != path { only.overrides[p] = 32 }
             try only.apply(to: model, calibration: calibration)
             let outputs = try evaluator.outputs(model, eval.items)
             try model.root.replaceModule(at: path, with: original)
+            progress.advance()
             let mse = Self.meanSquaredDifference(reference.floats, outputs.floats)
             if let labels = eval.labels, let base = baseAccuracy {
                 out.append(

@@ -152,4 +152,31 @@ struct CLITests {
         #expect(s3 == 1)
         #expect(err3.split(separator: "\n").count == 1 && err3.contains(bare.path) && err3.contains("add an `export` stage"), "\(err3)")
     }
+
+    /// Progress goes to stderr only: stdout (text or --json) is the same with and without it; --quiet silences it;
+    /// a pipe gets plain lines, never the terminal's redraws.
+    @Test func progressNeverTouchesStdout() throws {
+        let root = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let eval = ["eval", "Tests/Fixtures/keras/digits_cnn.keras", "--data", "datasets/digits/test.h5", "--no-timing", "--threads", "1"]
+        func stable(_ json: String) throws -> NSDictionary {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            return object.filter { $0.key != "peak_rss_bytes" } as NSDictionary  // the only figure that varies
+        }
+        let (s1, loud, _) = try Self.run(eval + ["--json"])
+        let (s2, quiet, quietErr) = try Self.run(eval + ["--json", "--quiet"])
+        #expect(s1 == 0 && s2 == 0)
+        #expect(try stable(loud) == stable(quiet))
+        #expect(quietErr.isEmpty)
+        let (_, text, _) = try Self.run(eval)
+        let (_, quietText, _) = try Self.run(eval + ["--quiet"])
+        #expect(text.split(separator: "\n").dropLast() == quietText.split(separator: "\n").dropLast(), "all but the peak RSS line")
+        // A run reports its stages as lines on a pipe; --quiet leaves stderr empty.
+        let out = root.appendingPathComponent("run")
+        let (s3, _, runErr) = try Self.run(["run", "recipes/digits-cnn.yaml", "--output", out.path, "--time-budget", "0.1"])
+        #expect(s3 == 0)
+        #expect(runErr.contains("stage 1/2: evaluate") && runErr.contains("stage 2/2: export") && !runErr.contains("\r"), "\(runErr)")
+        let (s4, _, runQuietErr) = try Self.run(["run", "recipes/digits-cnn.yaml", "--output", out.path, "--time-budget", "0.1", "--quiet"])
+        #expect(s4 == 0 && runQuietErr.isEmpty)
+    }
 }

@@ -31,7 +31,7 @@ struct ModelInspectionTests {
 
     @Test func quantizedModelCountsWeightsAndStoredValuesApart() throws {
         let model = try ModelLoader.load(Self.cnn)
-        try Quantizer(config: QuantizeConfig(weights: .init(bits: 8, granularity: "per-channel")), executor: testExecutor).apply(
+        try Quantizer(config: QuantizeConfig(weights: .init(bits: 8, granularity: .perChannel)), executor: testExecutor).apply(
             to: model, calibration: nil)
         let report = ModelInspection(model, name: "q")
         #expect(report.layers.count == 4)

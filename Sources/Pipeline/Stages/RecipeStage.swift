@@ -1,4 +1,5 @@
 import Compression
+import Console
 import Evaluation
 import Formats
 import Foundation
@@ -76,7 +77,7 @@ public struct StageContext {
     public let timeBudgetOverride: Double?
     /// The run's executor (`--threads`, or all cores); an evaluate stage with its own `threads` makes its own.
     public let executor: Executor
-    public let progress: (String) -> Void
+    public let progress: ProgressReporter
 
     /// An empty record for the running stage.
     public func record(_ stage: any RecipeStage) -> StageRecord { StageRecord(index: index, stage: stage.name, seconds: 0) }
