@@ -30,7 +30,9 @@ BIN = os.path.join(ROOT, ".build", "release", "compress")
 
 
 def run_ours(model, sentences, threads, batch, items, budget):
-    out = subprocess.run([BIN, "eval", model, "--data", sentences, "--threads", str(threads), "--batch-size", str(batch),
+    # MODEL@BIN runs another build of compress (an older commit, for before/after figures in one run).
+    model, _, binary = model.partition("@")
+    out = subprocess.run([binary or BIN, "eval", model, "--data", sentences, "--threads", str(threads), "--batch-size", str(batch),
                           "--timed-items", str(items), "--time-budget", str(budget), "--json"],
                          check=True, capture_output=True, text=True)
     r = json.loads(out.stdout)
@@ -57,7 +59,7 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--batch-sizes", default="1,32")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--ours", action="append", default=[], help="NAME=MODEL (repeatable)")
+    ap.add_argument("--ours", action="append", default=[], help="NAME=MODEL[@BIN] (repeatable; BIN: another compress binary)")
     ap.add_argument("--ort", default="fp32,int8_per_channel")
     ap.add_argument("--budget", type=float, default=20, help="our per-batch-size time budget (s)")
     ap.add_argument("--ort-passes", type=int, default=2, help="ORT --repeats (passes over the file) per run")
@@ -91,7 +93,7 @@ def main():
              "| model | threads | batch | compress sent/s | ORT model | ORT sent/s | ratio |", "|---|---:|---:|---:|---|---:|---:|"]
     ort_models = args.ort.split(",")
     for name in ours:
-        peer = "fp32" if name.startswith("fp32") else next((m for m in ort_models if m.startswith("int8_per_channel")), ort_models[-1])
+        peer = "fp32" if "fp32" in name else next((m for m in ort_models if m.startswith("int8_per_channel")), ort_models[-1])
         for t in threads:
             for b in batches:
                 a, o = med.get(("compress", name, t, b)), med.get(("ort", peer, t, b))
