@@ -67,10 +67,17 @@ public final class Conv2D: Layer, SpecBuildable {
 
     /// x: (N, H, W, inChannels) → (N, OH, OW, filters).
     public override func forward(_ x: Tensor, on executor: Executor) throws -> Tensor {
-        let (cols, n, oh, ow) = try im2col(x)
-        var y = packedWeight.multiply(cols, on: executor)
+        let g = geometry
+        let (n, oh, ow) = try g.outputDimensions(x)
+        let rows = n * oh * ow
+        var y = Tensor(uninitialized: [n, oh, ow, filters])
+        // The patch matrix (rows, patch) lives in the executor's scratch: only the output is allocated.
+        executor.withScratch(floats: rows * g.patch) { cols in
+            g.im2col(x, into: cols)
+            y.withUnsafeMutableFloats { packedWeight.multiply(cols, rows: rows, into: $0.baseAddress!, on: executor) }
+        }
         activation.apply(to: &y, bias: useBias ? parameter("bias") : nil, on: executor)
-        return y.reshaped([n, oh, ow, filters])
+        return y
     }
 }
 
@@ -99,37 +106,49 @@ public struct ConvGeometry: Sendable {
     /// Patch rows of x for one GEMM: x (N, H, W, inChannels) → cols (N·OH·OW, kh·kw·inChannels), zero where the
     /// window hangs over the padding; also returns (N, OH, OW).
     public func im2col(_ x: Tensor) throws -> (cols: Tensor, n: Int, oh: Int, ow: Int) {
+        let (n, oh, ow) = try outputDimensions(x)
+        var cols = Tensor(uninitialized: [n * oh * ow, patch])
+        cols.withUnsafeMutableFloats { im2col(x, into: $0.baseAddress!) }
+        return (cols, n, oh, ow)
+    }
+
+    /// (N, OH, OW) of an NHWC input; throws when it does not fit the window.
+    public func outputDimensions(_ x: Tensor) throws -> (n: Int, oh: Int, ow: Int) {
         guard x.rank == 4 else { throw ModelError.badInput("layer '\(name)' expects NHWC input, got shape \(x.shape)") }
+        let out = try outputSize(for: Array(x.shape.dropFirst()))
+        return (x.shape[0], out[0], out[1])
+    }
+
+    /// Writes the patch rows of x (checked by ``outputDimensions(_:)``) to `cols` (N·OH·OW, patch), padding as zeros:
+    /// the raw form lets convolutions take the buffer from their executor's scratch instead of allocating per call.
+    public func im2col(_ x: Tensor, into cols: UnsafeMutablePointer<Float>) {
         let x = x.toFloat32()
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
-        let out = try outputSize(for: Array(x.shape.dropFirst()))
-        let (oh, ow) = (out[0], out[1])
+        let oh = spatialOutput(input: h, kernel: kernelSize.h, stride: strides.h, same: samePadding).size
+        let ow = spatialOutput(input: w, kernel: kernelSize.w, stride: strides.w, same: samePadding).size
         let padTop = spatialOutput(input: h, kernel: kernelSize.h, stride: strides.h, same: samePadding).padBefore
         let padLeft = spatialOutput(input: w, kernel: kernelSize.w, stride: strides.w, same: samePadding).padBefore
         let patch = self.patch
-        var cols = Tensor(zeros: [n * oh * ow, patch])
         let c = inChannels, kh = kernelSize.h, kw = kernelSize.w, sh = strides.h, sw = strides.w
-        cols.withUnsafeMutableFloats { cp in
-            x.withUnsafeFloats { xp in
-                for b in 0..<n {
-                    for oy in 0..<oh {
-                        for ox in 0..<ow {
-                            let row = cp.baseAddress! + ((b * oh + oy) * ow + ox) * patch
-                            for ky in 0..<kh {
-                                let iy = oy * sh + ky - padTop
-                                if iy < 0 || iy >= h { continue }
-                                for kx in 0..<kw {
-                                    let ix = ox * sw + kx - padLeft
-                                    if ix < 0 || ix >= w { continue }
-                                    let src = xp.baseAddress! + ((b * h + iy) * w + ix) * c
-                                    (row + (ky * kw + kx) * c).update(from: src, count: c)
-                                }
+        cols.update(repeating: 0, count: n * oh * ow * patch)
+        x.withUnsafeFloats { xp in
+            for b in 0..<n {
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        let row = cols + ((b * oh + oy) * ow + ox) * patch
+                        for ky in 0..<kh {
+                            let iy = oy * sh + ky - padTop
+                            if iy < 0 || iy >= h { continue }
+                            for kx in 0..<kw {
+                                let ix = ox * sw + kx - padLeft
+                                if ix < 0 || ix >= w { continue }
+                                let src = xp.baseAddress! + ((b * h + iy) * w + ix) * c
+                                (row + (ky * kw + kx) * c).update(from: src, count: c)
                             }
                         }
                     }
                 }
             }
         }
-        return (cols, n, oh, ow)
     }
 }

@@ -60,7 +60,15 @@ public final class Int8Conv2D: Layer, QuantizedModule {
     public override func outputShape(for input: [Int]) throws -> [Int] { try geometry.outputSize(for: input) + [filters] }
 
     public override func forward(_ x: Tensor, on executor: Executor) throws -> Tensor {
-        let (cols, n, oh, ow) = try geometry.im2col(x)
-        return try gemm.forward(cols, on: executor).reshaped([n, oh, ow, filters])
+        let (n, oh, ow) = try geometry.outputDimensions(x)
+        let rows = n * oh * ow
+        var y = Tensor(uninitialized: [n, oh, ow, filters])
+        // The patch matrix (rows, patch) lives in the executor's scratch: only the output is allocated.
+        executor.withScratch(floats: rows * geometry.patch) { cols in
+            geometry.im2col(x, into: cols)
+            y.withUnsafeMutableFloats { gemm.matmul(cols, rows: rows, into: $0.baseAddress!, on: executor) }
+        }
+        gemm.activation.apply(to: &y, bias: gemm.biasTensor, on: executor)
+        return y
     }
 }
