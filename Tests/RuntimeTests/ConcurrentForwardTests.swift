@@ -5,7 +5,7 @@ import Foundation
 import Layers
 import Formats
 import Runtime
-import Synchronization
+
 import Tensors
 import Testing
 
@@ -39,8 +39,8 @@ struct ConcurrentForwardTests {
     ) throws -> Int {
         let serial = try batches.map { try model.predict($0, on: Executor(threads: 1)) }
         let shared = Executor(threads: 2)
-        let bad = Mutex(0)
-        let failures = Mutex<[String]>([])
+        let bad = Locked(0)
+        let failures = Locked<[String]>([])
         DispatchQueue.concurrentPerform(iterations: threads) { t in
             let executor = sharedExecutor ? shared : Executor(threads: 1)
             var i = t

@@ -1,5 +1,5 @@
 import Dispatch
-import Synchronization
+
 import Tensors
 import Testing
 
@@ -9,7 +9,7 @@ struct ExecutorTests {
     /// Runs `rounds` parallel regions from each of `callers` threads, each caller on `executorFor(caller)`;
     /// returns per-caller counts of indices not hit exactly once.
     private func misses(callers: Int, rounds: Int, executorFor: @Sendable (Int) -> Executor) -> [Int] {
-        let failures = Mutex([Int](repeating: 0, count: callers))
+        let failures = Locked([Int](repeating: 0, count: callers))
         DispatchQueue.concurrentPerform(iterations: callers) { caller in
             let executor = executorFor(caller)
             var missed = 0
@@ -41,7 +41,7 @@ struct ExecutorTests {
             let e = Executor(threads: threads)
             #expect(e.threads == threads)
             var sum = 0
-            let lock = Mutex(0)
+            let lock = Locked(0)
             e.parallelChunks(1000) { r in lock.withLock { $0 += r.count } }
             sum = lock.withLock { $0 }
             #expect(sum == 1000)
