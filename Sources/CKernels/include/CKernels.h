@@ -193,6 +193,7 @@ void ck_gemm_q4_f32_ref(const float* a, size_t lda, const ck_block_q4* w, const 
 
 #include "ck_sgemm.h"
 #include "ck_attention.h"
+#include "ck_backward.h"
 #include "ck_pool.h"
 
 #ifdef __cplusplus

@@ -1,0 +1,45 @@
+// Training kernels: forwards that keep what their backward needs, and the backwards, llm.c style
+// (layernorm_forward saves mean/rstd; layernorm_backward reads them). Included from CKernels.h.
+// Backward kernels ACCUMULATE into parameter gradients (dw, db) so one buffer can collect several calls;
+// whether an input gradient is accumulated or overwritten is stated per kernel.
+#ifndef CK_BACKWARD_H
+#define CK_BACKWARD_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Per row: out = (x − mean) · rstd · w + b with mean, rstd = 1/sqrt(var + eps) kept for the backward
+/// (biased variance, like torch LayerNorm). x, out: (rows, cols), may alias; w, b: (cols); mean, rstd: (rows).
+/// Double sums in every path; SIMD matches the twin to ~1 ulp of the output.
+void ck_layernorm_forward_f32(float* out, float* mean, float* rstd, const float* x, const float* w, const float* b,
+                              float eps, size_t rows, size_t cols);
+void ck_layernorm_forward_f32_ref(float* out, float* mean, float* rstd, const float* x, const float* w,
+                                  const float* b, float eps, size_t rows, size_t cols);
+
+/// LayerNorm backward (llm.c layernorm_backward): with n = (x − mean)·rstd,
+///   dx += rstd · (w·dy − mean_c(w·dy) − n · mean_c(w·dy·n)),  dw += Σ_rows dy·n,  db += Σ_rows dy.
+/// dx, dy, x: (rows, cols); dw, db, w: (cols); mean, rstd: (rows). dx must not alias dy.
+void ck_layernorm_backward_f32(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
+                               const float* mean, const float* rstd, size_t rows, size_t cols);
+void ck_layernorm_backward_f32_ref(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
+                                   const float* mean, const float* rstd, size_t rows, size_t cols);
+
+/// dx = dy · gelu'(x) for the exact (erf) GELU: gelu'(x) = Φ(x) + x·φ(x). x: the GELU input. dx, x, dy: (n);
+/// dx may alias dy (overwritten, not accumulated). SIMD erf/exp as in ck_bias_gelu_f32; ref uses libm.
+void ck_gelu_backward_f32(float* dx, const float* x, const float* dy, size_t n);
+void ck_gelu_backward_f32_ref(float* dx, const float* x, const float* dy, size_t n);
+
+/// Softmax backward per row, given the probabilities p = softmax(scale · s):
+///   ds = scale · p ⊙ (dp − Σ_c p·dp).
+/// ds, p, dp: (rows, cols); ds may alias dp (overwritten, not accumulated). The attention backward's core.
+void ck_softmax_backward_rows_f32(float* ds, const float* p, const float* dp, size_t rows, size_t cols, float scale);
+void ck_softmax_backward_rows_f32_ref(float* ds, const float* p, const float* dp, size_t rows, size_t cols,
+                                      float scale);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
