@@ -4,7 +4,8 @@
 //   1  Tensors
 //   2  Tokenizers, Layers, Formats (Formats reads files into Layers' module trees)
 //   2½ Runtime (runs a loaded model on an Executor: input preparation, forward passes)
-//   3  Evaluation, Compression (siblings: neither imports the other; Pipeline combines them)
+//   3  Training (training forwards + backwards, losses, optimizers), Evaluation, Compression (siblings: none imports
+//      another; Pipeline combines them)
 //   4  Pipeline
 //   6  CompressCLI (the `compress` executable: commands only)
 import PackageDescription
@@ -43,6 +44,7 @@ let package = Package(
         // Layer 3.
         .target(name: "Evaluation", dependencies: ["Console", "Runtime", "Formats", "Layers", "Tensors", "Tokenizers"]),
         .target(name: "Compression", dependencies: ["Console", "Runtime", "Formats", "Layers", "Tensors", "CKernels", "COpenBLAS"]),
+        .target(name: "Training", dependencies: ["Layers", "Tensors", "CKernels", "COpenBLAS"]),
         // Layer 4.
         .target(
             name: "Pipeline",
@@ -71,8 +73,15 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Compression", "Evaluation", "Formats", "Layers", "Tensors"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Runtime", "Formats", "Tensors"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "Runtime", "Formats", "Layers", "Tensors", "CKernels"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Formats", "Layers", "Tensors", "CKernels"]),
         .testTarget(
             name: "PipelineTests", dependencies: ["Pipeline", "Compression", "Console", "Evaluation", "Runtime", "Formats", "Layers"]),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Benchmarks stay out of the default build and out of tests (STYLE rule 11): set COMPRESS_BENCHMARKS=1 to add them.
+if Context.environment["COMPRESS_BENCHMARKS"] != nil {
+    package.targets.append(
+        .executableTarget(name: "TrainingBench", dependencies: ["Training", "Layers", "Tensors"], path: "Benchmarks/TrainingBench"))
+}

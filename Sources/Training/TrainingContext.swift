@@ -1,0 +1,49 @@
+import Tensors
+
+/// What a training forward needs beyond its input: where to run, and whether the model is in training mode.
+///
+/// In ``Mode/train`` BatchNorm normalizes with batch statistics (and updates its running averages) and Dropout
+/// drops; in ``Mode/eval`` both behave as at inference, which is also what fine-tuning a BatchNorm-folded or
+/// frozen-statistics model wants. Dropout draws from `seed`, advanced once per call, so a run is reproducible.
+public final class TrainingContext: @unchecked Sendable {
+    public enum Mode: Sendable { case train, eval }
+    /// Threads and scratch for the kernels; GEMMs go through OpenBLAS (set its threads with
+    /// ``Executor/setBLASThreads(_:)``).
+    public let executor: Executor
+    public var mode: Mode
+    /// Keras semantics: running = momentum · running + (1 − momentum) · batch (Keras default 0.99).
+    public var batchNormMomentum: Float
+    /// Whether Dropout layers drop in train mode (off for gradient checks and goldens).
+    public var dropout: Bool
+    private var state: UInt64
+
+    public init(executor: Executor, mode: Mode = .train, batchNormMomentum: Float = 0.99, dropout: Bool = true, seed: UInt64 = 0) {
+        self.executor = executor
+        self.mode = mode
+        self.batchNormMomentum = batchNormMomentum
+        self.dropout = dropout
+        state = seed
+    }
+
+    /// The next 64 random bits (SplitMix64); `@unchecked Sendable` because one training step owns its context.
+    public func nextRandom() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Errors of the training engine; messages name the module or tensor.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    case unsupported(String)
+    case badInput(String)
+
+    public var description: String {
+        switch self {
+        case let .unsupported(m): return "cannot train: \(m)"
+        case let .badInput(m): return "bad training input: \(m)"
+        }
+    }
+}
