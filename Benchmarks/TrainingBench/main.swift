@@ -1,0 +1,105 @@
+// Training-step throughput (forward + backward + AdamW) for the two reference shapes. Not part of the default
+// build (STYLE rule 11): COMPRESS_BENCHMARKS=1 swift build -c release --product TrainingBench, then
+// .build/release/TrainingBench [threads] [steps].
+import Foundation
+import Layers
+import Tensors
+import Training
+
+let threads = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1])! : 1
+let steps = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2])! : 10
+let executor = Executor(threads: threads)
+Executor.setBLASThreads(threads)
+
+var seed: UInt64 = 1
+func random(_ shape: [Int], scale: Float) -> Tensor {
+    let n = shape.reduce(1, *)
+    return Tensor(
+        shape: shape,
+        floats: (0..<n).map { _ in
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return scale * (Float(seed >> 40) / Float(1 << 24) * 2 - 1)
+        })
+}
+
+func initialize(_ model: Module) throws {
+    var params: [String: Tensor] = [:]
+    for (path, t) in model.namedParameters() {
+        let fanIn = Float(t.shape.dropFirst().reduce(1, *))
+        params[path] =
+            t.rank >= 2
+            ? random(t.shape, scale: 1 / fanIn.squareRoot())
+            : path.hasSuffix("weight") ? Tensor(shape: t.shape, floats: .init(repeating: 1, count: t.count)) : Tensor(zeros: t.shape)
+    }
+    try model.update(parameters: params)
+}
+
+/// Median seconds of `steps` runs of `step` after two warm-up runs.
+func time(_ step: () throws -> Void) rethrows -> Double {
+    for _ in 0..<2 { try step() }
+    var times: [Double] = []
+    for _ in 0..<steps {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try step()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    return times.sorted()[times.count / 2]
+}
+
+// Fashion-MNIST CNN: conv32-pool-conv64-pool-dense128-dense10 on 28×28×1, batch 128.
+do {
+    let cnn = try SequentialModel(
+        inputShape: [28, 28, 1],
+        layers: [
+            Conv2D(name: "conv1", inChannels: 1, filters: 32, kernelSize: (3, 3), samePadding: true, activation: .relu),
+            Pool2D(name: "pool1", kind: .max, poolSize: (2, 2), strides: (2, 2), samePadding: false),
+            Conv2D(name: "conv2", inChannels: 32, filters: 64, kernelSize: (3, 3), samePadding: true, activation: .relu),
+            Pool2D(name: "pool2", kind: .max, poolSize: (2, 2), strides: (2, 2), samePadding: false),
+            Flatten(name: "flatten"),
+            Linear(name: "fc1", inFeatures: 3136, outFeatures: 128, activation: .relu),
+            Linear(name: "fc2", inFeatures: 128, outFeatures: 10, activation: .softmax),
+        ])
+    try initialize(cnn)
+    let batch = 128
+    let x = random([batch, 28, 28, 1], scale: 1), labels = (0..<batch).map { $0 % 10 }
+    let ctx = TrainingContext(executor: executor)
+    let grads = Gradients(trainableIn: cnn)
+    let adam = AdamW()
+    let seconds = try time {
+        grads.zero()
+        let (logits, tape) = try cnn.trainingForward(x, context: ctx)
+        let loss = try CrossEntropy().evaluate(logits: logits, labels: labels)
+        try cnn.backward(loss.gradient, tape: tape, gradients: grads, context: ctx)
+        try adam.step(cnn, gradients: grads, learningRate: 1e-3)
+    }
+    print(
+        String(
+            format: "fashion-cnn  batch %d  threads %d: %.1f ms/step, %.0f samples/s", batch, threads, seconds * 1e3,
+            Double(batch) / seconds))
+}
+
+// MiniLM-L3-shaped student: hidden 384, 12 heads, FFN 1536, vocab 30522; batch 32 × 24 tokens; embedding MSE loss.
+do {
+    let config = BertConfig(vocabSize: 30522, hiddenSize: 384, numHiddenLayers: 3, numAttentionHeads: 12, intermediateSize: 1536)
+    let bert = try BertModel(config: config, withPooler: false)
+    try initialize(bert)
+    let lengths = [Int](repeating: 24, count: 32)
+    let ids = (0..<(32 * 24)).map { Int32(($0 * 7919) % 30522) }
+    let target = random([32, 384], scale: 0.05)
+    let ctx = TrainingContext(executor: executor)
+    let grads = Gradients(trainableIn: bert)
+    let adam = AdamW()
+    let input = PackedSequences(ids: ids, lengths: lengths)
+    let seconds = try time {
+        grads.zero()
+        let (hidden, tape) = try bert.trainingForward(input, context: ctx)
+        let pooled = MeanPooling.forward(hidden, lengths: lengths)
+        let (e, norms) = L2Normalize.forward(pooled)
+        let loss = try MeanSquaredError().evaluate(e, target: target)
+        try bert.backward(
+            MeanPooling.backward(L2Normalize.backward(loss.gradient, y: e, norms: norms), lengths: lengths), tape: tape, gradients: grads,
+            context: ctx)
+        try adam.step(bert, gradients: grads, learningRate: 1e-4)
+    }
+    print(String(format: "minilm-l3    batch 32×24 threads %d: %.1f ms/step, %.1f samples/s", threads, seconds * 1e3, 32 / seconds))
+}
