@@ -78,6 +78,7 @@ datasets:
 fixtures: models
 	bash tools/setup_venv.sh
 	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/train_digits_cnn.py
+	KERAS_BACKEND=jax $${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/make_grad_goldens.py
 	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/make_tokenizer_fixtures.py $(MODEL_DIR)
 	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/make_torch_mlp.py
 	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/gptq_reference.py

@@ -88,7 +88,9 @@ public struct BertTape: Sendable {
 }
 
 extension BertModel: TrainableModel {
-    /// Last hidden states (T, H) of packed sequences. The pooler is not run (sentence embeddings pool the tokens).
+    /// Last hidden states (T, H) of packed sequences. The pooler is not run (sentence embeddings pool the tokens), so
+    /// leave it out of the gradients, or weight decay alone would move it:
+    /// `Gradients(trainableIn: bert) { !$0.hasPrefix("pooler.") }`.
     public func trainingForward(_ input: PackedSequences, context: TrainingContext) throws -> (output: Tensor, tape: BertTape) {
         let t = input.ids.count
         guard input.lengths.reduce(0, +) == t else {
