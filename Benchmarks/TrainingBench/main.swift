@@ -11,24 +11,24 @@ let steps = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2])! : 1
 let executor = Executor(threads: threads)
 Executor.setBLASThreads(threads)
 
-var seed: UInt64 = 1
-func random(_ shape: [Int], scale: Float) -> Tensor {
-    let n = shape.reduce(1, *)
-    return Tensor(
-        shape: shape,
-        floats: (0..<n).map { _ in
-            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return scale * (Float(seed >> 40) / Float(1 << 24) * 2 - 1)
-        })
+/// Uniform values in (−scale, scale) from a 64-bit LCG advanced in `seed`.
+func random(_ shape: [Int], scale: Float, seed: inout UInt64) -> Tensor {
+    var s = seed
+    let floats = (0..<shape.reduce(1, *)).map { _ in
+        s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return scale * (Float(s >> 40) / Float(1 << 24) * 2 - 1)
+    }
+    seed = s
+    return Tensor(shape: shape, floats: floats)
 }
 
-func initialize(_ model: Module) throws {
+func initialize(_ model: Module, seed: inout UInt64) throws {
     var params: [String: Tensor] = [:]
     for (path, t) in model.namedParameters() {
         let fanIn = Float(t.shape.dropFirst().reduce(1, *))
         params[path] =
             t.rank >= 2
-            ? random(t.shape, scale: 1 / fanIn.squareRoot())
+            ? random(t.shape, scale: 1 / fanIn.squareRoot(), seed: &seed)
             : path.hasSuffix("weight") ? Tensor(shape: t.shape, floats: .init(repeating: 1, count: t.count)) : Tensor(zeros: t.shape)
     }
     try model.update(parameters: params)
@@ -59,9 +59,10 @@ do {
             Linear(name: "fc1", inFeatures: 3136, outFeatures: 128, activation: .relu),
             Linear(name: "fc2", inFeatures: 128, outFeatures: 10, activation: .softmax),
         ])
-    try initialize(cnn)
+    var seed: UInt64 = 1
+    try initialize(cnn, seed: &seed)
     let batch = 128
-    let x = random([batch, 28, 28, 1], scale: 1), labels = (0..<batch).map { $0 % 10 }
+    let x = random([batch, 28, 28, 1], scale: 1, seed: &seed), labels = (0..<batch).map { $0 % 10 }
     let ctx = TrainingContext(executor: executor)
     let grads = Gradients(trainableIn: cnn)
     let adam = AdamW()
@@ -82,10 +83,11 @@ do {
 do {
     let config = BertConfig(vocabSize: 30522, hiddenSize: 384, numHiddenLayers: 3, numAttentionHeads: 12, intermediateSize: 1536)
     let bert = try BertModel(config: config, withPooler: false)
-    try initialize(bert)
+    var seed: UInt64 = 2
+    try initialize(bert, seed: &seed)
     let lengths = [Int](repeating: 24, count: 32)
     let ids = (0..<(32 * 24)).map { Int32(($0 * 7919) % 30522) }
-    let target = random([32, 384], scale: 0.05)
+    let target = random([32, 384], scale: 0.05, seed: &seed)
     let ctx = TrainingContext(executor: executor)
     let grads = Gradients(trainableIn: bert)
     let adam = AdamW()
