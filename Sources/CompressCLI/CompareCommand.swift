@@ -47,7 +47,7 @@ struct CompareCommand: ParsableCommand {
             func measurement(_ path: String, reference: LoadedModel?) throws -> EvalReport {
                 if let m = try Comparison.loadMeasurement(path) { return m }
                 guard !data.isEmpty else { throw ValidationError("'\(path)' is a model: give --data to evaluate it") }
-                let model = try ModelLoader.load(path)
+                let model = try ModelLoader.load(path, verify: common.verify)
                 if reference == nil { beforeModel = model }
                 return try evaluator.evaluate(model, data: try data.map { try EvalData.load($0) }, reference: reference)
             }

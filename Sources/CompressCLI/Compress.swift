@@ -23,6 +23,11 @@ struct CommonOptions: ParsableArguments {
     var threads: Int?
     @Flag(name: .long, help: "No progress on stderr (errors are still reported).")
     var quiet = false
+    @Flag(name: .long, help: "Skip checking artifact weights against the sha256 in model.json (faster loads).")
+    var noVerify = false
+
+    /// Whether artifact checksums are checked at load.
+    var verify: Bool { !noVerify }
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
@@ -50,3 +55,11 @@ func reportingErrors(_ body: () throws -> Void) throws {
 
 /// Writes to stdout.
 func printOut(_ s: String) { FileHandle.standardOutput.write(Data((s.hasSuffix("\n") ? s : s + "\n").utf8)) }
+
+/// A warning on stderr when a model produced NaN or infinite outputs (the command still succeeds: the numbers are
+/// reported, as null in JSON).
+func warnNonFinite(_ count: Int, of total: Int?) {
+    guard count > 0 else { return }
+    let of = total.map { " of \($0)" } ?? ""
+    FileHandle.standardError.write(Data("compress: warning: \(count)\(of) output values are NaN or infinite\n".utf8))
+}

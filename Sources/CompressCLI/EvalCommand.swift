@@ -36,8 +36,8 @@ struct EvalCommand: ParsableCommand {
         try reportingErrors {
             let executor = common.makeExecutor()
             let progress = common.progress()
-            let m = try ModelLoader.load(model)
-            let ref = try reference.map { try ModelLoader.load($0) }
+            let m = try ModelLoader.load(model, verify: common.verify)
+            let ref = try reference.map { try ModelLoader.load($0, verify: common.verify) }
             let sets = try data.map { try EvalData.load($0) }
             var options = Evaluator.Options()
             options.batchSizes = batchSize == 1 ? [1] : [1, batchSize]
@@ -45,6 +45,7 @@ struct EvalCommand: ParsableCommand {
             options.timedItems = timedItems
             options.skipTiming = noTiming
             let report = try Evaluator(options: options, executor: executor, progress: progress).evaluate(m, data: sets, reference: ref)
+            warnNonFinite(report.nonFiniteOutputs, of: nil)
             if json {
                 printOut(String(decoding: try report.jsonData(), as: UTF8.self))
             } else {

@@ -15,7 +15,7 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let report = ModelInspection(try ModelLoader.load(model), name: model)
+            let report = ModelInspection(try ModelLoader.load(model, verify: common.verify), name: model)
             printOut(json ? String(decoding: try report.json(), as: UTF8.self) : report.text)
         }
     }

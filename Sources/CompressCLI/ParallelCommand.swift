@@ -1,8 +1,8 @@
 import ArgumentParser
 import Evaluation
-import Runtime
 import Formats
 import Foundation
+import Runtime
 import Tensors
 
 struct ParallelCommand: ParsableCommand {
@@ -29,7 +29,9 @@ struct ParallelCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
-        for (name, v) in [("--executors", executors), ("--threads-per-executor", threadsPerExecutor), ("--batch-size", batchSize), ("--rounds", rounds)]
+        for (name, v) in [
+            ("--executors", executors), ("--threads-per-executor", threadsPerExecutor), ("--batch-size", batchSize), ("--rounds", rounds),
+        ]
         where v < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
@@ -50,7 +52,8 @@ struct ParallelCommand: ParsableCommand {
             } else {
                 printOut(
                     String(
-                        format: "1 executor × %d thread(s): %.1f items/s\n%d executors × %d thread(s): %.1f items/s\nspeedup %.2f× (medians of %d alternating rounds, batch %d)",
+                        format:
+                            "1 executor × %d thread(s): %.1f items/s\n%d executors × %d thread(s): %.1f items/s\nspeedup %.2f× (medians of %d alternating rounds, batch %d)",
                         threadsPerExecutor, r.singleMedian, executors, threadsPerExecutor, r.parallelMedian, r.speedup, rounds, batchSize))
             }
         }

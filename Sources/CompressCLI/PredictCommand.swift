@@ -30,12 +30,13 @@ struct PredictCommand: ParsableCommand {
         try reportingErrors {
             let executor = common.makeExecutor()
             let progress = common.progress()
-            let m = try ModelLoader.load(model)
+            let m = try ModelLoader.load(model, verify: common.verify)
             let data = try EvalData.load(dataset.map { "\(input)#\($0)" } ?? input)
             progress.message("running \(data.items.count) items")
             var options = Evaluator.Options()
             options.outputBatchSize = batchSize
             let out = try Evaluator(options: options, executor: executor, progress: progress).outputs(m, data.items, label: "predict")
+            warnNonFinite(WeightCounts.nonFinite(out), of: out.count)
             try SafeTensors.write(["output": out], metadata: ["model": model, "input": input], to: URL(fileURLWithPath: output))
             progress.message("wrote \(output): output \(out.shape)")
         }

@@ -26,6 +26,7 @@ struct RunCommand: ParsableCommand {
             var runner = PipelineRunner(
                 threadsOverride: common.threads, timeBudgetOverride: timeBudget, progress: common.progress())
             runner.force = force
+            runner.verify = common.verify
             let (record, dir) = try runner.run(r, recipePath: recipe, outputDirectory: output)
             if json {
                 let e = JSONEncoder()

@@ -40,7 +40,7 @@ struct SensitivityCommand: ParsableCommand {
             weights.groupSize = bits == 4 ? groupSize : nil
             let config = QuantizeConfig(weights: weights, activations: .init(mode: activations))
             try config.validate()
-            let m = try ModelLoader.load(model)
+            let m = try ModelLoader.load(model, verify: common.verify)
             var eval = try EvalData.load(data)
             let n = min(items, eval.items.count)
             eval.items = eval.items.slice(0..<n)

@@ -282,8 +282,20 @@ public struct Quantizer {
         }
         let deq = q.dequantized().floats, orig = w.floats
         var num = 0.0, den = 0.0
-        for i in 0..<orig.count { num += Double((orig[i] - deq[i]) * (orig[i] - deq[i])); den += Double(orig[i] * orig[i]) }
+        for i in 0..<orig.count {
+            // In Double: squares of weights near Float.greatestFiniteMagnitude overflow Float.
+            let (o, d) = (Double(orig[i]), Double(deq[i]))
+            num += (o - d) * (o - d); den += o * o
+        }
         let relErr = den > 0 ? (num / den).squareRoot() : 0
+        // Weights near the float32 limit (1e38) overflow inside GPTQ's Hessian updates or the scale search: say so,
+        // rather than write NaN scales (or fail later encoding NaN into metrics.json).
+        guard relErr.isFinite, q.scales.allSatisfy(\.isFinite), deq.allSatisfy(\.isFinite) else {
+            let largest = orig.reduce(Float(0)) { max($0, abs($1)) }
+            throw CompressionError.nonFinite(
+                "quantize: module '\(path)': \(config.method) produced NaN or infinite values (largest |weight| \(largest) is too close to the float32 limit)"
+            )
+        }
         let method = config.method
         let module: Layer & QuantizedModule
         let gemm: Module

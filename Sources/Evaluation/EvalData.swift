@@ -1,6 +1,6 @@
-import Runtime
 import Formats
 import Foundation
+import Runtime
 import Tensors
 
 /// Evaluation inputs named by a spec string:
@@ -28,7 +28,7 @@ public struct EvalData {
         switch url.pathExtension.lowercased() {
         case "txt":
             let lines = try readLines(url)
-            guard !lines.isEmpty else { throw FormatError.invalid(file: path, message: "no text lines") }
+            guard !lines.isEmpty else { throw FormatError.invalid(file: path, message: "\(path) has no items (no non-blank lines)") }
             return EvalData(items: .texts(lines), labels: nil, pairs: [], spec: spec)
         case "tsv":
             var pairs: [(Bool, String, String)] = []
@@ -39,6 +39,7 @@ public struct EvalData {
                 }
                 pairs.append((cols[0] == "paraphrase", cols[1], cols[2]))
             }
+            guard !pairs.isEmpty else { throw FormatError.invalid(file: path, message: "\(path) has no items (no sentence pairs)") }
             guard pairs.contains(where: { $0.0 }), pairs.contains(where: { !$0.0 }) else {
                 throw FormatError.invalid(file: path, message: "needs both paraphrase and unrelated pairs")
             }
@@ -63,6 +64,16 @@ public struct EvalData {
                         "no input array (looked for \(names.first.map { "'\($0)'" } ?? "'x', 'x_test', 'input'"); has \(tensors.keys.sorted()))"
                 )
             }
+            // An empty or scalar array would reach the batching code with nothing to run (it used to trap there).
+            guard x.rank >= 1 else {
+                throw FormatError.invalid(file: path, message: "array '\(xName)' is a scalar; expected (items, ...) with one row per item")
+            }
+            guard x.shape[0] > 0 else {
+                throw FormatError.invalid(file: path, message: "\(path) has no items (array '\(xName)' is \(x.shape))")
+            }
+            guard x.count > 0 else {
+                throw FormatError.invalid(file: path, message: "array '\(xName)' has shape \(x.shape): items with no values")
+            }
             let yName = names.count > 1 ? names[1] : ["y", "y_test", "labels"].first { tensors[$0] != nil }
             var labels: [Int]?
             if let yName {
@@ -71,11 +82,31 @@ public struct EvalData {
                     throw FormatError.invalid(
                         file: path, message: "labels '\(yName)' have \(y.count) entries for \(x.shape.first ?? 0) items")
                 }
-                labels = y.int64s.map { Int($0) }
+                labels = try integerLabels(y, name: yName, file: path)
             }
             return EvalData(items: .tensor(x.toFloat32()), labels: labels, pairs: [], spec: spec)
         default:
             throw FormatError.invalid(file: path, message: "unknown data type (expected .txt, .tsv, .h5 or .safetensors)")
+        }
+    }
+
+    /// Labels as integers; float labels must hold whole numbers (1.0, not 1.5, which used to be truncated).
+    static func integerLabels(_ y: Tensor, name: String, file: String) throws -> [Int] {
+        guard y.dtype.isFloatingPoint else { return y.int64s.map { Int($0) } }
+        return try y.floats.enumerated().map { i, v in
+            guard v.isFinite, v.rounded() == v, abs(v) < 9.0e18 else {
+                throw FormatError.invalid(file: file, message: "label array '\(name)' item \(i) is \(v), not an integer class index")
+            }
+            return Int(v)
+        }
+    }
+
+    /// Checks that every label is a class index of a model with `classes` outputs.
+    public func validateLabels(classes: Int) throws {
+        guard let labels else { return }
+        if let i = labels.firstIndex(where: { $0 < 0 || $0 >= classes }) {
+            throw FormatError.invalid(
+                file: spec, message: "label \(labels[i]) of item \(i) is outside 0..<\(classes) (the model has \(classes) outputs)")
         }
     }
 

@@ -19,6 +19,15 @@ public struct EvalReport: Codable, Sendable {
     public var size: SizeReport
     public var peakRssBytes: Int
     public var threads: Int
+    /// NaN or infinite values in the model's outputs (a warning is printed when there are any).
+    public var nonFiniteOutputs: Int = 0
+
+    /// Whether any output or measurement is NaN/infinite (written as null in JSON, with `non_finite: true`).
+    public var hasNonFinite: Bool {
+        nonFiniteOutputs > 0
+            || [fidelity?.cosineMean, fidelity?.cosineMin, fidelity?.maxAbsDiff, paraphrase?.auc, accuracy]
+                .contains { $0.map { !$0.isFinite } ?? false }
+    }
 
     /// Storage bits per model weight: the safetensors bytes (scales, zero points and header included) over the
     /// number of weights the model represents; just above 32 for fp32.
@@ -33,6 +42,7 @@ public struct EvalReport: Codable, Sendable {
         case model, format, data, items, parameters, accuracy, fidelity, paraphrase, latency, throughput, size
         case peakRssBytes = "peak_rss_bytes", threads, throughputPerS = "throughput_per_s", latencyMs = "latency_ms", bitsPerWeight =
             "bits_per_weight"
+        case nonFiniteOutputs = "non_finite_outputs", nonFinite = "non_finite"
     }
 
     public init(
@@ -60,6 +70,7 @@ public struct EvalReport: Codable, Sendable {
         size = try c.decode(SizeReport.self, forKey: .size)
         peakRssBytes = try c.decode(Int.self, forKey: .peakRssBytes)
         threads = try c.decode(Int.self, forKey: .threads)
+        nonFiniteOutputs = try c.decodeIfPresent(Int.self, forKey: .nonFiniteOutputs) ?? 0
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -72,6 +83,8 @@ public struct EvalReport: Codable, Sendable {
         try c.encode(peakRssBytes, forKey: .peakRssBytes); try c.encode(threads, forKey: .threads)
         try c.encodeIfPresent(throughputPerS, forKey: .throughputPerS); try c.encodeIfPresent(latencyMs, forKey: .latencyMs)
         try c.encode(bitsPerWeight, forKey: .bitsPerWeight)
+        try c.encode(nonFiniteOutputs, forKey: .nonFiniteOutputs)
+        try c.encode(hasNonFinite, forKey: .nonFinite)
     }
 
     /// Pretty, key-sorted JSON.
@@ -85,13 +98,20 @@ public struct EvalReport: Codable, Sendable {
 /// Agreement with a reference model on the same inputs.
 public struct FidelityReport: Codable, Sendable {
     public var reference: String
-    public var cosineMean: Double
-    public var cosineMin: Double
-    public var maxAbsDiff: Double
+    @FiniteOrNull public var cosineMean: Double
+    @FiniteOrNull public var cosineMin: Double
+    @FiniteOrNull public var maxAbsDiff: Double
     /// Top-5 nearest-neighbour overlap (embedding models).
     public var top5Overlap: Double?
     /// Same argmax as the reference (classifiers).
     public var topOneAgreement: Double?
+
+    public init(
+        reference: String, cosineMean: Double, cosineMin: Double, maxAbsDiff: Double, top5Overlap: Double?, topOneAgreement: Double?
+    ) {
+        self.reference = reference; self.cosineMean = cosineMean; self.cosineMin = cosineMin; self.maxAbsDiff = maxAbsDiff
+        self.top5Overlap = top5Overlap; self.topOneAgreement = topOneAgreement
+    }
 
     enum CodingKeys: String, CodingKey {
         case reference, cosineMean = "cosine_mean", cosineMin = "cosine_min", maxAbsDiff = "max_abs_diff"

@@ -35,6 +35,7 @@ public struct Evaluator {
 
     /// Outputs for all items, computed in batches (a progress task named `label`).
     public func outputs(_ model: LoadedModel, _ items: ModelInputs, label: String = "outputs") throws -> Tensor {
+        guard items.count > 0 else { throw TensorError.empty("no items to run") }
         let b = options.outputBatchSize
         var parts: [Tensor] = []
         try progress.task(label, total: (items.count + b - 1) / b) { task in
@@ -43,7 +44,7 @@ public struct Evaluator {
                 task.advance()
             }
         }
-        return Tensor.concatenateRows(parts)
+        return try Tensor.concatenateRows(parts)
     }
 
     /// Evaluates `model` on `data` (one or more specs), optionally against `reference`.
@@ -54,10 +55,15 @@ public struct Evaluator {
         var itemCount = 0
         var cosines: [Double] = [], overlaps: [Double] = [], agreements: [Double] = []
         var maxDiff = 0.0
+        var nonFinite = 0
         for d in data {
             let out = try outputs(model, d.items, label: "outputs on \(d.spec)")
             itemCount += d.items.count
-            if let labels = d.labels { accuracy = Fidelity.accuracy(out, labels: labels) }
+            nonFinite += WeightCounts.nonFinite(out)
+            if let labels = d.labels {
+                try d.validateLabels(classes: out.rank == 2 ? out.shape[1] : 0)
+                accuracy = Fidelity.accuracy(out, labels: labels)
+            }
             if !d.pairs.isEmpty { paraphrase = Fidelity.paraphraseCheck(out, isParaphrase: d.pairs.map(\.paraphrase)) }
             if let reference {
                 let ref = try outputs(reference, d.items, label: "reference outputs on \(d.spec)")
@@ -67,7 +73,8 @@ public struct Evaluator {
                     )
                 }
                 cosines += Fidelity.rowCosines(out, ref)
-                maxDiff = max(maxDiff, Fidelity.maxAbsDiff(out, ref))
+                let diff = Fidelity.maxAbsDiff(out, ref)
+                maxDiff = maxDiff.isNaN || diff.isNaN ? .nan : max(maxDiff, diff)
                 if model.takesText {
                     // Neighbour search is quadratic: a 1000-item prefix is plenty to rank neighbours.
                     let k = min(out.shape[0], 1000)
@@ -80,7 +87,7 @@ public struct Evaluator {
         if let reference, !cosines.isEmpty {
             fidelity = FidelityReport(
                 reference: reference.source.path, cosineMean: cosines.reduce(0, +) / Double(cosines.count),
-                cosineMin: cosines.min()!, maxAbsDiff: maxDiff,
+                cosineMin: cosines.contains(where: \.isNaN) ? .nan : cosines.min()!, maxAbsDiff: maxDiff,
                 top5Overlap: overlaps.isEmpty ? nil : overlaps.reduce(0, +) / Double(overlaps.count),
                 topOneAgreement: agreements.isEmpty ? nil : agreements.reduce(0, +) / Double(agreements.count))
         }
@@ -94,11 +101,13 @@ public struct Evaluator {
                 if b == 1 { latency = r } else { throughput.append(r) }
             }
         }
-        return EvalReport(
+        var report = EvalReport(
             model: model.source.path, format: model.format, data: data.map(\.spec), items: itemCount,
             parameters: logicalParameterCount(model.root), accuracy: accuracy, fidelity: fidelity, paraphrase: paraphrase,
             latency: latency, throughput: throughput, size: try size(of: model), peakRssBytes: peakRSSBytes(),
             threads: executor.threads)
+        report.nonFiniteOutputs = nonFinite
+        return report
     }
 
     /// File bytes on disk, raw weight bytes and their zstd size.

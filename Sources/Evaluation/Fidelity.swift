@@ -42,8 +42,12 @@ public enum Fidelity {
     }
 
     /// Largest absolute elementwise difference.
+    /// NaN when any difference is NaN: `max` would otherwise drop it and report 0 for an all-NaN output.
     public static func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Double {
-        zip(a.floats, b.floats).reduce(0) { max($0, Double(abs($1.0 - $1.1))) }
+        zip(a.floats, b.floats).reduce(0) { m, p in
+            let d = Double(abs(p.0 - p.1))
+            return m.isNaN || d.isNaN ? .nan : max(m, d)
+        }
     }
 
     /// Mean overlap of each item's k nearest neighbours (by cosine, excluding itself) under the two outputs:
@@ -112,11 +116,11 @@ public enum Fidelity {
 public struct ParaphraseResult: Codable, Sendable {
     public var pairs: Int
     /// P(paraphrase cosine > unrelated cosine) over all combinations.
-    public var auc: Double
-    public var meanParaphraseCosine: Double
-    public var meanUnrelatedCosine: Double
+    @FiniteOrNull public var auc: Double
+    @FiniteOrNull public var meanParaphraseCosine: Double
+    @FiniteOrNull public var meanUnrelatedCosine: Double
     /// Fraction of paraphrase pairs above the median unrelated pair.
-    public var paraphraseAboveMedianUnrelated: Double
+    @FiniteOrNull public var paraphraseAboveMedianUnrelated: Double
 
     enum CodingKeys: String, CodingKey {
         case pairs, auc

@@ -49,7 +49,9 @@ public enum Artifact {
             architecture = .sequential(inputShape: m.inputShape, layers: m.specs)
             task = "classification"
         case let .sentenceEncoder(bert, pooling, tokenizer):
-            architecture = .bert(config: bert.config.withExplicitLayerShapes, pooling: pooling, maxSequenceLength: tokenizer.maxLength, hasPooler: bert.hasPooler)
+            architecture = .bert(
+                config: bert.config.withExplicitLayerShapes, pooling: pooling, maxSequenceLength: tokenizer.maxLength,
+                hasPooler: bert.hasPooler)
             task = "sentence-embedding"
             let from = model.source.hasDirectoryPath || isDirectory(model.source) ? model.source : model.source.deletingLastPathComponent()
             tokenizerSources = tokenizerFileNames.map { from.appendingPathComponent($0) }
@@ -59,13 +61,17 @@ public enum Artifact {
             }
         }
         let weightsFile = zstd ? "model.safetensors.zst" : "model.safetensors"
+        let encoded = try SafeTensors.encode(tensors, metadata: ["format": "compress-artifact-v1"])
+        var hasher = SHA256()
+        hasher.update(encoded)
         let manifest = ArtifactManifest(
             task: task, architecture: architecture, tensors: entries, provenance: provenance,
-            weightsFile: weightsFile, tokenizerFiles: tokenizerSources.isEmpty ? nil : tokenizerSources.map(\.lastPathComponent),
+            weightsFile: weightsFile, weightsSha256: hasher.finalize(),
+            tokenizerFiles: tokenizerSources.isEmpty ? nil : tokenizerSources.map(\.lastPathComponent),
             modules: quantized.isEmpty ? nil : quantized)
         try withTemporaryDirectoryReplacing(dir, ownership: .artifact, force: force) { tmp in
             let raw = tmp.appendingPathComponent("model.safetensors")
-            try SafeTensors.write(tensors, metadata: ["format": "compress-artifact-v1"], to: raw)
+            try writeAtomically(encoded, to: raw)
             if zstd {
                 try Zstd.compressFile(at: raw, to: tmp.appendingPathComponent(weightsFile), level: 19)
                 try FileManager.default.removeItem(at: raw)
@@ -80,46 +86,102 @@ public enum Artifact {
         }
     }
 
-    /// Reads `model.json`.
+    /// Reads `model.json`: valid JSON, no unknown keys, a supported format and version, file names inside `dir`.
     public static func readManifest(_ dir: URL) throws -> ArtifactManifest {
         let url = dir.appendingPathComponent("model.json")
+        let label = url.path
+        let data = try readFile(url)
         let manifest: ArtifactManifest
-        do { manifest = try JSONDecoder().decode(ArtifactManifest.self, from: try readFile(url)) } catch let e as FormatError {
+        do {
+            try ArtifactValidation.rejectUnknownKeys(try JSONValue.parse(data, file: label, what: "model.json"), file: label)
+            manifest = try JSONDecoder().decode(ArtifactManifest.self, from: data)
+        } catch let e as FormatError {
             throw e
-        } catch { throw FormatError.invalid(file: url.path, message: decodingMessage(error)) }
+        } catch { throw FormatError.invalid(file: label, message: decodingMessage(error)) }
         guard manifest.format == ArtifactManifest.formatName else {
-            throw FormatError.invalid(file: url.path, message: "format '\(manifest.format)' is not '\(ArtifactManifest.formatName)'")
+            throw FormatError.invalid(file: label, message: "format '\(manifest.format)' is not '\(ArtifactManifest.formatName)'")
         }
         guard ArtifactManifest.readableVersions.contains(manifest.version) else {
             throw FormatError.invalid(
-                file: url.path,
-                message: "artifact version \(manifest.version) is not supported (\(ArtifactManifest.readableVersions.map(String.init).joined(separator: ", ")))")
+                file: label,
+                message:
+                    "artifact version \(manifest.version) is not supported (\(ArtifactManifest.readableVersions.map(String.init).joined(separator: ", ")))"
+            )
+        }
+        guard manifest.weightsFile == "model.safetensors" || manifest.weightsFile == "model.safetensors.zst" else {
+            _ = try ArtifactValidation.containedURL(manifest.weightsFile, in: dir, field: "weightsFile", manifest: label)
+            throw FormatError.invalid(
+                file: label, message: "weightsFile '\(manifest.weightsFile)' is not model.safetensors or model.safetensors.zst")
+        }
+        for name in manifest.tokenizerFiles ?? [] {
+            _ = try ArtifactValidation.containedURL(name, in: dir, field: "tokenizerFiles", manifest: label)
+        }
+        if let sha = manifest.weightsSha256, !(sha.count == 64 && sha.allSatisfy(\.isHexDigit)) {
+            throw FormatError.invalid(file: label, message: "weightsSha256 '\(sha)' is not 64 hex digits")
         }
         return manifest
     }
 
     /// Loads an artifact directory; a zstd-compressed weights file is read transparently.
-    public static func load(_ dir: URL) throws -> LoadedModel {
+    ///
+    /// Checks, each an error naming the file and tensor: the weights' sha256 against `model.json` (skipped when
+    /// `verify` is false; version 1 artifacts have no checksum and are not verified), the same tensor names in
+    /// `model.json`, the weights file and the model, each tensor's dtype, shape and encoding, finite weights and
+    /// valid quantization parameters.
+    public static func load(_ dir: URL, verify: Bool = true) throws -> LoadedModel {
         let manifest = try readManifest(dir)
-        var weightsURL = dir.appendingPathComponent(manifest.weightsFile)
+        let manifestLabel = dir.appendingPathComponent("model.json").path
+        var weightsURL = try ArtifactValidation.containedURL(manifest.weightsFile, in: dir, field: "weightsFile", manifest: manifestLabel)
         if !FileManager.default.fileExists(atPath: weightsURL.path) {
             // Either form is accepted: users may compress or decompress the weights by hand.
             let other = manifest.weightsFile.hasSuffix(".zst") ? String(manifest.weightsFile.dropLast(4)) : manifest.weightsFile + ".zst"
-            weightsURL = dir.appendingPathComponent(other)
+            weightsURL = try ArtifactValidation.containedURL(other, in: dir, field: "weightsFile", manifest: manifestLabel)
         }
+        for name in Artifact.tokenizerFileNames {
+            // The tokenizer reads these by fixed name: they too must not point outside the artifact.
+            _ = try ArtifactValidation.containedURL(name, in: dir, field: "tokenizer file", manifest: manifestLabel)
+        }
+        let weightsLabel = weightsURL.path
         let tensors: [String: Tensor]
+        var sha: String?
         if weightsURL.pathExtension == "zst" {
-            tensors = try SafeTensors.read(data: try Zstd.decompress(try readFile(weightsURL)), name: weightsURL.path).tensors
+            let raw = try Zstd.decompress(try readFile(weightsURL), name: weightsLabel)
+            if verify {
+                var h = SHA256()
+                h.update(raw)
+                sha = h.finalize()
+            }
+            tensors = try SafeTensors.read(data: raw, name: weightsLabel).tensors
         } else {
             tensors = try SafeTensors.read(weightsURL).tensors
+            if verify { sha = try SHA256.hex(ofFile: weightsURL) }
+        }
+        if let sha {
+            switch manifest.weightsSha256 {
+            case let expected? where expected.lowercased() != sha:
+                throw FormatError.invalid(
+                    file: weightsLabel,
+                    message:
+                        "sha256 \(sha) does not match model.json's weightsSha256 \(expected): the weights are corrupted or were replaced")
+            case nil where manifest.version >= 2:
+                throw FormatError.invalid(
+                    file: manifestLabel,
+                    message: "missing field 'weightsSha256' (required from artifact version 2; --no-verify skips the check)")
+            default:
+                break  // Version 1 artifacts carry no checksum: accepted unverified.
+            }
+        }
+        let listed = Set(manifest.tensors.keys), stored = Set(tensors.keys)
+        if let extra = stored.subtracting(listed).sorted().first {
+            throw FormatError.invalid(file: weightsLabel, message: "tensor '\(extra)' is not listed in model.json")
         }
         for (name, entry) in manifest.tensors.sorted(by: { $0.key < $1.key }) {
             guard let t = tensors[name] else {
-                throw FormatError.invalid(file: weightsURL.path, message: "missing tensor '\(name)' listed in model.json")
+                throw FormatError.invalid(file: weightsLabel, message: "missing tensor '\(name)' listed in model.json")
             }
             guard t.shape == entry.shape, t.dtype.rawValue == entry.dtype else {
                 throw FormatError.invalid(
-                    file: weightsURL.path,
+                    file: weightsLabel,
                     message: "tensor '\(name)' is \(t.dtype.rawValue) \(t.shape) but model.json says \(entry.dtype) \(entry.shape)")
             }
         }
@@ -138,8 +200,23 @@ public enum Artifact {
                 kind = .sentenceEncoder(bert, pooling, try WordPieceTokenizer(modelDirectory: dir, maxLength: maxLength))
             }
         } catch let e as ModelError {
-            throw FormatError.invalid(file: dir.appendingPathComponent("model.json").path, message: e.description)
+            throw FormatError.invalid(file: manifestLabel, message: e.description)
+        } catch let e as TensorError {
+            throw FormatError.invalid(file: manifestLabel, message: e.description)
         }
+        let root: Module
+        switch kind {
+        case let .sequential(m): root = m
+        case let .sentenceEncoder(m, _, _): root = m
+        }
+        let expected = parameterEncodings(root)
+        for (name, entry) in manifest.tensors.sorted(by: { $0.key < $1.key }) where expected[name] != entry.encoding {
+            throw FormatError.invalid(
+                file: manifestLabel,
+                message: "tensor '\(name)' has encoding '\(entry.encoding)', but its module stores '\(expected[name] ?? "nothing")'")
+        }
+        try WeightChecks.checkFinite(root, file: weightsLabel)
+        try WeightChecks.checkQuantization(root, file: weightsLabel)
         let p = manifest.provenance
         var provenance = [
             "source": p.source, "sourceSha256": p.sourceSha256, "toolVersion": p.toolVersion, "createdAt": p.createdAt,

@@ -4,7 +4,8 @@ import Layers
 /// `model.json` of an artifact: what the model is, how each tensor is stored, where it came from.
 ///
 /// Version 2 records every BERT layer's widths (`config.layer_shapes`: heads, head size, FFN size), so structurally
-/// pruned encoders round-trip; version 1 files (uniform layers) still load.
+/// pruned encoders round-trip, and the sha256 of the weights (`weightsSha256`); version 1 files (uniform layers, no
+/// checksum) still load, unverified.
 ///
 /// An artifact is a directory: `model.json`, `model.safetensors` (or `model.safetensors.zst`), the tokenizer
 /// files of text models, and `metrics.json`.
@@ -24,6 +25,10 @@ public struct ArtifactManifest: Codable, Sendable {
     public var provenance: Provenance
     /// The weights file inside the artifact.
     public var weightsFile: String
+    /// sha256 (hex) of the uncompressed safetensors bytes, whichever form (`.zst` or raw) is on disk; checked at
+    /// load so a flipped byte is an error, not a silently different model. Required from version 2; version 1
+    /// artifacts predate it and load without verification.
+    public var weightsSha256: String?
     /// Tokenizer files copied next to the weights (text models).
     public var tokenizerFiles: [String]?
     /// Quantized modules by path; they replace the fp32 modules the architecture builds.

@@ -217,12 +217,9 @@ public final class HDF5File: @unchecked Sendable {
             default:
                 throw fail("has an empty (null) dataspace")
             }
-            var bytes = dtype.byteSize
-            for d in shape {
-                let (product, overflow) = bytes.multipliedReportingOverflow(by: d)
-                // A corrupt header can claim any shape; refuse before allocating rather than trap in malloc.
-                guard !overflow, product <= 1 << 36 else { throw fail("shape \(shape) is implausibly large") }
-                bytes = product
+            // A corrupt header can claim any shape; refuse before allocating rather than trap in malloc.
+            do { try MemoryBudget.check(shape: shape, dtype: dtype, what: "dataset '\(p)'") } catch let e as TensorError {
+                throw FormatError.invalid(file: label, message: e.description)
             }
             let tensor = Tensor(uninitialized: shape, dtype: dtype)
             if tensor.count > 0 {

@@ -19,9 +19,7 @@ public enum HuggingFaceLoader {
     public static func readConfig(_ dir: URL) throws -> BertConfig {
         let url = dir.appendingPathComponent("config.json")
         let data = try readFile(url)
-        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let type = object["model_type"] as? String, type != "bert"
-        {
+        if let object = try? JSONValue.parse(data), let type = object["model_type"]?.string, type != "bert" {
             throw FormatError.invalid(file: url.path, message: "model_type '\(type)' is not supported (bert)")
         }
         do { return try JSONDecoder().decode(BertConfig.self, from: data) } catch {
@@ -35,24 +33,30 @@ public enum HuggingFaceLoader {
         var normalize = false
         let modulesURL = dir.appendingPathComponent("modules.json")
         if FileManager.default.fileExists(atPath: modulesURL.path) {
-            guard let modules = try JSONSerialization.jsonObject(with: try readFile(modulesURL)) as? [[String: Any]] else {
-                throw FormatError.invalid(file: modulesURL.path, message: "expected a list of modules")
+            // JSONValue.parse gives one-line errors naming the file (JSONSerialization's leak NSCocoaErrorDomain codes).
+            guard let modules = try JSONValue.parse(try readFile(modulesURL), file: modulesURL.path, what: "modules.json").array,
+                modules.allSatisfy({ $0.object != nil })
+            else {
+                throw FormatError.invalid(file: modulesURL.path, message: "expected a list of module objects")
             }
             for m in modules {
-                let type = m["type"] as? String ?? ""
+                let type = m["type"]?.string ?? ""
                 if type.hasSuffix(".Normalize") { normalize = true }
                 if type.hasSuffix(".Pooling") {
-                    let poolURL = dir.appendingPathComponent(m["path"] as? String ?? "1_Pooling").appendingPathComponent("config.json")
-                    guard let p = try JSONSerialization.jsonObject(with: try readFile(poolURL)) as? [String: Any] else {
-                        throw FormatError.invalid(file: poolURL.path, message: "expected a JSON object")
+                    let sub = m["path"]?.string ?? "1_Pooling"
+                    guard !sub.hasPrefix("/"), !sub.split(separator: "/").contains("..") else {
+                        throw FormatError.invalid(file: modulesURL.path, message: "pooling path '\(sub)' leaves the model directory")
                     }
-                    if p["pooling_mode_cls_token"] as? Bool == true {
+                    let poolURL = dir.appendingPathComponent(sub).appendingPathComponent("config.json")
+                    let p = try JSONValue.parse(try readFile(poolURL), file: poolURL.path, what: "pooling config")
+                    guard p.object != nil else { throw FormatError.invalid(file: poolURL.path, message: "expected a JSON object") }
+                    if p["pooling_mode_cls_token"]?.bool == true {
                         mode = .cls
-                    } else if p["pooling_mode_max_tokens"] as? Bool == true {
+                    } else if p["pooling_mode_max_tokens"]?.bool == true {
                         mode = .max
-                    } else if p["pooling_mode_mean_tokens"] as? Bool == true {
+                    } else if p["pooling_mode_mean_tokens"]?.bool == true {
                         mode = .mean
-                    } else if p["pooling_mode_mean_sqrt_len_tokens"] as? Bool == true {
+                    } else if p["pooling_mode_mean_sqrt_len_tokens"]?.bool == true {
                         throw FormatError.invalid(
                             file: poolURL.path, message: "pooling_mode_mean_sqrt_len_tokens is not supported (mean, cls, max)")
                     }
@@ -69,10 +73,13 @@ public enum HuggingFaceLoader {
     public static func readMaxSequenceLength(_ dir: URL) throws -> Int? {
         let url = dir.appendingPathComponent("sentence_bert_config.json")
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-        guard let obj = try JSONSerialization.jsonObject(with: try readFile(url)) as? [String: Any] else {
-            throw FormatError.invalid(file: url.path, message: "expected a JSON object")
+        let obj = try JSONValue.parse(try readFile(url), file: url.path, what: "sentence_bert_config.json")
+        guard obj.object != nil else { throw FormatError.invalid(file: url.path, message: "expected a JSON object") }
+        guard let v = obj["max_seq_length"], !v.isNull else { return nil }
+        guard let n = v.int, n > 0 else {
+            throw FormatError.invalid(file: url.path, message: "max_seq_length must be a positive integer, got \(v)")
         }
-        return obj["max_seq_length"] as? Int
+        return n
     }
 
     /// Builds the BERT tree from `config` and applies `tensors` strictly (HF names; a `bert.` prefix is removed).

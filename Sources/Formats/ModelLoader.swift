@@ -9,10 +9,28 @@ import Tensors
 public enum ModelLoader {
     /// Loads the model at `path`. Keras BatchNorms are folded into the preceding layer for inference.
     ///
+    /// Every model's floating-point weights are checked to be finite (an error names the tensor); artifacts also
+    /// have their quantization parameters validated and, unless `verify` is false (`--no-verify`), the sha256 of
+    /// their weights compared with the one `model.json` records.
+    ///
     /// ```swift
     /// let m = try ModelLoader.load("artifacts/minilm-int8")  // the run's model/ artifact
     /// ```
-    public static func load(_ path: String) throws -> LoadedModel {
+    public static func load(_ path: String, verify: Bool = true) throws -> LoadedModel {
+        do {
+            let model = try loadUnchecked(path, verify: verify)
+            if model.format != "artifact" {  // Artifact.load checks its own (with the weights file's name).
+                try WeightChecks.checkFinite(model.root, file: path)
+            }
+            return model
+        } catch let e as TensorError {
+            throw FormatError.invalid(file: path, message: e.description)
+        } catch let e as ModelError {
+            throw FormatError.invalid(file: path, message: e.description)
+        }
+    }
+
+    private static func loadUnchecked(_ path: String, verify: Bool) throws -> LoadedModel {
         let url = URL(fileURLWithPath: path)
         guard FileManager.default.fileExists(atPath: url.path) else { throw FormatError.missingFile(path) }
         if isDirectory(url) {
@@ -26,9 +44,9 @@ public enum ModelLoader {
                             "a `compress run` output without model/ (its recipe has no export stage); add an `export` stage to the recipe and run it again"
                     )
                 }
-                return try Artifact.load(model)
+                return try Artifact.load(model, verify: verify)
             }
-            if Artifact.isArtifact(url) { return try Artifact.load(url) }
+            if Artifact.isArtifact(url) { return try Artifact.load(url, verify: verify) }
             if HuggingFaceLoader.isModelDirectory(url) { return try HuggingFaceLoader.load(url) }
             throw FormatError.invalid(
                 file: path, message: "directory has neither model.json (artifact) nor config.json + model.safetensors (Hugging Face)")

@@ -107,6 +107,7 @@ public enum SafeTensors {
         let headerData = Data(bytes: base + 8, count: Int(headerLength))
         let header = try JSONValue.parse(headerData, file: file, what: "header")
         guard let entries = header.object else { throw fail("header is not a JSON object") }
+        if let dup = firstDuplicateTopLevelKey(headerData) { throw fail("header lists '\(dup)' twice") }
 
         let dataStart = 8 + Int(headerLength)
         let dataSize = size - dataStart

@@ -1,5 +1,6 @@
 import CZstd
 import Foundation
+import Tensors
 
 /// Zstandard compression over libzstd, for measuring and shipping compressed artifacts. Frames carry a content
 /// checksum, so corruption is reported instead of decoded into garbage.
@@ -37,6 +38,8 @@ public enum Zstd {
         var buffer = [UInt8](repeating: 0, count: chunk)
         var output = Data()
         var pending = 1
+        // A small frame can claim gigabytes (a decompression bomb, or a corrupt size): stop at the memory available.
+        let limit = MemoryBudget.availableBytes
         try data.withUnsafeBytes { src in
             var input = ZSTD_inBuffer(src: src.baseAddress, size: src.count, pos: 0)
             while true {
@@ -45,6 +48,9 @@ public enum Zstd {
                     let r = ZSTD_decompressStream(dctx, &out, &input)
                     try check(r, label: name, what: "corrupt zstd frame")
                     pending = r
+                    guard output.count <= limit - out.pos else {
+                        throw FormatError.invalid(file: name, message: "decompresses to more than the \(limit) bytes of memory available")
+                    }
                     output.append(dst.baseAddress!.assumingMemoryBound(to: UInt8.self), count: out.pos)
                     return out.pos
                 }

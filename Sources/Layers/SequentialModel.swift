@@ -15,11 +15,26 @@ public final class SequentialModel: Module {
         self.inputShape = inputShape
         self.layers = layers
         super.init()
+        guard inputShape.allSatisfy({ $0 > 0 }) else {
+            throw ModelError.invalidConfig("input shape \(inputShape) must hold positive sizes")
+        }
+        try Self.checkActivationBudget(inputShape, what: "input")
         var shape = inputShape
         for layer in layers {
+            guard !children.contains(where: { $0.name == layer.name }) else {
+                throw ModelError.invalidConfig("two layers are named '\(layer.name)'")
+            }
             shape = try layer.outputShape(for: shape)
+            try Self.checkActivationBudget(shape, what: "layer '\(layer.name)' output")
             outputShapes.append(shape)
             addChild(layer.name, layer)
+        }
+    }
+
+    /// One item's activations must fit in memory (a corrupt input shape can ask for terabytes per item).
+    private static func checkActivationBudget(_ shape: [Int], what: String) throws {
+        do { try MemoryBudget.check(shape: shape, what: "\(what) per item") } catch let e as TensorError {
+            throw ModelError.invalidConfig(e.description)
         }
     }
 
@@ -122,6 +137,41 @@ public final class SequentialModel: Module {
 
     /// Makes an empty layer from its spec (each layer type builds its own kind: see ``LayerKind/builder``).
     public static func makeLayer(_ s: LayerSpec, inputShape: [Int]) throws -> Layer {
-        try s.type.builder.make(s, inputShape: inputShape)
+        try checkSizes(s, inputShape: inputShape)
+        return try s.type.builder.make(s, inputShape: inputShape)
+    }
+
+    /// Sizes a spec read from a file must have before its layer allocates anything: positive feature counts,
+    /// weights that fit in memory, a positive finite epsilon and a dropout rate in [0, 1).
+    static func checkSizes(_ s: LayerSpec, inputShape: [Int]) throws {
+        func positive(_ v: Int?, _ field: String) throws -> Int {
+            let x = try s.required(v, field)
+            guard x > 0 else { throw ModelError.invalidConfig("layer '\(s.name)': '\(field)' must be positive, got \(x)") }
+            return x
+        }
+        /// The parameter tensor must fit in memory before the layer allocates it (zero-filled, then loaded).
+        func budget(_ shape: [Int]) throws {
+            do { try MemoryBudget.check(shape: shape, what: "layer '\(s.name)' weight") } catch let e as TensorError {
+                throw ModelError.invalidConfig(e.description)
+            }
+        }
+        if let e = s.epsilon, !(e.isFinite && e > 0) {
+            throw ModelError.invalidConfig("layer '\(s.name)': epsilon must be a positive finite number, got \(e)")
+        }
+        if let r = s.rate, !(r.isFinite && r >= 0 && r < 1) {
+            throw ModelError.invalidConfig("layer '\(s.name)': rate must be in [0, 1), got \(r)")
+        }
+        switch s.type {
+        case .dense:
+            try budget([try positive(s.outFeatures, "outFeatures"), try positive(s.inFeatures ?? inputShape.last, "inFeatures")])
+        case .conv2d:
+            let (i, o) = (try positive(s.inFeatures ?? inputShape.last, "inFeatures"), try positive(s.outFeatures, "outFeatures"))
+            let k = try s.pair(s.kernelSize, "kernelSize")
+            try budget([o, k.0, k.1, i])
+        case .batchNorm:
+            try budget([try positive(s.outFeatures ?? inputShape.last, "outFeatures")])
+        default:
+            break
+        }
     }
 }

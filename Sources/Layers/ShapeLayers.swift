@@ -4,7 +4,12 @@ import Tensors
 public final class Flatten: Layer, SpecBuildable {
     public override var spec: LayerSpec { LayerSpec(type: .flatten, name: name) }
     public static func make(_ s: LayerSpec, inputShape: [Int]) throws -> Layer { Flatten(name: s.name) }
-    public override func outputShape(for input: [Int]) throws -> [Int] { [input.reduce(1, *)] }
+    public override func outputShape(for input: [Int]) throws -> [Int] {
+        guard let n = MemoryBudget.elementCount(input) else {
+            throw ModelError.invalidConfig("layer '\(name)': flattening \(input) overflows")
+        }
+        return [n]
+    }
     public override func forward(_ x: Tensor, on executor: Executor) throws -> Tensor { x.reshaped([x.shape[0], -1]) }
 }
 

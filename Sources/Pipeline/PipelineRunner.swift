@@ -76,6 +76,8 @@ public struct PipelineRunner {
     /// Allows an existing empty directory not written by compress as the output (`--force`). Directories with
     /// files are only ever replaced when an earlier run wrote them (see ``DirectoryOwnership/run``).
     public var force = false
+    /// Whether artifact models are checked against their recorded sha256 (`--no-verify` turns it off).
+    public var verify = true
 
     public init(threadsOverride: Int? = nil, timeBudgetOverride: Double? = nil, progress: ProgressReporter = .silent) {
         self.threadsOverride = threadsOverride
@@ -88,10 +90,15 @@ public struct PipelineRunner {
     @discardableResult
     public func run(_ recipe: Recipe, recipePath: String, outputDirectory: String? = nil) throws -> (RunRecord, URL) {
         let outDir = URL(fileURLWithPath: outputDirectory ?? recipe.output ?? "artifacts/\(recipe.name)")
+        // One run per output directory at a time; held until this function returns (or the process dies). Taken
+        // before the ownership check, so that check never sees another run's half-finished swap.
+        let lock = try OutputLock(for: outDir)
+        defer { lock.release() }
+        lock.recoverInterruptedRuns(of: outDir)
         // Refuse a foreign output directory before the work, not after minutes of it.
         try DirectoryOwnership.run.checkReplaceable(outDir, force: force)
         progress.message("loading \(recipe.model)")
-        let model = try ModelLoader.load(recipe.model)
+        let model = try ModelLoader.load(recipe.model, verify: verify)
         let calibration = try recipe.data?.calibration.map { try EvalData.load($0).items }
         let sourceSha = try SHA256.hex(ofFile: URL(fileURLWithPath: recipe.model))
         let evalData = try (recipe.data?.evaluation ?? []).map { try EvalData.load($0) }
@@ -107,7 +114,7 @@ public struct PipelineRunner {
             var context = StageContext(
                 recipe: recipe, recipePath: recipePath, index: 0, model: model, original: nil, calibration: calibration,
                 evaluation: evalData, sourceSha256: sourceSha, directory: tmp, records: [], threadsOverride: threadsOverride,
-                timeBudgetOverride: timeBudgetOverride, executor: executor, progress: progress)
+                timeBudgetOverride: timeBudgetOverride, executor: executor, verify: verify, progress: progress)
             for (index, stage) in recipe.stages.enumerated() {
                 let start = Date()
                 progress.message("stage \(index + 1)/\(recipe.stages.count): \(stage.name)")

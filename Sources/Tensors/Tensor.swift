@@ -177,12 +177,16 @@ extension Tensor {
         return out
     }
 
-    /// Concatenates tensors along the outermost dimension.
-    public static func concatenateRows(_ parts: [Tensor]) -> Tensor {
-        precondition(!parts.isEmpty, "nothing to concatenate")
+    /// Concatenates tensors along the outermost dimension. Throws (rather than traps) on an empty list or
+    /// mismatched shapes, since the parts usually come from user data (an input file with no items).
+    public static func concatenateRows(_ parts: [Tensor]) throws -> Tensor {
+        guard !parts.isEmpty else { throw TensorError.empty("nothing to concatenate (no items)") }
+        guard parts.allSatisfy({ $0.rank >= 1 }) else { throw TensorError.invalidShape("cannot concatenate scalars along rows") }
         let inner = Array(parts[0].shape.dropFirst())
         let dtype = parts[0].dtype
-        for p in parts { precondition(Array(p.shape.dropFirst()) == inner && p.dtype == dtype, "concatenate: \(p.shape) vs \(inner)") }
+        for p in parts where Array(p.shape.dropFirst()) != inner || p.dtype != dtype {
+            throw TensorError.invalidShape("cannot concatenate \(p.dtype.rawValue) \(p.shape) with \(dtype.rawValue) rows of \(inner)")
+        }
         let out = Tensor(uninitialized: [parts.map { $0.shape[0] }.reduce(0, +)] + inner, dtype: dtype)
         var offset = 0
         for p in parts {

@@ -84,6 +84,19 @@ struct JSONFile {
         return b
     }
 
+    /// Largest token id accepted: the tokenizer keeps a table indexed by id, so a corrupt id of 2^31 would ask for
+    /// tens of gigabytes; real vocabularies stay well below 10 million.
+    static let maxTokenID = 10_000_000
+
+    /// A token id: an integer in 0...maxTokenID.
+    func id(_ value: Any?, _ field: String) throws -> Int32? {
+        guard let i = try int(value, field) else { return nil }
+        guard i >= 0, i <= Self.maxTokenID else {
+            throw TokenizerError.invalidField(path: path, field: field, reason: "is not a token id (0...\(Self.maxTokenID))")
+        }
+        return Int32(i)
+    }
+
     func int(_ value: Any?, _ field: String) throws -> Int? {
         guard let value, !(value is NSNull) else { return nil }
         // Linux Foundation yields Int/Double, Darwin yields NSNumber; accept every whole number.
@@ -119,7 +132,7 @@ extension TokenizerSpec {
         }
         spec.vocab.reserveCapacity(vocab.count)
         for (token, value) in vocab {
-            guard let id = try file.int(value, "model.vocab.\(token)"), id >= 0, id <= Int(Int32.max) else {
+            guard let id = try file.int(value, "model.vocab.\(token)"), id >= 0, id <= JSONFile.maxTokenID else {
                 throw TokenizerError.invalidField(path: path, field: "model.vocab.\(token)", reason: "is not an id")
             }
             spec.vocab.append((Array(token.utf8), Int32(id)))
@@ -176,19 +189,19 @@ extension TokenizerSpec {
                 let token = try file.require(try file.object(item, field), field)
                 let content = try file.require(
                     try file.string(token["content"], "\(field).content"), "\(field).content")
-                let id = try file.require(try file.int(token["id"], "\(field).id"), "\(field).id")
+                let id = try file.require(try file.id(token["id"], "\(field).id"), "\(field).id")
                 let singleWord = try file.bool(token["single_word"], "\(field).single_word") ?? false
                 // Matched on the raw text even when "normalized" is true (BERT's special tokens never are).
                 if !content.isEmpty {
-                    spec.addedTokens.append(.init(content: content, id: Int32(id), singleWord: singleWord))
+                    spec.addedTokens.append(.init(content: content, id: id, singleWord: singleWord))
                 }
             }
         }
 
         if let padding = try file.object(file.root["padding"], "padding"),
-            let padID = try file.int(padding["pad_id"], "padding.pad_id")
+            let padID = try file.id(padding["pad_id"], "padding.pad_id")
         {
-            spec.padID = Int32(padID)
+            spec.padID = padID
         } else if let pad = table["[PAD]"] {
             spec.padID = pad
         }
@@ -228,7 +241,7 @@ extension TokenizerSpec {
                 {
                     for (k, value) in list.enumerated() {
                         let f = "post_processor.special_tokens.\(name).ids[\(k)]"
-                        ids.append(Int32(try file.require(try file.int(value, f), f)))
+                        ids.append(try file.require(try file.id(value, f), f))
                     }
                 } else if let id = vocab[name] {
                     ids = [id]
@@ -241,11 +254,11 @@ extension TokenizerSpec {
             for (key, isPrefix) in [("cls", true), ("sep", false)] {
                 let field = "post_processor.\(key)"
                 guard let pair = post[key] as? [Any], pair.count == 2,
-                    let id = try file.int(pair[1], "\(field)[1]")
+                    let id = try file.id(pair[1], "\(field)[1]")
                 else {
                     throw TokenizerError.invalidField(path: path, field: field, reason: "is not a [token, id] pair")
                 }
-                if isPrefix { prefixIDs.append(Int32(id)) } else { suffixIDs.append(Int32(id)) }
+                if isPrefix { prefixIDs.append(id) } else { suffixIDs.append(id) }
             }
         default:
             throw TokenizerError.unsupported(path: path, field: "post_processor.type", value: type)

@@ -1,7 +1,7 @@
-import Runtime
 import Formats
 import Foundation
 import Layers
+import Runtime
 import Tensors
 import Testing
 
@@ -39,7 +39,7 @@ struct MiniLMReferenceTests {
         let expected = ref["embeddings"]!
         // All sentences in one packed batch, and each alone: both must match.
         let batched = try model.predict(.texts(Self.sentences), on: executor)
-        let single = Tensor.concatenateRows(try Self.sentences.map { try model.predict(.texts([$0]), on: executor) })
+        let single = try Tensor.concatenateRows(try Self.sentences.map { try model.predict(.texts([$0]), on: executor) })
         for out in [batched, single] {
             #expect(out.shape == expected.shape)
             let diff = zip(out.floats, expected.floats).map { abs($0 - $1) }.max()!

@@ -37,10 +37,24 @@ struct TensorTests {
         }
     }
 
-    @Test func rowsAndConcatenateRoundTrip() {
+    @Test func rowsAndConcatenateRoundTrip() throws {
         let t = Tensor(shape: [4, 2], floats: (0..<8).map(Float.init))
         let parts = [t.rows(0..<1), t.rows(1..<3), t.rows(3..<4)]
-        #expect(Tensor.concatenateRows(parts).bitwiseEqual(t))
+        #expect(try Tensor.concatenateRows(parts).bitwiseEqual(t))
+    }
+
+    /// Inputs with no items used to trap here (SIGILL); they are user data, so the error is thrown.
+    @Test func concatenatingNothingOrMismatchedRowsThrows() {
+        #expect(throws: TensorError.self) { try Tensor.concatenateRows([]) }
+        #expect(throws: TensorError.self) { try Tensor.concatenateRows([Tensor(zeros: [1, 2]), Tensor(zeros: [1, 3])]) }
+    }
+
+    @Test func memoryBudgetRefusesOverflowAndHugeShapes() {
+        #expect(MemoryBudget.elementCount([Int.max, 2]) == nil)
+        #expect(MemoryBudget.elementCount([-1, 2]) == nil)
+        #expect(throws: TensorError.self) { try MemoryBudget.check(shape: [100_000, 100_000, 100_000], what: "x") }
+        #expect(throws: TensorError.self) { try MemoryBudget.check(shape: [1 << 62, 4], what: "x") }
+        #expect((try? MemoryBudget.check(shape: [10, 10], what: "x")) == 400)
     }
 
     @Test func halfPrecisionWidens() {

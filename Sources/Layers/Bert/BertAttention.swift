@@ -28,10 +28,13 @@ public final class BertSelfAttention: Module {
         query = typedChild("query")
         key = typedChild("key")
         value = typedChild("value")
-        if let q = query as? Linear, let k = key as? Linear, let v = value as? Linear {
-            let weight = PackedMatrix(Tensor.concatenateRows([q, k, v].map { $0.parameter("weight") }))
-            let bias = Tensor.concatenateRows([q, k, v].map { $0.biasTensor ?? Tensor(zeros: [$0.outFeatures]) })
-            fused = (weight, bias)
+        // The three projections share the input width, so concatenation cannot fail; if it ever did, the unfused
+        // path below is still correct.
+        if let q = query as? Linear, let k = key as? Linear, let v = value as? Linear,
+            let weights = try? Tensor.concatenateRows([q, k, v].map { $0.parameter("weight") }),
+            let bias = try? Tensor.concatenateRows([q, k, v].map { $0.biasTensor ?? Tensor(zeros: [$0.outFeatures]) })
+        {
+            fused = (PackedMatrix(weights), bias)
         } else {
             fused = nil
         }

@@ -1,3 +1,5 @@
+import Tensors
+
 /// The fields of a Hugging Face BERT `config.json` the encoder needs; any size works.
 public struct BertConfig: Codable, Sendable, Equatable {
     public var vocabSize: Int
@@ -80,6 +82,33 @@ public struct BertConfig: Codable, Sendable, Equatable {
             }
         } else if hiddenSize % numAttentionHeads != 0 {
             throw ModelError.invalidConfig("hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(numAttentionHeads)")
+        }
+        // A non-positive epsilon divides by zero on a constant row; NaN poisons every output.
+        guard layerNormEps.isFinite, layerNormEps > 0 else {
+            throw ModelError.invalidConfig("layer_norm_eps must be a positive finite number, got \(layerNormEps)")
+        }
+        // Every table and projection is allocated (zero-filled) before the weights load: refuse sizes that cannot fit.
+        guard numHiddenLayers <= 10_000 else {
+            // Checked before `layers` builds one entry per layer; real encoders have tens.
+            throw ModelError.invalidConfig("num_hidden_layers \(numHiddenLayers) is implausible (at most 10000)")
+        }
+        var weights: [(String, [Int])] = [
+            ("word_embeddings", [vocabSize, hiddenSize]), ("position_embeddings", [maxPositionEmbeddings, hiddenSize]),
+            ("token_type_embeddings", [typeVocabSize, hiddenSize]),
+        ]
+        for (i, l) in layers.enumerated() {
+            weights.append(("layer \(i) attention", [4, l.attentionWidth, hiddenSize]))
+            weights.append(("layer \(i) FFN", [2, l.intermediateSize, hiddenSize]))
+        }
+        var total = 0
+        for (what, shape) in weights {
+            guard let b = MemoryBudget.byteCount(shape, dtype: .float32) else {
+                throw ModelError.invalidConfig("\(what) of shape \(shape) overflows")
+            }
+            total = total.addingReportingOverflow(b).overflow ? Int.max : total + b
+        }
+        do { try MemoryBudget.check(bytes: total, what: "the encoder's weights") } catch let e as TensorError {
+            throw ModelError.invalidConfig(e.description)
         }
         if let p = positionEmbeddingType, p != "absolute" {
             throw ModelError.invalidConfig("position_embedding_type '\(p)' is not supported (absolute)")

@@ -78,6 +78,14 @@ public final class Int4Linear: Layer, ActivatedLinear, QuantizedModule {
 
     public var biasTensor: Tensor? { useBias ? parameter("bias") : nil }
 
+    /// The index of the first q4 block whose scale is NaN or infinite (a corrupted artifact), or nil.
+    public func firstNonFiniteBlockScale() -> Int? {
+        let stride = MemoryLayout<ck_block_q4>.stride
+        return parameter("weight").withUnsafeBytes { raw in
+            (0..<(raw.count / stride)).first { !raw.loadUnaligned(fromByteOffset: $0 * stride, as: Float.self).isFinite }
+        }
+    }
+
     /// The weight as fp32 (out, in).
     public func dequantizedWeight() -> Tensor {
         var d = Tensor(uninitialized: [outFeatures, inFeatures])

@@ -40,9 +40,9 @@ public struct QuantizeStage: RecipeStage {
         if config.tuning == true, let constraints = context.recipe.constraints, let eval = context.evaluation.first {
             let tuner = MixedPrecisionTuner(
                 config: config, constraints: constraints, executor: context.executor, progress: context.progress)
-            let source = context.recipe.model
+            let (source, verify) = (context.recipe.model, context.verify)
             let (tuned, attempts, summary) = try tuner.run(
-                load: { try ModelLoader.load(source) }, eval: eval, calibration: context.calibration)
+                load: { try ModelLoader.load(source, verify: verify) }, eval: eval, calibration: context.calibration)
             context.model = tuned
             record.tuning = attempts
             record.tuningSummary = summary

@@ -77,6 +77,8 @@ public struct StageContext {
     public let timeBudgetOverride: Double?
     /// The run's executor (`--threads`, or all cores); an evaluate stage with its own `threads` makes its own.
     public let executor: Executor
+    /// Whether artifact models are checked against their sha256 when (re)loaded (`--no-verify` turns it off).
+    public let verify: Bool
     public let progress: ProgressReporter
 
     /// An empty record for the running stage.
@@ -84,7 +86,7 @@ public struct StageContext {
 
     /// Loads the source model again as ``original`` unless a stage already did.
     public mutating func keepOriginal() throws {
-        if original == nil { original = try ModelLoader.load(recipe.model) }
+        if original == nil { original = try ModelLoader.load(recipe.model, verify: verify) }
     }
 }
 
