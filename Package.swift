@@ -85,3 +85,19 @@ if Context.environment["COMPRESS_BENCHMARKS"] != nil {
     package.targets.append(
         .executableTarget(name: "TrainingBench", dependencies: ["Training", "Layers", "Tensors"], path: "Benchmarks/TrainingBench"))
 }
+
+// Fuzz targets (libFuzzer), only when COMPRESS_FUZZ is set, so the default build never compiles them (they need
+// `--sanitize=fuzzer`, which links libFuzzer's own main). `make fuzz` builds and runs them; see fuzz/README.md.
+if Context.environment["COMPRESS_FUZZ"] != nil {
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("FuzzSafeTensors", ["Formats"]), ("FuzzKeras", ["Formats"]), ("FuzzManifest", ["Formats"]),
+        ("FuzzRecipe", ["Pipeline"]), ("FuzzTokenizer", ["Tokenizers"]),
+    ]
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(
+            .executableTarget(
+                name: name, dependencies: dependencies, path: "fuzz/Sources/\(name)",
+                // No top-level code: libFuzzer supplies main() and calls LLVMFuzzerTestOneInput.
+                swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+    }
+}
