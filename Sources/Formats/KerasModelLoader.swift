@@ -67,6 +67,7 @@ public enum KerasModelLoader {
             shape = try layer.outputShape(for: shape)
             specs.append(spec)
         }
+        guard !specs.isEmpty else { throw fail("the model has no layers") }
         let model = try SequentialModel(inputShape: inputShape ?? [], specs: specs)
         do { try model.update(parameters: weights) } catch let e as ModelError { throw fail(e.description) }
         return model

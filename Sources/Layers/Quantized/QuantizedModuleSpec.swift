@@ -42,7 +42,16 @@ public struct QuantizedModuleSpec: Codable, Sendable, Equatable {
     }
 
     /// An empty module for this spec (parameters are loaded afterwards).
-    public func makeModule() throws -> Module { try kind.moduleType.make(self) }
+    public func makeModule() throws -> Module {
+        // Sizes come from model.json: check them before a module allocates its (out, in) weight and fp32 cache.
+        guard inFeatures > 0, outFeatures > 0 else {
+            throw ModelError.invalidConfig("module '\(name)': inFeatures \(inFeatures) and outFeatures \(outFeatures) must be positive")
+        }
+        do { try MemoryBudget.check(shape: [outFeatures, inFeatures], copies: 2, what: "module '\(name)' weight") } catch let e as TensorError {
+            throw ModelError.invalidConfig(e.description)
+        }
+        return try kind.moduleType.make(self)
+    }
 }
 
 /// A module whose weights are stored in fewer bits.

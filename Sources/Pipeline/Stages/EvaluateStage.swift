@@ -26,6 +26,7 @@ public struct EvaluateStage: RecipeStage {
     public func validate(in recipe: Recipe, at index: Int) throws {
         if let b = batchSizes, b.isEmpty || b.contains(where: { $0 < 1 }) { throw StageProblem("batch_sizes must be positive integers") }
         if let t = threads, t < 1 { throw StageProblem("threads must be ≥ 1") }
+        if let t = timeBudget, !(t.isFinite && t > 0) { throw StageProblem("time_budget must be a positive number of seconds, got \(t)") }
         if (recipe.data?.evaluation ?? []).isEmpty { throw StageProblem("an evaluate stage needs data.evaluation", at: ["data"]) }
     }
 
