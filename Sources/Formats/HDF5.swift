@@ -6,10 +6,13 @@ import Tensors
 // goes through this one recursive lock (recursive: wrapper methods call each other while holding it).
 private let hdf5Lock = NSRecursiveLock()
 
-/// Runs `body` holding the global HDF5 lock, with HDF5's error printing turned off.
-private func locked<R>(_ body: () throws -> R) rethrows -> R {
+/// Runs `body` holding the global HDF5 lock, with HDF5's error printing turned off, under the watchdog that ends
+/// the process with an error naming `file` if libhdf5 stops making progress (see ``HDF5Watchdog``).
+private func locked<R>(_ file: String, _ body: () throws -> R) rethrows -> R {
     hdf5Lock.lock()
     defer { hdf5Lock.unlock() }
+    let armed = HDF5Watchdog.arm(file)
+    defer { if armed { HDF5Watchdog.disarm() } }
     // HDF5 prints its whole error stack to stderr by default; corrupt inputs must produce our one-line error
     // only. Debian's build is thread-safe, which makes this setting per thread, so set it on every entry.
     _ = chdf5_silence_errors()
@@ -46,7 +49,7 @@ public final class HDF5File: @unchecked Sendable {
         let label = fileLabel(url)
         self.label = label
         guard FileManager.default.fileExists(atPath: url.path) else { throw FormatError.missingFile(label) }
-        fileID = try locked {
+        fileID = try locked(label) {
             guard H5Fis_hdf5(url.path) > 0 else {
                 throw FormatError.invalid(file: label, message: "not an HDF5 file (no HDF5 signature)")
             }
@@ -61,7 +64,7 @@ public final class HDF5File: @unchecked Sendable {
         self.url = url
         let label = fileLabel(url)
         self.label = label
-        fileID = try locked {
+        fileID = try locked(label) {
             let id = H5Fcreate(url.path, chdf5_acc_trunc(), chdf5_p_default(), chdf5_p_default())
             guard id >= 0 else { throw FormatError.io(file: label, message: "cannot create HDF5 file: \(hdf5Detail())") }
             return id
@@ -74,7 +77,7 @@ public final class HDF5File: @unchecked Sendable {
         url = URL(fileURLWithPath: name)
         label = name
         guard !image.isEmpty else { throw FormatError.invalid(file: name, message: "empty HDF5 image") }
-        fileID = try locked {
+        fileID = try locked(label) {
             let fapl = H5Pcreate(chdf5_p_file_access())
             guard fapl >= 0 else { throw FormatError.io(file: name, message: "cannot create a file access list") }
             defer { H5Pclose(fapl) }
@@ -96,7 +99,7 @@ public final class HDF5File: @unchecked Sendable {
 
     /// Flushes and closes the file; later calls fail. Closing twice is harmless.
     public func close() throws {
-        try locked {
+        try locked(label) {
             guard fileID >= 0 else { return }
             let status = H5Fclose(fileID)
             fileID = -1
@@ -119,7 +122,7 @@ public final class HDF5File: @unchecked Sendable {
     /// Whether `path` names an existing group or dataset (intermediate groups are checked one by one, as
     /// `H5Lexists` requires).
     public func exists(_ path: String) -> Bool {
-        locked {
+        locked(label) {
             guard fileID >= 0 else { return false }
             var current = ""
             for part in path.split(separator: "/") {
@@ -132,7 +135,7 @@ public final class HDF5File: @unchecked Sendable {
 
     /// Whether `path` names an existing group.
     public func isGroup(_ path: String) -> Bool {
-        locked {
+        locked(label) {
             guard exists(path) else { return false }
             let oid = H5Oopen(fileID, Self.normalized(path), chdf5_p_default())
             guard oid >= 0 else { return false }
@@ -143,7 +146,7 @@ public final class HDF5File: @unchecked Sendable {
 
     /// Names of the members of `group`, sorted by name (byte order: "10" before "2"; sort numerically yourself).
     public func children(of group: String) throws -> [String] {
-        try locked {
+        try locked(label) {
             let fid = try openID()
             let path = Self.normalized(group)
             guard isGroup(path) else { throw FormatError.invalid(file: label, message: "no group '\(path)'") }
@@ -171,7 +174,7 @@ public final class HDF5File: @unchecked Sendable {
     /// Reads a numeric dataset: floats of any width become F32 (HDF5 converts float64 and float16), integers
     /// become I64 (64-bit, unsigned 32-bit), I32 (32-bit, 16-bit), I8 or U8. Scalars have shape `[]`.
     public func dataset(_ path: String) throws -> Tensor {
-        try locked {
+        try locked(label) {
             let fid = try openID()
             let p = Self.normalized(path)
             func fail(_ message: String) -> FormatError { FormatError.invalid(file: label, message: "dataset '\(p)': \(message)") }
@@ -234,7 +237,7 @@ public final class HDF5File: @unchecked Sendable {
     /// A string attribute (fixed or variable length, scalar or one-element array) of the object at `path`;
     /// nil when the object has no attribute `name`.
     public func attributeString(_ name: String, of path: String) throws -> String? {
-        try locked {
+        try locked(label) {
             guard let values = try readStringAttribute(name, of: path) else { return nil }
             guard values.count == 1 else {
                 throw FormatError.invalid(
@@ -247,7 +250,7 @@ public final class HDF5File: @unchecked Sendable {
     /// A string-array attribute (e.g. legacy Keras `layer_names`, `weight_names`); an empty attribute of any
     /// type (h5py stores `[]` as an empty float64 array) is `[]`. Throws when the attribute is missing.
     public func attributeStrings(_ name: String, of path: String) throws -> [String] {
-        try locked {
+        try locked(label) {
             guard let values = try readStringAttribute(name, of: path) else {
                 throw FormatError.invalid(file: label, message: "'\(Self.normalized(path))' has no attribute '\(name)'")
             }
@@ -312,7 +315,7 @@ public final class HDF5File: @unchecked Sendable {
 
     /// Creates group `path` and any missing parents; an existing group is left as is.
     public func createGroup(_ path: String) throws {
-        try locked {
+        try locked(label) {
             let fid = try openID()
             let p = Self.normalized(path)
             if isGroup(p) { return }
@@ -354,7 +357,7 @@ public final class HDF5File: @unchecked Sendable {
     }
 
     private func writeRaw(_ pointer: UnsafeRawPointer?, shape: [Int], fileType: hid_t, memoryType: hid_t, to path: String) throws {
-        try locked {
+        try locked(label) {
             let fid = try openID()
             let p = Self.normalized(path)
             func fail(_ message: String) -> FormatError { FormatError.io(file: label, message: "dataset '\(p)': \(message)") }
@@ -390,7 +393,7 @@ public final class HDF5File: @unchecked Sendable {
     }
 
     private func writeStringAttribute(_ name: String, _ strings: [String], scalar: Bool, fixedLength: Bool, on path: String) throws {
-        try locked {
+        try locked(label) {
             let fid = try openID()
             let p = Self.normalized(path)
             func fail(_ message: String) -> FormatError {

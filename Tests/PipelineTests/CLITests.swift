@@ -8,14 +8,16 @@ import Testing
 struct CLITests {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Runs the debug binary (in `directory`, default the repository); returns (status, stdout, stderr).
-    static func run(_ arguments: [String], in directory: URL? = nil) throws -> (Int32, String, String) {
+    /// Runs the debug binary (in `directory`, default the repository, with `environment` added); returns (status,
+    /// stdout, stderr).
+    static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> (Int32, String, String) {
         let binary = repo.appendingPathComponent(".build/debug/compress")
         guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw CocoaError(.fileNoSuchFile) }
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
         process.currentDirectoryURL = directory ?? repo
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -178,5 +180,17 @@ struct CLITests {
         #expect(runErr.contains("stage 1/2: evaluate") && runErr.contains("stage 2/2: export") && !runErr.contains("\r"), "\(runErr)")
         let (s4, _, runQuietErr) = try Self.run(["run", "recipes/digits-cnn.yaml", "--output", out.path, "--time-budget", "0.1", "--quiet"])
         #expect(s4 == 0 && runQuietErr.isEmpty)
+    }
+
+    /// Found by `fuzz/run.sh keras`: a corrupted global heap behind a variable-length string attribute makes libhdf5
+    /// 1.10 loop forever in H5Aread. The watchdog turns the hang into a one-line error naming the file.
+    @Test func hdf5FileThatHangsLibhdf5EndsWithAnError() throws {
+        let start = Date()
+        let fixture = "Tests/Fixtures/fuzz/keras-h5-global-heap-hang.h5"
+        let (status, _, err) = try Self.run(["inspect", fixture], environment: ["COMPRESS_HDF5_TIMEOUT": "2"])
+        #expect(status == 1)
+        #expect(err.split(separator: "\n").count == 1)
+        #expect(err.contains(fixture) && err.contains("HDF5 library made no progress"), "\(err)")
+        #expect(Date().timeIntervalSince(start) < 30)
     }
 }
