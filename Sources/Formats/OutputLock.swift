@@ -10,8 +10,8 @@ import Darwin
 /// the second fails at once with "already running" instead of racing the first's final rename.
 ///
 /// The lock is `flock(2)` on `.<name>.lock` next to the directory: the kernel releases it when the process exits,
-/// however it exits (`kill -9` included), so a crashed run never leaves a stale lock behind. The file itself stays
-/// (removing it while another process may be opening it would let two runs lock two different files).
+/// however it exits (`kill -9` included), so a crashed run never leaves a stale lock behind; a run that ends
+/// normally removes the file.
 ///
 /// ```swift
 /// let lock = try OutputLock(for: URL(fileURLWithPath: "artifacts/minilm-int8"))
@@ -32,24 +32,40 @@ public final class OutputLock {
             throw FormatError.io(file: label, message: "cannot create the parent directory: \(error.localizedDescription)")
         }
         url = parent.appendingPathComponent(".\(dir.lastPathComponent).lock")
-        fd = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FormatError.io(file: fileLabel(url), message: "cannot create the lock file: \(posixMessage())") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let busy = errno == EWOULDBLOCK
-            let reason = posixMessage()
-            close(fd)
-            fd = -1
-            throw FormatError.io(
-                file: label,
-                message: busy
-                    ? "another compress run is already running with this output directory (lock \(url.path) is held)"
-                    : "cannot lock \(url.path): \(reason)")
+        fd = -1
+        // The holder unlinks the file when it is done (so nothing is left in the user's directory). A process that
+        // opened the file just before that unlink may then lock a file no longer at `url`: it checks that the
+        // locked file is still the one at the path, and retries on the new one otherwise.
+        for _ in 0..<8 {
+            let f = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard f >= 0 else { throw FormatError.io(file: fileLabel(url), message: "cannot create the lock file: \(posixMessage())") }
+            guard flock(f, LOCK_EX | LOCK_NB) == 0 else {
+                let busy = errno == EWOULDBLOCK
+                let reason = posixMessage()
+                close(f)
+                throw FormatError.io(
+                    file: label,
+                    message: busy
+                        ? "another compress run is already running with this output directory (lock \(url.path) is held)"
+                        : "cannot lock \(url.path): \(reason)")
+            }
+            var held = stat(), current = stat()
+            if fstat(f, &held) == 0, stat(url.path, &current) == 0, held.st_ino == current.st_ino, held.st_dev == current.st_dev {
+                fd = f
+                return
+            }
+            close(f)
         }
+        throw FormatError.io(file: label, message: "cannot lock \(url.path): it keeps being replaced")
     }
 
-    /// Releases the lock (also released when the process exits).
+    /// Removes the lock file and releases the lock. A killed process cannot do this: its lock is released by the
+    /// kernel and the file stays until the next run on the same output removes it.
     public func release() {
-        if fd >= 0 { close(fd) }
+        if fd >= 0 {
+            unlink(url.path)
+            close(fd)
+        }
         fd = -1
     }
 

@@ -90,12 +90,14 @@ public struct PipelineRunner {
     @discardableResult
     public func run(_ recipe: Recipe, recipePath: String, outputDirectory: String? = nil) throws -> (RunRecord, URL) {
         let outDir = URL(fileURLWithPath: outputDirectory ?? recipe.output ?? "artifacts/\(recipe.name)")
-        // One run per output directory at a time; held until this function returns (or the process dies). Taken
-        // before the ownership check, so that check never sees another run's half-finished swap.
+        // Refuse a foreign output directory before the work, not after minutes of it (and before a lock file is made
+        // next to a directory we may not touch).
+        try DirectoryOwnership.run.checkReplaceable(outDir, force: force)
+        // One run per output directory at a time; held until this function returns (or the process dies).
         let lock = try OutputLock(for: outDir)
         defer { lock.release() }
         lock.recoverInterruptedRuns(of: outDir)
-        // Refuse a foreign output directory before the work, not after minutes of it.
+        // Again under the lock: a run that was killed mid-swap may have left the directory in another state.
         try DirectoryOwnership.run.checkReplaceable(outDir, force: force)
         progress.message("loading \(recipe.model)")
         let model = try ModelLoader.load(recipe.model, verify: verify)
