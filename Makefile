@@ -7,7 +7,7 @@ MODEL_SHA   := 53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 APT_PKGS    := libopenblas-dev libhdf5-dev libzstd-dev pkg-config
 BIN         := .build/release/compress
 
-.PHONY: deps models build release test tsan demo datasets fixtures bench format clean
+.PHONY: deps models build release test tsan demo datasets fixtures bench format clean fuzz probe interrupt
 
 ## System libraries (OpenBLAS, HDF5, zstd) via apt-get; skipped when already installed.
 deps:
@@ -44,6 +44,21 @@ test: deps models
 	COMPRESS_ISA=avx2 $(SWIFT) test --skip-build --filter "$(REFERENCE_SUITES)"
 	COMPRESS_ISA=scalar $(SWIFT) test --skip-build --filter "$(REFERENCE_SUITES)"
 	$(MAKE) tsan
+	$(MAKE) interrupt
+
+## kill -9 of `compress run` at 1, 3 and 6 s, and two concurrent runs to one output (Tests/Reliability/interrupt_run.sh).
+interrupt: release models
+	bash Tests/Reliability/interrupt_run.sh $(BIN)
+
+## libFuzzer over the safetensors reader, Keras loaders, artifact manifest, recipe loader and tokenizer, each for
+## FUZZ_SECONDS (default 60), seeded from fuzz/corpus/ (see fuzz/README.md).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
+
+## The malformed-input probe behind BENCHMARKS.md's RELIABILITY table (needs the tools venv for h5py).
+probe: release models
+	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/probe_bad_inputs.py --bin $(BIN)
 
 ## The thread sanitizer over the suites where many threads share frozen models and executors (a report fails the run).
 TSAN_SUITES := ConcurrentForwardTests|ExecutorTests|PrunedMiniLMTests
@@ -88,4 +103,4 @@ format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
 
 clean:
-	rm -rf .build artifacts
+	rm -rf .build .build-fuzz artifacts
