@@ -1,6 +1,8 @@
 import ArgumentParser
 import Console
+import Evaluation
 import Foundation
+import Runtime
 import Tensors
 
 /// `compress`: make trained models smaller and faster on CPU, and measure it.
@@ -62,4 +64,13 @@ func warnNonFinite(_ count: Int, of total: Int?) {
     guard count > 0 else { return }
     let of = total.map { " of \($0)" } ?? ""
     FileHandle.standardError.write(Data("compress: warning: \(count)\(of) output values are NaN or infinite\n".utf8))
+}
+
+/// A warning on stderr when input arrays hold NaN or infinite values (ReLU and max pooling can hide them from the
+/// outputs, so they are counted where they enter).
+func warnNonFiniteInputs(_ data: EvalData) {
+    guard case let .tensor(t) = data.items else { return }
+    let count = WeightCounts.nonFinite(t)
+    guard count > 0 else { return }
+    FileHandle.standardError.write(Data("compress: warning: \(data.spec): \(count) of \(t.count) input values are NaN or infinite\n".utf8))
 }

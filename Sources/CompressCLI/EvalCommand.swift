@@ -39,6 +39,7 @@ struct EvalCommand: ParsableCommand {
             let m = try ModelLoader.load(model, verify: common.verify)
             let ref = try reference.map { try ModelLoader.load($0, verify: common.verify) }
             let sets = try data.map { try EvalData.load($0) }
+            sets.forEach(warnNonFiniteInputs)
             var options = Evaluator.Options()
             options.batchSizes = batchSize == 1 ? [1] : [1, batchSize]
             options.timeBudget = timeBudget

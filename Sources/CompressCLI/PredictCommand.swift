@@ -32,6 +32,7 @@ struct PredictCommand: ParsableCommand {
             let progress = common.progress()
             let m = try ModelLoader.load(model, verify: common.verify)
             let data = try EvalData.load(dataset.map { "\(input)#\($0)" } ?? input)
+            warnNonFiniteInputs(data)
             progress.message("running \(data.items.count) items")
             var options = Evaluator.Options()
             options.outputBatchSize = batchSize

@@ -23,6 +23,13 @@ leftovers() { find "$work" -maxdepth 1 -name '.run.tmp-*' -o -maxdepth 1 -name '
 run() { COMPRESS_PROGRESS=0 exec "$BIN" run "$RECIPE" --output "$out" --time-budget 0.2 "$@"; }
 
 echo "binary $BIN, recipe $RECIPE, output $out"
+# No previous run: a run killed at 3 s leaves no output directory (only a temporary one, for the next run to remove).
+run >/dev/null 2>"$work/killed-first.err" &
+pid=$!
+sleep 3
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+check "kill -9 at 3s with no previous run: no output directory" "[ ! -e '$out' ]"
 start=$(date +%s)
 (run >/dev/null 2>"$work/first.err"); status=$?
 check "a first complete run (exit $status, $(( $(date +%s) - start )) s)" "[ $status -eq 0 -o $status -eq 2 ] && complete"
@@ -52,6 +59,6 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 wait "$a"; a_status=$?
 check "concurrent: the second run fails in ${ms} ms with 'already running'" "[ $b_status -ne 0 ] && grep -q 'already running' '$work/b.err' && [ $ms -lt 5000 ]"
 check "concurrent: the first run completes (exit $a_status)" "[ $a_status -eq 0 -o $a_status -eq 2 ] && complete"
-check "no temporary directories left after the next run" "[ \$(leftovers) -eq 0 ]"
+check "no temporary directories or lock file left after the next run" "[ \$(leftovers) -eq 0 ] && [ ! -e '$work/.run.lock' ]"
 check "the artifact loads (checksum verified)" "'$BIN' inspect '$out/model' >/dev/null"
 exit $fail
