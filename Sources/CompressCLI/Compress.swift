@@ -70,7 +70,7 @@ func warnNonFinite(_ count: Int, of total: Int?) {
 /// outputs, so they are counted where they enter).
 func warnNonFiniteInputs(_ data: EvalData) {
     guard case let .tensor(t) = data.items else { return }
-    let count = WeightCounts.nonFinite(t)
+    let count = NonFinite.count(t)
     guard count > 0 else { return }
     FileHandle.standardError.write(Data("compress: warning: \(data.spec): \(count) of \(t.count) input values are NaN or infinite\n".utf8))
 }

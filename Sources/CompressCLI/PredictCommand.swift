@@ -37,7 +37,7 @@ struct PredictCommand: ParsableCommand {
             var options = Evaluator.Options()
             options.outputBatchSize = batchSize
             let out = try Evaluator(options: options, executor: executor, progress: progress).outputs(m, data.items, label: "predict")
-            warnNonFinite(WeightCounts.nonFinite(out), of: out.count)
+            warnNonFinite(NonFinite.count(out), of: out.count)
             try SafeTensors.write(["output": out], metadata: ["model": model, "input": input], to: URL(fileURLWithPath: output))
             progress.message("wrote \(output): output \(out.shape)")
         }

@@ -59,7 +59,7 @@ public struct Evaluator {
         for d in data {
             let out = try outputs(model, d.items, label: "outputs on \(d.spec)")
             itemCount += d.items.count
-            nonFinite += WeightCounts.nonFinite(out)
+            nonFinite += NonFinite.count(out)
             if let labels = d.labels {
                 try d.validateLabels(classes: out.rank == 2 ? out.shape[1] : 0)
                 accuracy = Fidelity.accuracy(out, labels: labels)

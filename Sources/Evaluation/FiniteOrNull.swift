@@ -21,9 +21,9 @@ public struct FiniteOrNull: Codable, Sendable, Equatable {
 }
 
 /// Counting non-finite values in outputs, for the warnings of `eval` and `predict`.
-public enum WeightCounts {
+public enum NonFinite {
     /// How many elements of a float tensor are NaN or infinite (0 for integer tensors).
-    public static func nonFinite(_ t: Tensor) -> Int {
+    public static func count(_ t: Tensor) -> Int {
         guard t.dtype == .float32 else { return t.dtype.isFloatingPoint ? t.floats.filter { !$0.isFinite }.count : 0 }
         return t.withUnsafeFloats { p in p.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } }
     }
