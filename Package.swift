@@ -7,6 +7,7 @@
 //   3  Training (training forwards + backwards, losses, optimizers), Evaluation, Compression (siblings: none imports
 //      another; Pipeline combines them)
 //   4  Pipeline
+//   5  ServingCore (KServe v2 protocol types, model repository, dynamic batcher; no HTTP; transports adapt it)
 //   6  CompressCLI (the `compress` executable: commands only)
 import PackageDescription
 
@@ -20,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Layer 0: C.
@@ -52,6 +55,15 @@ let package = Package(
                 "Compression", "Console", "Evaluation", "Runtime", "Formats", "Layers", "Tensors",
                 .product(name: "Yams", package: "Yams"),
             ]),
+        // Layer 5: serving. The core knows the protocol, the repository and the batcher; transports adapt it.
+        .target(
+            name: "ServingCore",
+            dependencies: [
+                "Runtime", "Formats", "Layers", "Tensors", "Tokenizers",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         // Layer 6.
         .executableTarget(
             name: "CompressCLI",
@@ -76,6 +88,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Formats", "Layers", "Tensors", "CKernels"]),
         .testTarget(
             name: "PipelineTests", dependencies: ["Pipeline", "Compression", "Console", "Evaluation", "Runtime", "Formats", "Layers"]),
+        .testTarget(name: "ServingCoreTests", dependencies: ["ServingCore", "Runtime", "Formats", "Tensors"]),
     ],
     swiftLanguageModes: [.v6]
 )
