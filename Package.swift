@@ -7,7 +7,8 @@
 //   3  Training (training forwards + backwards, losses, optimizers), Evaluation, Compression (siblings: none imports
 //      another; Pipeline combines them)
 //   4  Pipeline
-//   5  ServingCore (KServe v2 protocol types, model repository, dynamic batcher; no HTTP; transports adapt it)
+//   5  ServingCore (KServe v2 protocol types, model repository, dynamic batcher; no HTTP), ServingREST (Hummingbird
+//      adapter over ServingCore; gRPC joins it as a sibling adapter)
 //   6  CompressCLI (the `compress` executable: commands only)
 import PackageDescription
 
@@ -21,7 +22,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
@@ -64,6 +68,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
+        .target(
+            name: "ServingREST",
+            dependencies: [
+                "ServingCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // Layer 6.
         .executableTarget(
             name: "CompressCLI",
@@ -89,6 +102,14 @@ let package = Package(
         .testTarget(
             name: "PipelineTests", dependencies: ["Pipeline", "Compression", "Console", "Evaluation", "Runtime", "Formats", "Layers"]),
         .testTarget(name: "ServingCoreTests", dependencies: ["ServingCore", "Runtime", "Formats", "Tensors"]),
+        .testTarget(
+            name: "ServingRESTTests",
+            dependencies: [
+                "ServingREST", "ServingCore", "Runtime", "Formats", "Tensors",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

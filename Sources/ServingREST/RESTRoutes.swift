@@ -1,0 +1,103 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ServingCore
+
+/// The KServe v2 / Open Inference Protocol REST endpoints over an ``InferenceServer``, plus Triton's statistics,
+/// repository and model configuration extensions. Thin: decoding, the core call, encoding.
+///
+/// ```swift
+/// let router = Router()
+/// RESTRoutes(server: server).register(on: router)
+/// ```
+public struct RESTRoutes: Sendable {
+    public let server: InferenceServer
+    /// Largest request body accepted (413 beyond it).
+    public var maxBodyBytes: Int
+
+    public init(server: InferenceServer, maxBodyBytes: Int = 64 << 20) {
+        self.server = server
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    public func register<Context: RequestContext>(on router: Router<Context>) {
+        router.add(middleware: ProtocolErrorMiddleware<Context>())
+        let server = self.server
+        router.get("/v2") { _, _ in jsonResponse(server.metadata) }
+        router.get("/v2/health/live") { _, _ in health(server.isLive, key: "live") }
+        router.get("/v2/health/ready") { _, _ in health(server.isReady, key: "ready") }
+
+        // Constant segments win over parameters, so `stats` here is never taken for a model name.
+        router.get("/v2/models/stats") { _, _ in jsonResponse(try server.statistics()) }
+        for prefix in ["/v2/models/:model", "/v2/models/:model/versions/:version"] {
+            router.get(RouterPath(prefix)) { _, c in
+                jsonResponse(try server.modelMetadata(try c.parameters.require("model"), version: c.parameters.get("version")))
+            }
+            router.get(RouterPath(prefix + "/ready")) { _, c in
+                health(server.isModelReady(try c.parameters.require("model"), version: c.parameters.get("version")), key: "ready")
+            }
+            router.get(RouterPath(prefix + "/config")) { _, c in
+                jsonResponse(
+                    TritonModelConfiguration(
+                        try server.servedModel(try c.parameters.require("model"), version: c.parameters.get("version"))))
+            }
+            router.get(RouterPath(prefix + "/stats")) { _, c in
+                jsonResponse(try server.statistics(model: try c.parameters.require("model"), version: c.parameters.get("version")))
+            }
+            router.post(RouterPath(prefix + "/infer")) { request, c in
+                try await infer(request, model: try c.parameters.require("model"), version: c.parameters.get("version"))
+            }
+        }
+
+        router.post("/v2/repository/index") { request, _ in
+            let body = try await request.body.collect(upTo: 1 << 16)
+            var readyOnly = false
+            if body.readableBytes > 0 {
+                do {
+                    readyOnly = try JSONDecoder().decode(IndexRequest.self, from: body.withUnsafeReadableBytes { Data($0) }).ready ?? false
+                } catch {
+                    throw InferenceError.invalidArgument("malformed repository index request: \(InferenceCoding.describe(error))")
+                }
+            }
+            return jsonResponse(server.repositoryIndex(readyOnly: readyOnly))
+        }
+        router.post("/v2/repository/models/:model/load") { _, c in
+            try await server.loadModel(try c.parameters.require("model"))
+            return Response(status: .ok)
+        }
+        router.post("/v2/repository/models/:model/unload") { _, c in
+            try await server.unloadModel(try c.parameters.require("model"))
+            return Response(status: .ok)
+        }
+    }
+
+    private func infer(_ request: Request, model: String, version: String?) async throws -> Response {
+        // An unknown model is 404 whatever the body holds, as Triton answers.
+        _ = try server.servedModel(model, version: version)
+        let body = try await request.body.collect(upTo: maxBodyBytes)
+        var headerLength: Int? = nil
+        if let h = request.headers[.inferenceHeaderContentLength] {
+            guard let n = Int(h.trimmingCharacters(in: .whitespaces)), n >= 0 else {
+                throw InferenceError.invalidArgument("Inference-Header-Content-Length must be a non-negative integer, got '\(h)'")
+            }
+            headerLength = n
+        }
+        let inferRequest = try body.withUnsafeReadableBytes { bytes throws(InferenceError) in
+            try InferenceCoding.decodeRequest(bytes, headerLength: headerLength)
+        }
+        let response = try await server.infer(model: model, version: version, request: inferRequest)
+        let (bytes, binaryHeader) = try InferenceCoding.encodeResponse(response, request: inferRequest)
+        var headers: HTTPFields = [.contentType: binaryHeader == nil ? "application/json" : "application/octet-stream"]
+        if let binaryHeader { headers[.inferenceHeaderContentLength] = String(binaryHeader) }
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+/// `POST /v2/repository/index` body: `{"ready": true}` lists only ready models.
+private struct IndexRequest: Decodable { var ready: Bool? }
+
+/// 200 with `{"live": true}` / `{"ready": true}`, or 400 with false: the protocol reads the status (a 4xx means
+/// false, as Triton answers); the body is for people.
+private func health(_ ok: Bool, key: String) -> Response {
+    jsonResponse([key: ok], status: ok ? .ok : .badRequest)
+}
