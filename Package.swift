@@ -81,6 +81,9 @@ let package = Package(
         .executableTarget(
             name: "CompressCLI",
             dependencies: [
+                "ServingCore", "ServingREST",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
                 "Pipeline", "Compression", "Console", "Evaluation", "Runtime", "Formats", "Layers", "Tensors", "Tokenizers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),

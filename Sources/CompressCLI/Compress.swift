@@ -7,14 +7,14 @@ import Tensors
 
 /// `compress`: make trained models smaller and faster on CPU, and measure it.
 @main
-struct Compress: ParsableCommand {
+struct Compress: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compress",
         abstract: "Load, evaluate, optimize and compare neural network models on CPU.",
         version: "0.1.0",
         subcommands: [
             InspectCommand.self, PredictCommand.self, EvalCommand.self, RunCommand.self, CompareCommand.self, SensitivityCommand.self,
-            ParallelCommand.self,
+            ParallelCommand.self, ServeCommand.self,
         ]
     )
 }
@@ -49,6 +49,15 @@ struct CommonOptions: ParsableArguments {
 /// Runs a command body and turns any error into one line on stderr and exit status 1.
 func reportingErrors(_ body: () throws -> Void) throws {
     do { try body() } catch let e as ExitCode { throw e } catch {
+        let line = "\(error)".replacingOccurrences(of: "\n", with: " ")
+        FileHandle.standardError.write(Data("compress: error: \(line)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+/// `reportingErrors` for async command bodies.
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do { try await body() } catch let e as ExitCode { throw e } catch {
         let line = "\(error)".replacingOccurrences(of: "\n", with: " ")
         FileHandle.standardError.write(Data("compress: error: \(line)\n".utf8))
         throw ExitCode(1)

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import ServingCore
+import ServingREST
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve models over KServe v2 / Open Inference Protocol REST, with dynamic batching.",
+        discussion: """
+            Give a model repository (REPO/<model>/config.yaml, with a version folder or a `model:` path) or model paths \
+            (each served under its base name with the options below). SIGTERM or SIGINT stops accepting, answers queued and \
+            in-flight requests within --grace-period, and exits 0.
+            """)
+
+    @Argument(help: "A model repository folder, or one or more models (artifact, run folder, Hugging Face folder, .keras/.h5).")
+    var models: [String]
+    @Option(name: .long, help: "HTTP port (0: any free port, printed when listening).")
+    var httpPort = 8000
+    @Option(name: .long, help: "Address to bind (default loopback only).")
+    var host = "127.0.0.1"
+    @Option(name: .long, help: "Quick start: max_batch_size of each model.")
+    var maxBatchSize = 32
+    @Option(name: .long, help: "Quick start: max_queue_delay_microseconds of each model's batcher.")
+    var maxQueueDelayUs = 0
+    @Option(name: .long, help: "Quick start: instances (executors) per model.")
+    var instances = 1
+    @Option(name: .long, help: "Seconds to finish queued and in-flight requests after SIGTERM/SIGINT.")
+    var gracePeriod = 30
+    @Option(name: .long, help: "Largest request body in bytes.")
+    var maxBodyBytes = 64 << 20
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        if models.isEmpty { throw ValidationError("give a model repository or at least one model") }
+        if !(0...65535).contains(httpPort) { throw ValidationError("--http-port must be within 0...65535") }
+        if maxBatchSize < 1 || instances < 1 || maxQueueDelayUs < 0 || gracePeriod < 0 || maxBodyBytes < 1 {
+            throw ValidationError("--max-batch-size, --instances and --max-body-bytes must be positive; delays and periods >= 0")
+        }
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            let quiet = common.quiet
+            LoggingSystem.bootstrap { label in
+                var h = StreamLogHandler.standardError(label: label)
+                h.logLevel = quiet ? .warning : .info
+                return h
+            }
+            let logger = Logger(label: "compress.serve")
+            let host = self.host
+            let repository: ModelRepository
+            if models.count == 1, ModelRepository.isRepository(models[0]) {
+                repository = try ModelRepository.open(models[0])
+            } else {
+                var config = ModelConfig(maxBatchSize: maxBatchSize, instanceGroup: [.init(count: instances)])
+                config.dynamicBatching?.maxQueueDelayMicroseconds = maxQueueDelayUs
+                repository = try ModelRepository.quickStart(models, config: config)
+            }
+            var options = InferenceServer.Options(threadsPerInstance: common.threads)
+            options.logger = logger
+            let server = InferenceServer(repository: repository, options: options)
+            let app = RESTServer.application(
+                server: server, host: host, port: httpPort, maxBodyBytes: maxBodyBytes, logger: logger,
+                onRunning: { port in
+                    logger.info("listening on http://\(host):\(port) (models load in the background; see /v2/health/ready)")
+                })
+            // Services shut down in reverse order: HTTP stops accepting and finishes its requests first, then the
+            // core drains whatever is still queued.
+            var group = ServiceGroupConfiguration(services: [server, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            group.maximumGracefulShutdownDuration = .seconds(gracePeriod)
+            try await ServiceGroup(configuration: group).run()
+        }
+    }
+}

@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Runs the official Triton HTTP client (tritonclient.http) against `compress serve`.
+
+Starts `compress serve` on 127.0.0.1 with the digits CNN and MiniLM, checks health, metadata, model config,
+JSON and binary tensors (inputs and outputs), BYTES text, INT64 token ids, statistics, the repository extension and
+error statuses, then stops the server with SIGTERM and checks it exits 0. Prints one line per check and
+`N passed, M failed`. Needs the serving peers' venv (../shared/peers/serving/setup.sh):
+
+    /opt/serving-peers-venv/bin/python tools/serve_conformance.py --compress .build/debug/compress
+"""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import tritonclient.http as http
+from tritonclient.utils import InferenceServerException
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+results = []
+MINILM = None
+
+
+def check(name, fn):
+    try:
+        fn()
+        results.append((name, None))
+        print(f"ok   {name}")
+    except Exception as e:  # noqa: BLE001 - every failure is reported, none stops the run
+        results.append((name, e))
+        print(f"FAIL {name}: {type(e).__name__}: {e}")
+
+
+def expect(cond, message):
+    if not cond:
+        raise AssertionError(message)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--compress", default=os.path.join(REPO, ".build/debug/compress"))
+    ap.add_argument("--port", type=int, default=18731)
+    ap.add_argument("--cnn", default=os.path.join(REPO, "Tests/Fixtures/keras/digits_cnn.keras"))
+    ap.add_argument("--minilm", default=os.path.join(REPO, "models/all-MiniLM-L6-v2"))
+    ap.add_argument("--max-queue-delay-us", type=int, default=0)
+    ap.add_argument("--measure", type=int, default=0, help="also time N sequential requests per model (concurrency 1)")
+    args = ap.parse_args()
+    url = f"127.0.0.1:{args.port}"
+    global MINILM
+    MINILM = args.minilm
+    server = subprocess.Popen(
+        [args.compress, "serve", args.cnn, args.minilm, "--http-port", str(args.port), "--threads", "1", "--max-queue-delay-us", str(args.max_queue_delay_us)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    client = http.InferenceServerClient(url=url, concurrency=4)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if client.is_server_ready():
+                    break
+            except Exception:  # noqa: BLE001 - not listening yet
+                pass
+            time.sleep(0.2)
+        run_checks(client)
+        if args.measure:
+            measure(client, args.measure)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            code = server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            code = "killed"
+        check("SIGTERM exits 0", lambda: expect(code == 0, f"exit {code}: {server.stderr.read()[-2000:]}"))
+    failed = sum(1 for _, e in results if e)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def run_checks(client):
+    cnn, text = "digits_cnn", "all-MiniLM-L6-v2"
+    check("live", lambda: expect(client.is_server_live(), "not live"))
+    check("ready", lambda: expect(client.is_server_ready(), "not ready"))
+    check("model ready", lambda: expect(client.is_model_ready(cnn) and client.is_model_ready(text), "model not ready"))
+
+    def server_metadata():
+        m = client.get_server_metadata()
+        expect(m["name"] == "compress" and "binary_tensor_data" in m["extensions"], m)
+    check("server metadata", server_metadata)
+
+    meta = {}
+
+    def model_metadata():
+        m = client.get_model_metadata(cnn)
+        meta.update(m)
+        expect(m["inputs"][0]["name"] == "x" and m["inputs"][0]["shape"][0] == -1, m)
+        t = client.get_model_metadata(text)
+        expect({i["name"] for i in t["inputs"]} == {"text", "input_ids", "attention_mask"}, t)
+        expect(t["outputs"][0]["shape"] == [-1, 384], t)
+    check("model metadata", model_metadata)
+    check("model config", lambda: expect(client.get_model_config(cnn)["max_batch_size"] >= 1, "no max_batch_size"))
+
+    shape = [3] + meta.get("inputs", [{"shape": [-1, 8, 8, 1]}])[0]["shape"][1:]
+    x = np.random.default_rng(0).random(shape, dtype=np.float32)
+
+    def cnn_infer(binary_in, binary_out):
+        i = http.InferInput("x", x.shape, "FP32")
+        i.set_data_from_numpy(x, binary_data=binary_in)
+        o = http.InferRequestedOutput("probabilities", binary_data=binary_out)
+        return client.infer(cnn, [i], outputs=[o]).as_numpy("probabilities")
+
+    outs = {}
+    for bi in (False, True):
+        for bo in (False, True):
+            def one(bi=bi, bo=bo):
+                y = cnn_infer(bi, bo)
+                expect(y.shape == (3, 10), y.shape)
+                expect(np.allclose(y.sum(axis=1), 1, atol=1e-5), "rows do not sum to 1")
+                outs[(bi, bo)] = y
+            check(f"cnn infer binary_in={bi} binary_out={bo}", one)
+    check("cnn JSON == binary", lambda: expect(all(np.array_equal(outs[(False, False)], v) for v in outs.values()), "outputs differ"))
+
+    sentences = np.array([[b"A man is eating food."], [b"The new movie is awesome."]], dtype=np.object_)
+
+    def text_infer(binary):
+        i = http.InferInput("text", sentences.shape, "BYTES")
+        i.set_data_from_numpy(sentences, binary_data=binary)
+        return client.infer(text, [i], outputs=[http.InferRequestedOutput("embeddings", binary_data=binary)]).as_numpy("embeddings")
+
+    emb = {}
+    for b in (False, True):
+        def one(b=b):
+            y = text_infer(b)
+            expect(y.shape == (2, 384) and y.dtype == np.float32, (y.shape, y.dtype))
+            emb[b] = y
+        check(f"text BYTES binary={b}", one)
+    check("text JSON == binary", lambda: expect(np.array_equal(emb[False], emb[True]), "embeddings differ"))
+
+    def token_ids():
+        # This sentence is whole words of the vocabulary, so a lookup is its exact WordPiece tokenization.
+        vocab = {w: i for i, w in enumerate(open(os.path.join(MINILM, "vocab.txt"), encoding="utf-8").read().split("\n"))}
+        words = ["[CLS]", "a", "man", "is", "eating", "food", ".", "[SEP]"]
+        ids = np.array([[vocab[w] for w in words] + [0, 0]], dtype=np.int64)
+        mask = (ids != 0).astype(np.int64)
+        a = http.InferInput("input_ids", ids.shape, "INT64")
+        a.set_data_from_numpy(ids)
+        m = http.InferInput("attention_mask", mask.shape, "INT64")
+        m.set_data_from_numpy(mask)
+        y = client.infer(text, [a, m]).as_numpy("embeddings")
+        expect(y.shape == (1, 384), y.shape)
+        expect(np.allclose(y[0], emb[True][0], atol=1e-5), "ids of 'a man is eating food.' differ from the text's embedding")
+    check("INT64 input_ids + attention_mask", token_ids)
+
+    def async_batch():
+        reqs = []
+        for k in range(8):
+            i = http.InferInput("x", [1] + shape[1:], "FP32")
+            i.set_data_from_numpy(x[k % 3:k % 3 + 1])
+            reqs.append(client.async_infer(cnn, [i]))
+        for r in reqs:
+            expect(r.get_result().as_numpy("probabilities").shape == (1, 10), "bad shape")
+    check("8 concurrent async requests", async_batch)
+
+    def stats():
+        s = client.get_inference_statistics(cnn)["model_stats"][0]
+        expect(int(s["inference_count"]) >= 20, s)
+        expect(int(s["inference_stats"]["success"]["count"]) >= 12, s)
+        expect("compute_infer" in s["inference_stats"] and s["batch_stats"], s)
+        expect(len(client.get_inference_statistics()["model_stats"]) == 2, "all-model stats")
+    check("statistics", stats)
+
+    def errors():
+        i = http.InferInput("x", [1, 3], "FP32")
+        i.set_data_from_numpy(np.zeros((1, 3), dtype=np.float32))
+        for model, expected in ((cnn, "400"), ("no_such_model", "404")):
+            try:
+                client.infer(model, [i])
+                raise AssertionError(f"{model}: no error")
+            except InferenceServerException as e:
+                expect(str(e.status()) == expected, f"{model}: status {e.status()} ({e})")
+    check("error statuses", errors)
+
+    def repository():
+        index = client.get_model_repository_index()
+        expect({m["name"] for m in index} == {cnn, text}, index)
+        client.unload_model(cnn)
+        expect(not client.is_model_ready(cnn), "still ready after unload")
+        client.load_model(cnn)
+        expect(client.is_model_ready(cnn), "not ready after load")
+    check("repository index/unload/load", repository)
+
+
+def measure(client, n):
+    """Concurrency 1: the client's p50 latency against the server's own mean compute_infer (the engine's forward
+    pass) over the same requests. A rough single run on a shared machine, not a benchmark."""
+    x = np.random.default_rng(1).random([1] + client.get_model_metadata("digits_cnn")["inputs"][0]["shape"][1:], dtype=np.float32)
+    s = np.array([[b"A man is eating food."]], dtype=np.object_)
+    for model, name, arr, dtype, out in (("digits_cnn", "x", x, "FP32", "probabilities"),
+                                         ("all-MiniLM-L6-v2", "text", s, "BYTES", "embeddings")):
+        def once():
+            i = http.InferInput(name, arr.shape, dtype)
+            i.set_data_from_numpy(arr, binary_data=True)
+            client.infer(model, [i], outputs=[http.InferRequestedOutput(out, binary_data=True)])
+        for _ in range(10):
+            once()
+        before = client.get_inference_statistics(model)["model_stats"][0]["inference_stats"]
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            once()
+            times.append(time.perf_counter() - t)
+        after = client.get_inference_statistics(model)["model_stats"][0]["inference_stats"]
+
+        def mean_us(key):
+            dn = int(after[key]["ns"]) - int(before[key]["ns"])
+            dc = int(after[key]["count"]) - int(before[key]["count"])
+            return dn / max(dc, 1) / 1000
+        p50 = float(np.percentile(times, 50)) * 1e6
+        print(f"measure {model}: n={n} client p50 {p50:.0f} us, p99 {float(np.percentile(times, 99)) * 1e6:.0f} us; "
+              f"server success {mean_us('success'):.0f} us, queue {mean_us('queue'):.0f} us, compute_infer {mean_us('compute_infer'):.0f} us; "
+              f"client p50 - compute_infer = {p50 - mean_us('compute_infer'):.0f} us")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
