@@ -6,7 +6,7 @@ enum BatchInputs {
     /// One engine input from many requests' inputs, in order. Token inputs are packed end to end with their
     /// lengths (no padding: a batch of a 5-token and a 60-token sentence costs 65 tokens, not 120), tensors are
     /// stacked along the item axis.
-    static func combine(_ parts: [PreparedInputs]) -> PreparedInputs {
+    static func combine(_ parts: [PreparedInputs]) throws -> PreparedInputs {
         if parts.count == 1 { return parts[0] }
         switch parts[0] {
         case .tokens:
@@ -20,7 +20,7 @@ enum BatchInputs {
             return .tokens(ids: ids, lengths: lengths)
         case .tensor:
             let tensors = parts.compactMap { p -> Tensor? in if case let .tensor(t) = p { return t } else { return nil } }
-            return .tensor(Tensor.concatenateRows(tensors))
+            return .tensor(try Tensor.concatenateRows(tensors))
         }
     }
 

@@ -67,10 +67,12 @@ final class ModelInstance: Sendable {
 
     private func execute(_ batch: [PendingRequest]) {
         let start = monotonicNanoseconds()
-        let combined = BatchInputs.combine(batch.map(\.inputs))
-        let gathered = monotonicNanoseconds()
+        let combined: PreparedInputs
+        let gathered: UInt64
         let result: Tensor
         do {
+            combined = try BatchInputs.combine(batch.map(\.inputs))
+            gathered = monotonicNanoseconds()
             result = try model.run(combined, on: executor)
         } catch {
             for p in batch { p.continuation.resume(throwing: InferenceError.internal("inference failed: \(error)")) }
