@@ -59,7 +59,7 @@ release: deps
 ## All tests: Swift Testing suites plus the standalone C kernel check; then the end-to-end reference suites again
 ## with the kernels capped at AVX2 and at scalar, for users whose CPUs lack AVX-512.
 REFERENCE_SUITES := MiniLMReferenceTests|KerasReferenceTests|QuantizerTests
-test: deps models
+test: deps models fashion-data
 	bash Tests/CKernelsC/run.sh
 	bash Tests/CKernelsC/run_sgemm.sh
 	$(SWIFT) build --build-tests
@@ -114,9 +114,11 @@ datasets: sentence-data fashion-data
 	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/make_text_corpus.py
 	$(PYTHON) tools/make_sentence_corpus.py
 
-fixtures: models
+fixtures: models fashion-data
 	bash tools/setup_venv.sh
 	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/train_digits_cnn.py
+	KERAS_BACKEND=jax $${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/train_fashion_teacher.py
+	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/make_fashion_idx_reference.py
 	KERAS_BACKEND=jax $${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/make_grad_goldens.py
 	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/make_tokenizer_fixtures.py $(MODEL_DIR)
 	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/make_torch_mlp.py

@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Layers (see STYLE.md): imports only go downward.
-//   0  CKernels (C), COpenBLAS, CHDF5, CZstd; Console (progress reporting, no dependencies)
+//   0  CKernels (C), COpenBLAS, CHDF5, CZstd, CZlibSystem; Console (progress reporting, no dependencies)
 //   1  Tensors
 //   2  Tokenizers, Layers, Formats (Formats reads files into Layers' module trees)
 //   2½ Runtime (runs a loaded model on an Executor: input preparation, forward passes)
@@ -34,6 +34,8 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // zlib's inflate for gzipped datasets (IDX). Not `CZlib`: ZIPFoundation already declares a module of that name.
+        .systemLibrary(name: "CZlibSystem", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Progress bars and lines on stderr; below everything that reports progress.
         .target(name: "Console"),
         // Layer 1.
@@ -44,7 +46,7 @@ let package = Package(
         .target(
             name: "Formats",
             dependencies: [
-                "Tensors", "Layers", "Tokenizers", "CHDF5", "CZstd",
+                "Tensors", "Layers", "Tokenizers", "CHDF5", "CZstd", "CZlibSystem",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),
         .target(name: "Runtime", dependencies: ["Formats", "Layers", "Tensors", "Tokenizers"]),
