@@ -10,7 +10,7 @@ FASHION_PKGS := dataset-fashion-mnist
 BIN         := .build/release/compress
 
 .PHONY: deps models build release test tsan demo datasets sentence-data sentences fashion-data fixtures bench format clean fuzz\
-	probe interrupt
+	probe interrupt deploy-venv deploy-check deploy-schemas
 
 ## System libraries (OpenBLAS, HDF5, zstd) via apt-get; skipped when already installed.
 deps:
@@ -59,7 +59,7 @@ release: deps
 ## All tests: Swift Testing suites plus the standalone C kernel check; then the end-to-end reference suites again
 ## with the kernels capped at AVX2 and at scalar, for users whose CPUs lack AVX-512.
 REFERENCE_SUITES := MiniLMReferenceTests|KerasReferenceTests|QuantizerTests
-test: deps models fashion-data
+test: deps models fashion-data deploy-check
 	bash Tests/CKernelsC/run.sh
 	bash Tests/CKernelsC/run_sgemm.sh
 	$(SWIFT) build --build-tests
@@ -68,6 +68,23 @@ test: deps models fashion-data
 	COMPRESS_ISA=scalar $(SWIFT) test --skip-build --filter "$(REFERENCE_SUITES)"
 	$(MAKE) tsan
 	$(MAKE) interrupt
+
+## deploy/ checked offline (no cluster, no Docker): kustomize overlays rendered and compared with kubectl's
+## goldens, every object against the committed Kubernetes/KEDA schemas, cross-object checks, hadolint (about 15 s).
+DEPLOY_VENV ?= /opt/compress-deploy-venv
+deploy-venv:
+	DEPLOY_VENV=$(DEPLOY_VENV) bash tools/setup_deploy_venv.sh
+
+deploy-check: deploy-venv
+	$(DEPLOY_VENV)/bin/python tools/validate_manifests.py --quiet
+	$(DEPLOY_VENV)/bin/python tools/test_validate_manifests.py
+
+## Regenerate deploy/schemas from PyPI (kubernetes-validate, cloudcoil-models-keda) in a throwaway venv.
+deploy-schemas:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+		python3 -m venv "$$tmp/venv"; \
+		"$$tmp/venv/bin/pip" install --quiet kubernetes-validate==1.37.0 cloudcoil-models-keda==2.16.1.0; \
+		"$$tmp/venv/bin/python" tools/fetch_deploy_schemas.py
 
 ## kill -9 of `compress run` at 1, 3 and 6 s, and two concurrent runs to one output (Tests/Reliability/interrupt_run.sh).
 interrupt: release models
