@@ -70,7 +70,8 @@ test: deps models fashion-data deploy-check
 	$(MAKE) interrupt
 
 ## deploy/ checked offline (no cluster, no Docker): kustomize overlays rendered and compared with kubectl's
-## goldens, every object against the committed Kubernetes/KEDA schemas, cross-object checks, hadolint (about 15 s).
+## goldens, every object against the committed Kubernetes/KEDA schemas, cross-object checks, hadolint; and the
+## autoscaling simulator's HPA model against the Kubernetes docs' worked examples (about 15 s).
 DEPLOY_VENV ?= /opt/compress-deploy-venv
 deploy-venv:
 	DEPLOY_VENV=$(DEPLOY_VENV) bash tools/setup_deploy_venv.sh
@@ -78,6 +79,7 @@ deploy-venv:
 deploy-check: deploy-venv
 	$(DEPLOY_VENV)/bin/python tools/validate_manifests.py --quiet
 	$(DEPLOY_VENV)/bin/python tools/test_validate_manifests.py
+	$(DEPLOY_VENV)/bin/python tools/test_autoscale_sim.py
 
 ## Regenerate deploy/schemas from PyPI (kubernetes-validate, cloudcoil-models-keda) in a throwaway venv.
 deploy-schemas:

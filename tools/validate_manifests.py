@@ -48,6 +48,9 @@ REDIS_STREAMS_KEYS = {"address", "host", "port", "addressFromEnv", "hostFromEnv"
                       "usernameFromEnv", "password", "passwordFromEnv", "stream", "consumerGroup",
                       "pendingEntriesCount", "streamLength", "lagCount", "activationLagCount", "enableTLS",
                       "unsafeSsl", "databaseIndex"}
+# The prometheus trigger's metadata keys (KEDA's "Prometheus" scaler documentation, parameter list).
+PROMETHEUS_KEYS = {"serverAddress", "query", "threshold", "activationThreshold", "namespace", "customHeaders",
+                   "ignoreNullValues", "queryParameters", "unsafeSsl", "authModes"}
 # Swift sources whose @Option/@Flag declarations are the flags of each `compress` subcommand.
 CLI_SOURCES = {"serve": ["Sources/CompressCLI/ServeCommand.swift", "Sources/CompressCLI/Compress.swift"],
                "worker": ["Sources/CompressCLI/WorkerCommand.swift", "Sources/CompressCLI/Compress.swift"]}
@@ -279,7 +282,18 @@ def check_scaled_object(s, deployments, auths, where, report):
         ref = t.get("authenticationRef", {}).get("name")
         if ref:
             report.check(ref in auths, f"{tw}: authenticationRef {ref} is not in this overlay")
+        if t["type"] == "prometheus":
+            unknown = set(meta) - PROMETHEUS_KEYS
+            report.check(not unknown, f"{tw}: unknown prometheus metadata {sorted(unknown)}")
+            report.check({"serverAddress", "query", "threshold"} <= set(meta),
+                         f"{tw}: prometheus needs serverAddress, query and threshold")
+            for k in ("threshold", "activationThreshold"):
+                if k in meta:
+                    report.check(isinstance(meta[k], str) and re.fullmatch(r"\d+(\.\d+)?", meta[k]) is not None,
+                                 f"{tw}: {k} must be a quoted number")
+            continue
         if t["type"] != "redis-streams":
+            report.check(False, f"{tw}: trigger type {t['type']} is not checked by this validator")
             continue
         unknown = set(meta) - REDIS_STREAMS_KEYS
         report.check(not unknown, f"{tw}: unknown redis-streams metadata {sorted(unknown)}")
@@ -293,7 +307,7 @@ def check_scaled_object(s, deployments, auths, where, report):
             if k in meta:
                 report.check(isinstance(meta[k], str) and meta[k].isdigit(), f"{tw}: {k} must be a quoted integer")
         if spec.get("minReplicaCount", 0) == 0:
-            # KEDA: only the consumer-group lag mode can scale to zero (XINFO GROUPS; Redis 7+).
+            # KEDA: only the consumer-group lag mode of redis-streams can scale to zero (XINFO GROUPS; Redis 7+).
             report.check("lagCount" in meta and "consumerGroup" in meta,
                          f"{tw}: minReplicaCount 0 needs lagCount with a consumerGroup (the lag mode)")
         if "lagCount" in meta:
