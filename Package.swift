@@ -8,7 +8,8 @@
 //      another; Pipeline combines them)
 //   4  Pipeline
 //   5  ServingCore (KServe v2 protocol types, model repository, dynamic batcher; no HTTP), ServingREST (Hummingbird
-//      adapter over ServingCore; gRPC joins it as a sibling adapter)
+//      adapter over ServingCore; gRPC joins it as a sibling adapter), ServingQueue (durable job queue for async
+//      inference: SQLite via GRDB, Redis Streams via hiredis; knows nothing of models)
 //   6  CompressCLI (the `compress` executable: commands only)
 import PackageDescription
 
@@ -27,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Layer 0: C.
@@ -36,6 +38,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // zlib's inflate for gzipped datasets (IDX). Not `CZlib`: ZIPFoundation already declares a module of that name.
         .systemLibrary(name: "CZlibSystem", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         // Progress bars and lines on stderr; below everything that reports progress.
         .target(name: "Console"),
         // Layer 1.
@@ -79,6 +82,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // Async inference's job queue: one protocol, an embedded SQLite backend and a Redis Streams backend.
+        .target(name: "ServingQueue", dependencies: ["CHiredis", .product(name: "GRDB", package: "GRDB.swift")]),
         // Layer 6.
         .executableTarget(
             name: "CompressCLI",
@@ -107,6 +112,7 @@ let package = Package(
         .testTarget(
             name: "PipelineTests", dependencies: ["Pipeline", "Compression", "Console", "Evaluation", "Runtime", "Formats", "Layers"]),
         .testTarget(name: "ServingCoreTests", dependencies: ["ServingCore", "Runtime", "Formats", "Tensors"]),
+        .testTarget(name: "ServingQueueTests", dependencies: ["ServingQueue"]),
         .testTarget(
             name: "ServingRESTTests",
             dependencies: [
