@@ -9,8 +9,8 @@ TEXT_PKGS   := wordnet-base fortunes fortunes-min bible-kjv
 FASHION_PKGS := dataset-fashion-mnist
 BIN         := .build/release/compress
 
-.PHONY: deps models build release test tsan demo datasets sentence-data sentences fashion-data fixtures bench format clean fuzz\
-	probe interrupt deploy-venv deploy-check deploy-schemas
+.PHONY: deps models build release test tsan demo datasets sentence-data sentences fashion-data fixtures bench \
+	bench-training format clean fuzz probe interrupt deploy-venv deploy-check deploy-schemas
 
 ## System libraries (OpenBLAS, HDF5, zstd, zlib, hiredis, SQLite for GRDB) and redis-server (the queue tests start their own on a random
 ## loopback port) via apt-get; skipped when already installed.
@@ -126,6 +126,15 @@ bench: release models
 	bash ../shared/peers/setup.sh >/dev/null
 	$(BIN) run recipes/minilm-int8.yaml --time-budget 3 >/dev/null
 	$(PYTHON) tools/bench_vs_ort.py --repeats 3 --ours fp32=$(MODEL_DIR) --ours int8=artifacts/minilm-int8/model
+
+## Training-step speed (forward + backward + AdamW) beside PyTorch and JAX on CPU, same shapes and threads, in one
+## run: the "Training step" table of BENCHMARKS.md. torch comes from tools/requirements.txt (tools/setup_venv.sh).
+bench-training: deps
+	bash tools/setup_venv.sh
+	COMPRESS_BENCHMARKS=1 $(SWIFT) build -c release --product TrainingBench
+	mkdir -p artifacts
+	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/bench_training_peers.py --threads 1,2 --repeats 3 \
+		--json artifacts/bench-training.json --markdown artifacts/bench-training.md
 
 ## Regenerate datasets and Keras fixtures with the real tools (keras + jax, scikit-learn, tokenizers).
 datasets: sentence-data fashion-data
