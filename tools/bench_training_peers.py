@@ -12,7 +12,7 @@ parameter, the full 30522-row word-embedding table included) on random data, for
 
 Peers: PyTorch (eager, torch.optim.AdamW with foreach, the default) and JAX (jax.jit of the whole step, params and
 optimizer state donated, AdamW written out as in torch). Each (framework, threads) runs in its own process pinned
-to `threads` CPUs (sched_setaffinity), with torch.set_num_threads / XLA's intra-op thread count set to match; ours
+to `threads` CPUs (sched_setaffinity; XLA sizes its pools from that), with torch.set_num_threads to match; ours
 is Benchmarks/TrainingBench (`--ours`, built with COMPRESS_BENCHMARKS=1 swift build -c release --product
 TrainingBench). The figure is samples/s from the median step time of --steps timed steps after --warmup steps;
 repeats are interleaved (ours, torch, jax, ours, ...) because the host is shared, and the table reports the median
@@ -256,11 +256,11 @@ def pin(threads):
 def worker(args):
     pin(args.threads)
     if args.worker == "jax":
-        # Before jax is imported: one intra-op thread pool of `threads` threads, CPU only.
+        # Before jax is imported. XLA sizes its CPU thread pools from the CPUs this process may run on, so the
+        # affinity set by pin() is what limits it to `threads`; one thread also turns Eigen's pool off.
         os.environ["JAX_PLATFORMS"] = "cpu"
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                                   f" --xla_cpu_multi_thread_eigen={'true' if args.threads > 1 else 'false'}"
-                                   f" intra_op_parallelism_threads={args.threads}").strip()
+        if args.threads == 1:
+            os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
         step, batch, versions = jax_step(args.model, args.threads)
     else:
         step, batch, versions = torch_step(args.model, args.threads)
@@ -283,8 +283,9 @@ def run_peer(framework, model, threads, steps, warmup):
 
 
 def run_ours(binary, threads, steps):
+    # Pinned like the peers (same CPUs, same count).
     out = subprocess.run([binary, "--threads", str(threads), "--steps", str(steps), "--json"], check=True,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, preexec_fn=lambda: pin(threads))
     return {r["model"]: r for r in (json.loads(l) for l in out.stdout.splitlines() if l.startswith("{"))}
 
 
