@@ -156,6 +156,56 @@ open class Module: @unchecked Sendable {
         }
     }
 
+    /// Edits float32 parameters in place by dotted path (an optimizer step), then rebuilds derived state once:
+    /// each edited module's ``prepare()`` runs children first, then every ancestor of them once. Unlike
+    /// ``update(parameters:)`` no parameter is copied and unedited modules keep their caches. `body` receives each
+    /// path with its floats; shapes and dtypes cannot change. Throws for a frozen model or an unknown path.
+    ///
+    /// ```swift
+    /// try model.editParametersInPlace(["fc1.weight"]) { path, w in for i in w.indices { w[i] *= 0.5 } }
+    /// ```
+    public func editParametersInPlace(
+        _ paths: [String], _ body: (_ path: String, _ floats: UnsafeMutableBufferPointer<Float>) throws -> Void
+    ) throws {
+        var edited: [ObjectIdentifier: Module] = [:]
+        var order: [Module] = []
+        for path in paths {
+            let parts = path.split(separator: ".", omittingEmptySubsequences: false)
+            let name = String(parts.last!)
+            guard let owner = module(at: parts.dropLast().joined(separator: ".")), owner.parameterShapes[name] != nil else {
+                throw ModelError.unexpectedParameter(path)
+            }
+            guard !owner.isFrozen else { throw ModelError.frozen(path) }
+            guard owner.parameterTypes[name] == .float32 else {
+                throw ModelError.dtypeMismatch(name: path, expected: DType.float32.rawValue, got: owner.parameterTypes[name]!.rawValue)
+            }
+            try owner.parameterValues[name]!.withUnsafeMutableFloats { try body(path, $0) }
+            if edited.updateValue(owner, forKey: ObjectIdentifier(owner)) == nil { order.append(owner) }
+        }
+        // Edited modules deepest first, then each ancestor once, nearest first (a fused QKV parent after its
+        // three projections).
+        var seen = Set<ObjectIdentifier>()
+        var ancestors: [Module] = []
+        for m in order.reversed() {
+            m.prepare()
+            var node = m.parent
+            while let a = node {
+                if edited[ObjectIdentifier(a)] == nil, seen.insert(ObjectIdentifier(a)).inserted { ancestors.append(a) }
+                node = a.parent
+            }
+        }
+        ancestors.sort { $0.depth > $1.depth }
+        for a in ancestors { a.prepare() }
+    }
+
+    /// Distance to the root.
+    private var depth: Int {
+        var d = 0
+        var node = parent
+        while let n = node { d += 1; node = n.parent }
+        return d
+    }
+
     /// The module at a dotted path.
     public func module(at path: String) -> Module? {
         if path.isEmpty { return self }

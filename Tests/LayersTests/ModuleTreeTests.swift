@@ -35,6 +35,32 @@ struct ModuleTreeTests {
         #expect(throws: ModelError.unexpectedParameter("encoder.layer.9.extra")) { try bert.update(parameters: params) }
     }
 
+    /// In-place edits (the optimizer's path) must leave every derived cache current: the packed Linear weights and
+    /// the fused QKV projection give the same outputs as a model that received the edited values through the
+    /// strict ``Module/update(parameters:)``.
+    @Test func editInPlaceRefreshesPackedAndFusedCaches() throws {
+        let edited = try Self.tinyBert(), fresh = try Self.tinyBert()
+        var rng: UInt64 = 3
+        func rand() -> Float {
+            rng = rng &* 6364136223846793005 &+ 1442695040888963407; return Float(Int64(bitPattern: rng >> 11) % 2000) / 2000 - 0.5
+        }
+        var params: [String: Tensor] = [:]
+        for (name, t) in edited.namedParameters() { params[name] = Tensor(shape: t.shape, floats: (0..<t.count).map { _ in rand() }) }
+        try edited.update(parameters: params)
+        let paths = ["encoder.layer.0.attention.self.query.weight", "encoder.layer.1.intermediate.dense.weight", "embeddings.LayerNorm.bias"]
+        try edited.editParametersInPlace(paths) { _, w in for i in w.indices { w[i] = w[i] * 1.5 + 0.01 } }
+        for path in paths { params[path] = Tensor(shape: params[path]!.shape, floats: params[path]!.floats.map { $0 * 1.5 + 0.01 }) }
+        try fresh.update(parameters: params)
+        for (path, t) in edited.namedParameters() { #expect(t.floats == params[path]!.floats, "\(path)") }
+        let ids: [Int32] = [1, 5, 7, 2, 1, 9, 2]
+        let a = try edited.forward(ids: ids, lengths: [4, 3], on: testExecutor).hidden
+        let b = try fresh.forward(ids: ids, lengths: [4, 3], on: testExecutor).hidden
+        #expect(a.floats == b.floats)
+        #expect(throws: ModelError.unexpectedParameter("encoder.layer.0.nope")) { try edited.editParametersInPlace(["encoder.layer.0.nope"]) { _, _ in } }
+        edited.freeze()
+        #expect(throws: ModelError.frozen(paths[0])) { try edited.editParametersInPlace([paths[0]]) { _, _ in } }
+    }
+
     @Test func replaceModuleByPath() throws {
         let bert = try Self.tinyBert()
         let path = "encoder.layer.0.intermediate.dense"

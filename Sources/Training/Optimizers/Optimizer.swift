@@ -1,10 +1,11 @@
+import CKernels
 import Layers
 import Tensors
 
 /// Updates a model's parameters from gradients keyed by the same paths (mlx's `OptimizerBase.applySingle`).
 public protocol Optimizer: AnyObject {
-    /// One update of every parameter in `gradients` at `learningRate`, written back into `model` with one strict
-    /// ``Module/update(parameters:)`` (so packed caches are rebuilt once).
+    /// One update of every parameter in `gradients` at `learningRate`, in place in the model's own parameter
+    /// buffers; the edited modules' packed caches are rebuilt once (``Module/editParametersInPlace(_:_:)``).
     func step(_ model: Module, gradients: Gradients, learningRate: Float) throws
 }
 
@@ -21,20 +22,24 @@ public struct WeightDecayRule: Sendable {
 }
 
 extension Optimizer {
-    /// Applies `update(path, parameter, gradient)` to a mutable copy of each trained parameter, then writes all
-    /// parameters back at once.
+    /// Applies `update(path, parameter, gradient)` to each trained parameter in place, in the model's own buffers,
+    /// then rebuilds only the edited modules' derived state (packed weights) once
+    /// (``Module/editParametersInPlace(_:_:)``): no parameter is copied and nothing else is re-prepared.
     func apply(
         _ model: Module, gradients: Gradients,
         _ update: (_ path: String, _ p: UnsafeMutableBufferPointer<Float>, _ g: UnsafeMutableBufferPointer<Float>) -> Void
     ) throws {
-        var params: [String: Tensor] = [:]
-        for (path, t) in model.namedParameters() { params[path] = t }
-        for path in gradients.paths {
-            guard var t = params[path] else { throw TrainingError.badInput("gradient for '\(path)', which the model does not have") }
-            t.withUnsafeMutableFloats { p in update(path, p, gradients[path]!) }
-            params[path] = t
+        do {
+            try model.editParametersInPlace(gradients.paths) { path, p in
+                let g = gradients[path]!
+                guard g.count == p.count else {
+                    throw TrainingError.badInput("gradient for '\(path)' has \(g.count) values, the parameter \(p.count)")
+                }
+                update(path, p, g)
+            }
+        } catch ModelError.unexpectedParameter(let path) {
+            throw TrainingError.badInput("gradient for '\(path)', which the model does not have")
         }
-        try model.update(parameters: params)
     }
 }
 
@@ -75,14 +80,17 @@ public final class AdamW: Optimizer {
     public let epsilon: Float
     public let weightDecay: Float
     public let decayRule: WeightDecayRule
+    /// Where the update runs: large parameters (the word-embedding table) are split across its threads.
+    public let executor: Executor?
     /// Steps taken (t in the bias corrections).
     public private(set) var stepCount = 0
     private var moments: (m: ParameterBuffers, v: ParameterBuffers)?
 
     public init(
         beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0.01,
-        decayRule: WeightDecayRule = .matricesOnly
+        decayRule: WeightDecayRule = .matricesOnly, executor: Executor? = nil
     ) {
+        self.executor = executor
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
@@ -103,13 +111,13 @@ public final class AdamW: Optimizer {
         try apply(model, gradients: gradients) { path, p, g in
             let mb = m[path]!, vb = v[path]!
             let decay = decayRule.decays(path, gradients.shapes[path]!) ? 1 - lr * weightDecay : 1
-            for i in 0..<p.count {
-                let gi = g[i]
-                mb[i] = b1 * mb[i] + (1 - b1) * gi
-                vb[i] = b2 * vb[i] + (1 - b2) * gi * gi
-                let mhat = mb[i] / c1, vhat = vb[i] / c2
-                p[i] = p[i] * decay - lr * mhat / (vhat.squareRoot() + eps)
+            let (p0, m0, v0, g0) = (p.baseAddress!, mb.baseAddress!, vb.baseAddress!, UnsafePointer(g.baseAddress!))
+            // Element-wise and memory-bound: chunks of ≥ 64k floats are worth a thread.
+            let run = { (r: Range<Int>) in
+                let o = r.lowerBound
+                ck_adamw_f32(p0 + o, m0 + o, v0 + o, g0 + o, r.count, lr, b1, b2, eps, decay, c1, c2)
             }
+            if let executor, p.count >= 1 << 17 { executor.parallelChunks(p.count, minimumPerChunk: 1 << 16, run) } else { run(0..<p.count) }
         }
     }
 }
