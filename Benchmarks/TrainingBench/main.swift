@@ -1,13 +1,36 @@
 // Training-step throughput (forward + backward + AdamW) for the two reference shapes. Not part of the default
 // build (STYLE rule 11): COMPRESS_BENCHMARKS=1 swift build -c release --product TrainingBench, then
-// .build/release/TrainingBench [threads] [steps].
+// .build/release/TrainingBench [--threads N] [--steps N] [--models cnn,minilm] [--json]. tools/bench_training_peers.py
+// runs it beside PyTorch and JAX (`make bench-training`).
 import Foundation
 import Layers
 import Tensors
 import Training
 
-let threads = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1])! : 1
-let steps = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2])! : 10
+/// `--name value` from the command line, or `fallback`.
+func option(_ name: String, _ fallback: String) -> String {
+    let args = CommandLine.arguments
+    guard let i = args.firstIndex(of: "--" + name), i + 1 < args.count else { return fallback }
+    return args[i + 1]
+}
+guard let threads = Int(option("threads", "1")), threads >= 1, let steps = Int(option("steps", "10")), steps >= 1 else {
+    FileHandle.standardError.write("usage: TrainingBench [--threads N] [--steps N] [--models cnn,minilm] [--json]\n".data(using: .utf8)!)
+    exit(2)
+}
+let models = Set(option("models", "cnn,minilm").split(separator: ",").map(String.init))
+let json = CommandLine.arguments.contains("--json")
+
+/// One result line: human-readable, or one JSON object per model for tools/bench_training_peers.py.
+func report(model: String, batch: Int, seconds: Double) {
+    let ms = String(format: "%.3f", seconds * 1e3), rate = String(format: "%.2f", Double(batch) / seconds)
+    if json {
+        print(
+            "{\"framework\": \"ours\", \"model\": \"\(model)\", \"threads\": \(threads), \"batch\": \(batch), "
+                + "\"median_step_ms\": \(ms), \"samples_per_s\": \(rate), \"steps\": \(steps)}")
+    } else {
+        print("\(model) batch \(batch) threads \(threads): \(ms) ms/step, \(rate) samples/s")
+    }
+}
 let executor = Executor(threads: threads)
 Executor.setBLASThreads(threads)
 
@@ -34,9 +57,9 @@ func initialize(_ model: Module, seed: inout UInt64) throws {
     try model.update(parameters: params)
 }
 
-/// Median seconds of `steps` runs of `step` after two warm-up runs.
+/// Median seconds of `steps` runs of `step` after three warm-up runs (as the peers in tools/).
 func time(_ step: () throws -> Void) rethrows -> Double {
-    for _ in 0..<2 { try step() }
+    for _ in 0..<3 { try step() }
     var times: [Double] = []
     for _ in 0..<steps {
         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -47,7 +70,7 @@ func time(_ step: () throws -> Void) rethrows -> Double {
 }
 
 // Fashion-MNIST CNN: conv32-pool-conv64-pool-dense128-dense10 on 28×28×1, batch 128.
-do {
+if models.contains("cnn") {
     let cnn = try SequentialModel(
         inputShape: [28, 28, 1],
         layers: [
@@ -65,7 +88,7 @@ do {
     let x = random([batch, 28, 28, 1], scale: 1, seed: &seed), labels = (0..<batch).map { $0 % 10 }
     let ctx = TrainingContext(executor: executor)
     let grads = Gradients(trainableIn: cnn)
-    let adam = AdamW()
+    let adam = AdamW(executor: executor)
     let seconds = try time {
         grads.zero()
         let (logits, tape) = try cnn.trainingForward(x, context: ctx)
@@ -73,14 +96,11 @@ do {
         try cnn.backward(loss.gradient, tape: tape, gradients: grads, context: ctx)
         try adam.step(cnn, gradients: grads, learningRate: 1e-3)
     }
-    print(
-        String(
-            format: "fashion-cnn  batch %d  threads %d: %.1f ms/step, %.0f samples/s", batch, threads, seconds * 1e3,
-            Double(batch) / seconds))
+    report(model: "cnn", batch: batch, seconds: seconds)
 }
 
 // MiniLM-L3-shaped student: hidden 384, 12 heads, FFN 1536, vocab 30522; batch 32 × 24 tokens; embedding MSE loss.
-do {
+if models.contains("minilm") {
     let config = BertConfig(vocabSize: 30522, hiddenSize: 384, numHiddenLayers: 3, numAttentionHeads: 12, intermediateSize: 1536)
     let bert = try BertModel(config: config, withPooler: false)
     var seed: UInt64 = 2
@@ -90,7 +110,7 @@ do {
     let target = random([32, 384], scale: 0.05, seed: &seed)
     let ctx = TrainingContext(executor: executor)
     let grads = Gradients(trainableIn: bert)
-    let adam = AdamW()
+    let adam = AdamW(executor: executor)
     let input = PackedSequences(ids: ids, lengths: lengths)
     let seconds = try time {
         grads.zero()
@@ -103,5 +123,5 @@ do {
             context: ctx)
         try adam.step(bert, gradients: grads, learningRate: 1e-4)
     }
-    print(String(format: "minilm-l3    batch 32×24 threads %d: %.1f ms/step, %.1f samples/s", threads, seconds * 1e3, 32 / seconds))
+    report(model: "minilm", batch: 32, seconds: seconds)
 }

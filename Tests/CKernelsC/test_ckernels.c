@@ -221,6 +221,102 @@ static void test_gelu_vs_f64(const char* isa) {
     free(x), free(y), free(in);
 }
 
+// AdamW: SIMD and twin follow the same operation order without FMA, so they must agree bit for bit.
+static void test_adamw(const char* isa) {
+    const size_t ns[] = {1, 15, 16, 17, 100, 1537};
+    for (size_t s = 0; s < sizeof(ns) / sizeof(ns[0]); s++) {
+        size_t n = ns[s];
+        float *p = alloc_f(n), *m = alloc_f(n), *v = alloc_f(n), *g = alloc_f(n);
+        float *pr = alloc_f(n), *mr = alloc_f(n), *vr = alloc_f(n);
+        fill_f(p, n, -1, 1);
+        memset(m, 0, n * sizeof(float));
+        memset(v, 0, n * sizeof(float));
+        memcpy(pr, p, n * sizeof(float));
+        memcpy(mr, m, n * sizeof(float));
+        memcpy(vr, v, n * sizeof(float));
+        for (int t = 1; t <= 3; t++) {
+            fill_f(g, n, -2, 2);
+            float c1 = 1 - powf(0.9f, (float)t), c2 = 1 - powf(0.999f, (float)t), decay = t == 2 ? 1.0f : 0.99999f;
+            ck_adamw_f32(p, m, v, g, n, 1e-3f, 0.9f, 0.999f, 1e-8f, decay, c1, c2);
+            ck_adamw_f32_ref(pr, mr, vr, g, n, 1e-3f, 0.9f, 0.999f, 1e-8f, decay, c1, c2);
+        }
+        char why[64];
+        snprintf(why, sizeof why, "n=%zu", n);
+        check(!memcmp(p, pr, n * sizeof(float)) && !memcmp(m, mr, n * sizeof(float)) && !memcmp(v, vr, n * sizeof(float)),
+              "adamw bit-exact", isa, why);
+        free(p), free(m), free(v), free(g), free(pr), free(mr), free(vr);
+    }
+}
+
+// col2im and max pooling: SIMD over channels visits windows in the twin's order, so results are identical.
+static void test_window(const char* isa) {
+    const int64_t cs[] = {1, 7, 16, 17, 33};
+    const int64_t geo[][5] = {{3, 1, 1, 9, 6}, {2, 2, 0, 4, 3}, {3, 2, 1, 5, 3}};  // k, stride, pad, oh, ow on 9 x 6
+    for (size_t ci = 0; ci < sizeof(cs) / sizeof(cs[0]); ci++)
+        for (size_t gi = 0; gi < 3; gi++) {
+            const int64_t c = cs[ci], k = geo[gi][0], st = geo[gi][1], pad = geo[gi][2], oh = geo[gi][3], ow = geo[gi][4];
+            ck_window2d g = {3, 9, 6, c, oh, ow, k, k, st, st, pad, pad};
+            size_t in = (size_t)(3 * 9 * 6 * c), out = (size_t)(3 * oh * ow * c), cols = (size_t)(3 * oh * ow * k * k * c);
+            float *dcols = alloc_f(cols), *dx = alloc_f(in), *dxr = alloc_f(in), *x = alloc_f(in);
+            float *y = alloc_f(out), *yr = alloc_f(out);
+            int32_t *a = malloc(out * sizeof(int32_t)), *ar = malloc(out * sizeof(int32_t));
+            fill_f(dcols, cols, -1, 1);
+            fill_f(dx, in, -1, 1);
+            memcpy(dxr, dx, in * sizeof(float));
+            fill_f(x, in, -1, 1);
+            ck_col2im_nhwc_f32(dx, dcols, &g, 0, 2);
+            ck_col2im_nhwc_f32(dx, dcols, &g, 2, 3);
+            ck_col2im_nhwc_f32_ref(dxr, dcols, &g, 0, 3);
+            ck_maxpool_forward_nhwc_f32(y, a, x, &g, 0, 3);
+            ck_maxpool_forward_nhwc_f32_ref(yr, ar, x, &g, 0, 3);
+            char why[64];
+            snprintf(why, sizeof why, "c=%lld k=%lld s=%lld", (long long)c, (long long)k, (long long)st);
+            check(!memcmp(dx, dxr, in * sizeof(float)), "col2im exact", isa, why);
+            check(!memcmp(y, yr, out * sizeof(float)) && !memcmp(a, ar, out * sizeof(int32_t)), "maxpool exact", isa, why);
+            free(dcols), free(dx), free(dxr), free(x), free(y), free(yr), free(a), free(ar);
+        }
+}
+
+// BatchNorm: per-feature loops over rows in order, no FMA: SIMD equals the twin bit for bit.
+static void test_batchnorm(const char* isa) {
+    const size_t fs[] = {1, 7, 16, 33, 64};
+    for (size_t fi = 0; fi < sizeof(fs) / sizeof(fs[0]); fi++) {
+        size_t f = fs[fi], rows = 37, n = rows * f;
+        float *x = alloc_f(n), *dy = alloc_f(n), *y = alloc_f(n), *yr = alloc_f(n), *h = alloc_f(n), *hr = alloc_f(n);
+        float *dx = alloc_f(n), *dxr = alloc_f(n), *m = alloc_f(f), *rs = alloc_f(f), *g = alloc_f(f), *b = alloc_f(f);
+        double *s = calloc(f, sizeof(double)), *sr = calloc(f, sizeof(double)), *q = calloc(f, sizeof(double));
+        double *qr = calloc(f, sizeof(double)), *mean = calloc(f, sizeof(double));
+        fill_f(x, n, 1, 3);
+        fill_f(dy, n, -1, 1);
+        fill_f(g, f, 0.5f, 1.5f);
+        fill_f(b, f, -1, 1);
+        ck_batchnorm_sums_f64(s, x, rows, f);
+        ck_batchnorm_sums_f64_ref(sr, x, rows, f);
+        int ok = !memcmp(s, sr, f * sizeof(double));
+        for (size_t j = 0; j < f; j++) mean[j] = sr[j] / (double)rows, m[j] = (float)mean[j];
+        ck_batchnorm_sqdev_f64(q, mean, x, rows, f);
+        ck_batchnorm_sqdev_f64_ref(qr, mean, x, rows, f);
+        ok &= !memcmp(q, qr, f * sizeof(double));
+        for (size_t j = 0; j < f; j++) rs[j] = (float)(1.0 / sqrt(qr[j] / (double)rows + 1e-3));
+        ck_batchnorm_apply_f32(y, h, x, m, rs, g, b, rows, f);
+        ck_batchnorm_apply_f32_ref(yr, hr, x, m, rs, g, b, rows, f);
+        ok &= !memcmp(y, yr, n * sizeof(float)) && !memcmp(h, hr, n * sizeof(float));
+        memset(s, 0, f * sizeof(double)), memset(sr, 0, f * sizeof(double));
+        memset(q, 0, f * sizeof(double)), memset(qr, 0, f * sizeof(double));
+        ck_batchnorm_backward_sums_f64(s, q, dy, hr, rows, f);
+        ck_batchnorm_backward_sums_f64_ref(sr, qr, dy, hr, rows, f);
+        ok &= !memcmp(s, sr, f * sizeof(double)) && !memcmp(q, qr, f * sizeof(double));
+        ck_batchnorm_backward_dx_f32(dx, dy, hr, g, m, rs, rows, f);  // any (f) vectors will do here
+        ck_batchnorm_backward_dx_f32_ref(dxr, dy, hr, g, m, rs, rows, f);
+        ok &= !memcmp(dx, dxr, n * sizeof(float));
+        char why[32];
+        snprintf(why, sizeof why, "f=%zu", f);
+        check(ok, "batchnorm exact", isa, why);
+        free(x), free(dy), free(y), free(yr), free(h), free(hr), free(dx), free(dxr), free(m), free(rs), free(g), free(b);
+        free(s), free(sr), free(q), free(qr), free(mean);
+    }
+}
+
 static void test_f32(const char* isa) {
     test_gelu_vs_f64(isa);
     // GELU: |err| ≤ 2e-7 absolute, or ≤ 1.5 ulp-ish of the output (1.8e-7·|y|) where the output
@@ -235,6 +331,9 @@ static void test_f32(const char* isa) {
     test_unary(isa, "exp", ck_exp_f32, ck_exp_f32_ref, -87.0f, 88.0f, 0, 3e-7);
     test_layernorm(isa);
     test_softmax(isa);
+    test_adamw(isa);
+    test_window(isa);
+    test_batchnorm(isa);
 }
 
 // MARK: - int8

@@ -38,17 +38,15 @@ extension BertResidualOutput {
     ) throws {
         let dense = try trainingChild("dense", as: Linear.self), norm = try trainingChild("LayerNorm", as: LayerNorm.self)
         let rows = x.shape[0], h = dense.outFeatures
-        var dz = Tensor(zeros: [rows, h])  // (T, H)
-        dz.withUnsafeMutableFloats { dzp in
-            norm.backward(dy, tape: tape.norm, dx: dzp.baseAddress!, gradients: gradients, path: joinPath(path, "LayerNorm"), on: executor)
-            for i in 0..<dzp.count { dresidual[i] += dzp[i] }
-        }
         let p = joinPath(path, "dense")
-        dz.withUnsafeFloats { dzp in
+        executor.withScratch(floats: rows * h) { dz in  // (T, H), reused across steps
+            dz.update(repeating: 0, count: rows * h)  // the LayerNorm backward accumulates
+            norm.backward(dy, tape: tape.norm, dx: dz, gradients: gradients, path: joinPath(path, "LayerNorm"), on: executor)
+            for i in 0..<(rows * h) { dresidual[i] += dz[i] }
             x.withUnsafeFloats { xp in
                 dense.parameter("weight").withUnsafeFloats { wp in
                     LinearKernel.backward(
-                        dinp: dx, dweight: gradients.buffer(p, "weight"), dbias: gradients.buffer(p, "bias"), dout: dzp.baseAddress!,
+                        dinp: dx, dweight: gradients.buffer(p, "weight"), dbias: gradients.buffer(p, "bias"), dout: dz,
                         inp: xp.baseAddress!, weight: wp.baseAddress!, rows: rows, inFeatures: dense.inFeatures, outFeatures: h)
                 }
             }
@@ -151,30 +149,27 @@ extension BertLayer {
         let intermediate = try trainingChild("intermediate", as: BertIntermediate.self)
         let output = try trainingChild("output", as: BertResidualOutput.self)
         let t = dy.shape[0], h = dy.shape[1], a = shape.attentionWidth, f = shape.intermediateSize
-        var da1 = Tensor(zeros: [t, h])  // (T, H)
-        var dmid = Tensor(uninitialized: [t, f])  // (T, F)
-        var dctx = Tensor(uninitialized: [t, a])  // (T, A)
         var dx = Tensor(zeros: [t, h])  // (T, H)
-        try dy.withUnsafeFloats { dyp in
-            try da1.withUnsafeMutableFloats { da1p in
-                try dmid.withUnsafeMutableFloats { dmp in
-                    try output.backward(
-                        dyp.baseAddress!, tape: tape.output, x: tape.mid, dx: dmp.baseAddress!, dresidual: da1p.baseAddress!,
-                        gradients: gradients, path: joinPath(path, "output"), on: executor)
-                    try intermediate.backward(
-                        dmp.baseAddress!, tape: tape.intermediate, x: tape.a1, mid: tape.mid, dx: da1p.baseAddress!, gradients: gradients,
-                        path: joinPath(path, "intermediate"), on: executor)
-                }
-                try dctx.withUnsafeMutableFloats { dcp in
-                    try dx.withUnsafeMutableFloats { dxp in
-                        try attentionOutput.backward(
-                            da1p.baseAddress!, tape: tape.attentionOutput, x: tape.ctx, dx: dcp.baseAddress!, dresidual: dxp.baseAddress!,
-                            gradients: gradients, path: joinPath(path, "attention.output"), on: executor)
-                        try selfAttention.backward(
-                            dcp.baseAddress!, tape: tape.attention, x: tape.x, lengths: lengths, starts: starts, dx: dxp.baseAddress!,
-                            gradients: gradients, path: joinPath(path, "attention.self"), on: executor)
-                    }
-                }
+        // The block-internal gradients live in executor scratch, reused every step (no page faults from fresh
+        // allocations): da1 (T, H) | dmid (T, F) | dctx (T, A).
+        try executor.withScratch(floats: t * (h + f + a)) { buf in
+            let (da1, dmid, dctx) = (buf, buf + t * h, buf + t * (h + f))
+            da1.update(repeating: 0, count: t * h)  // accumulated by both FFN backwards
+            try dy.withUnsafeFloats { dyp in
+                try output.backward(
+                    dyp.baseAddress!, tape: tape.output, x: tape.mid, dx: dmid, dresidual: da1, gradients: gradients,
+                    path: joinPath(path, "output"), on: executor)
+                try intermediate.backward(
+                    dmid, tape: tape.intermediate, x: tape.a1, mid: tape.mid, dx: da1, gradients: gradients,
+                    path: joinPath(path, "intermediate"), on: executor)
+            }
+            try dx.withUnsafeMutableFloats { dxp in
+                try attentionOutput.backward(
+                    da1, tape: tape.attentionOutput, x: tape.ctx, dx: dctx, dresidual: dxp.baseAddress!, gradients: gradients,
+                    path: joinPath(path, "attention.output"), on: executor)
+                try selfAttention.backward(
+                    dctx, tape: tape.attention, x: tape.x, lengths: lengths, starts: starts, dx: dxp.baseAddress!, gradients: gradients,
+                    path: joinPath(path, "attention.self"), on: executor)
             }
         }
         return dx

@@ -1,3 +1,4 @@
+import CKernels
 import Layers
 import Tensors
 
@@ -20,10 +21,11 @@ extension BatchNorm: TrainableLayer {
         let train = context.mode == .train
         if train {
             guard rows > 1 else { throw TrainingError.badInput("layer '\(name)': batch statistics need more than one row") }
+            // Double sums over rows in order (ck_batchnorm_*: SIMD over features, bit-identical to the twins).
             x.withUnsafeFloats { xp in
-                for r in 0..<rows { for j in 0..<f { mean[j] += Double(xp[r * f + j]) } }
+                ck_batchnorm_sums_f64(&mean, xp.baseAddress!, rows, f)
                 for j in 0..<f { mean[j] /= Double(rows) }
-                for r in 0..<rows { for j in 0..<f { let d = Double(xp[r * f + j]) - mean[j]; variance[j] += d * d } }
+                ck_batchnorm_sqdev_f64(&variance, mean, xp.baseAddress!, rows, f)
                 for j in 0..<f { variance[j] /= Double(rows) }
             }
         } else {
@@ -37,13 +39,10 @@ extension BatchNorm: TrainableLayer {
         xhat.withUnsafeMutableFloats { hp in
             y.withUnsafeMutableFloats { yp in
                 x.withUnsafeFloats { xp in
-                    for r in 0..<rows {
-                        for j in 0..<f {
-                            let i = r * f + j
-                            let h = (xp[i] - meanF[j]) * rstd[j]
-                            hp[i] = h
-                            yp[i] = h * gamma[j] + beta[j]
-                        }
+                    let (h0, y0, x0) = (hp.baseAddress!, yp.baseAddress!, xp.baseAddress!)
+                    context.executor.parallelChunks(rows, minimumPerChunk: max(1, 16_384 / f)) { r in
+                        let o = r.lowerBound * f
+                        ck_batchnorm_apply_f32(y0 + o, h0 + o, x0 + o, meanF, rstd, gamma, beta, r.count, f)
                     }
                 }
             }
@@ -67,14 +66,7 @@ extension BatchNorm: TrainableLayer {
         let gamma = parameter("gamma").floats
         var sumDy = [Double](repeating: 0, count: f), sumDyX = [Double](repeating: 0, count: f)
         dy.withUnsafeFloats { dp in
-            tape.xhat.withUnsafeFloats { hp in
-                for r in 0..<rows {
-                    for j in 0..<f {
-                        sumDy[j] += Double(dp[r * f + j])
-                        sumDyX[j] += Double(dp[r * f + j]) * Double(hp[r * f + j])
-                    }
-                }
-            }
+            tape.xhat.withUnsafeFloats { hp in ck_batchnorm_backward_sums_f64(&sumDy, &sumDyX, dp.baseAddress!, hp.baseAddress!, rows, f) }
         }
         if let dg = gradients.buffer(path, "gamma") { for j in 0..<f { dg[j] += Float(sumDyX[j]) } }
         if let db = gradients.buffer(path, "beta") { for j in 0..<f { db[j] += Float(sumDy[j]) } }
@@ -82,14 +74,18 @@ extension BatchNorm: TrainableLayer {
         var dx = Tensor(uninitialized: dy.shape)
         let n = Float(rows)
         let meanDy = sumDy.map { Float($0) / n }, meanDyX = sumDyX.map { Float($0) / n }
+        let scale = (0..<f).map { gamma[$0] * tape.rstd[$0] }
         dx.withUnsafeMutableFloats { xp in
             dy.withUnsafeFloats { dp in
                 tape.xhat.withUnsafeFloats { hp in
-                    for r in 0..<rows {
-                        for j in 0..<f {
-                            let i = r * f + j
-                            let s = gamma[j] * tape.rstd[j]
-                            xp[i] = tape.batchStatistics ? s * (dp[i] - meanDy[j] - hp[i] * meanDyX[j]) : s * dp[i]
+                    let (x0, d0, h0) = (xp.baseAddress!, dp.baseAddress!, hp.baseAddress!)
+                    meanDy.withUnsafeBufferPointer { mdy in
+                        meanDyX.withUnsafeBufferPointer { mdyx in
+                            let (m0, mx0) = (tape.batchStatistics ? mdy.baseAddress : nil, mdyx.baseAddress!)
+                            context.executor.parallelChunks(rows, minimumPerChunk: max(1, 16_384 / f)) { r in
+                                let o = r.lowerBound * f
+                                ck_batchnorm_backward_dx_f32(x0 + o, d0 + o, h0 + o, scale, m0, mx0, r.count, f)
+                            }
                         }
                     }
                 }

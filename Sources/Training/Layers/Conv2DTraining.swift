@@ -1,3 +1,4 @@
+import CKernels
 import Layers
 import Tensors
 
@@ -11,8 +12,25 @@ struct Conv2DTape: LayerTape {
 extension Conv2D: TrainableLayer {
     /// y(N, OH, OW, F) = act(im2col(x) · Wᵀ + b), W viewed as (F, kh·kw·C).
     public func trainingForward(_ x: Tensor, context: TrainingContext) throws -> (y: Tensor, tape: any LayerTape) {
-        let (cols, n, oh, ow) = try im2col(x)
+        guard x.rank == 4, x.shape[3] == inChannels else {
+            throw TrainingError.badInput("layer '\(name)' expects NHWC input with \(inChannels) channels, got \(x.shape)")
+        }
+        let (n, oh, ow) = try geometry.outputDimensions(x)
         let patch = geometry.patch, rows = n * oh * ow
+        // Patch rows (N·OH·OW, patch): the same rows as ``ConvGeometry/im2col(_:)``, images split across threads.
+        var cols = Tensor(uninitialized: [rows, patch])
+        var g = window(inputShape: x.shape, outputShape: [n, oh, ow, inChannels])
+        let x32 = x.toFloat32()
+        cols.withUnsafeMutableFloats { cp in
+            x32.withUnsafeFloats { xp in
+                let (c0, x0) = (cp.baseAddress!, xp.baseAddress!)
+                withUnsafePointer(to: &g) { gp in
+                    context.executor.parallelChunks(n, minimumPerChunk: max(1, 16_384 / max(1, oh * ow * patch))) { r in
+                        ck_im2col_nhwc_f32(c0, x0, gp, Int64(r.lowerBound), Int64(r.upperBound))
+                    }
+                }
+            }
+        }
         var y = Tensor(uninitialized: [n, oh, ow, filters])  // (rows, F)
         let weight = parameter("weight")
         y.withUnsafeMutableFloats { yp in
@@ -55,40 +73,36 @@ extension Conv2D: TrainableLayer {
             }
         }
         guard let dcols else { return nil }
-        return col2im(dcols, inputShape: tape.inputShape, outputShape: dy.shape)
+        return col2im(dcols, inputShape: tape.inputShape, outputShape: dy.shape, on: context.executor)
     }
 
-    /// The adjoint of ``ConvGeometry/im2col(_:)``: dx(N, H, W, C) = Σ over windows of their patch-row gradients.
-    func col2im(_ dcols: Tensor, inputShape: [Int], outputShape: [Int]) -> Tensor {
-        let (n, h, w, c) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
-        let (oh, ow) = (outputShape[1], outputShape[2])
-        let kh = kernelSize.h, kw = kernelSize.w, sh = strides.h, sw = strides.w, patch = geometry.patch
-        let padTop = spatialOutput(input: h, kernel: kh, stride: sh, same: samePadding).padBefore
-        let padLeft = spatialOutput(input: w, kernel: kw, stride: sw, same: samePadding).padBefore
+    /// The adjoint of ``ConvGeometry/im2col(_:)``: dx(N, H, W, C) = Σ over windows of their patch-row gradients
+    /// (``ck_col2im_nhwc_f32``), images split across the executor's threads.
+    func col2im(_ dcols: Tensor, inputShape: [Int], outputShape: [Int], on executor: Executor) -> Tensor {
+        var g = window(inputShape: inputShape, outputShape: outputShape)
         var dx = Tensor(zeros: inputShape)  // (N, H, W, C)
         dx.withUnsafeMutableFloats { xp in
             dcols.withUnsafeFloats { cp in
-                for b in 0..<n {
-                    for oy in 0..<oh {
-                        for ox in 0..<ow {
-                            let row = cp.baseAddress! + ((b * oh + oy) * ow + ox) * patch
-                            for ky in 0..<kh {
-                                let iy = oy * sh + ky - padTop
-                                if iy < 0 || iy >= h { continue }
-                                for kx in 0..<kw {
-                                    let ix = ox * sw + kx - padLeft
-                                    if ix < 0 || ix >= w { continue }
-                                    let dst = xp.baseAddress! + ((b * h + iy) * w + ix) * c
-                                    let src = row + (ky * kw + kx) * c
-                                    for ch in 0..<c { dst[ch] += src[ch] }
-                                }
-                            }
-                        }
+                let (x0, c0) = (xp.baseAddress!, cp.baseAddress!)
+                withUnsafePointer(to: &g) { gp in
+                    executor.parallelChunks(inputShape[0], minimumPerChunk: max(1, 16_384 / max(1, dcols.count / inputShape[0]))) { r in
+                        ck_col2im_nhwc_f32(x0, c0, gp, Int64(r.lowerBound), Int64(r.upperBound))
                     }
                 }
             }
         }
         return dx
+    }
+
+    /// The window geometry of this convolution between NHWC `inputShape` and `outputShape`.
+    private func window(inputShape: [Int], outputShape: [Int]) -> ck_window2d {
+        let (h, w) = (inputShape[1], inputShape[2])
+        let padTop = spatialOutput(input: h, kernel: kernelSize.h, stride: strides.h, same: samePadding).padBefore
+        let padLeft = spatialOutput(input: w, kernel: kernelSize.w, stride: strides.w, same: samePadding).padBefore
+        return ck_window2d(
+            n: Int64(inputShape[0]), h: Int64(h), w: Int64(w), c: Int64(inputShape[3]), oh: Int64(outputShape[1]),
+            ow: Int64(outputShape[2]), kh: Int64(kernelSize.h), kw: Int64(kernelSize.w), sh: Int64(strides.h), sw: Int64(strides.w),
+            pad_top: Int64(padTop), pad_left: Int64(padLeft))
     }
 }
 

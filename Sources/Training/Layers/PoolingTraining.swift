@@ -1,3 +1,4 @@
+import CKernels
 import Layers
 import Tensors
 
@@ -18,29 +19,18 @@ extension Pool2D: TrainableLayer {
         let padLeft = spatialOutput(input: w, kernel: poolSize.w, stride: strides.w, same: samePadding).padBefore
         var y = Tensor(uninitialized: [n, oh, ow, c])  // (N, OH, OW, C)
         var argmax = [Int32](repeating: 0, count: y.count)  // flat input index of each output's maximum
-        // Same scan order and comparison as the inference forward: the first maximum of a window wins.
+        var g = ck_window2d(
+            n: Int64(n), h: Int64(h), w: Int64(w), c: Int64(c), oh: Int64(oh), ow: Int64(ow), kh: Int64(poolSize.h),
+            kw: Int64(poolSize.w), sh: Int64(strides.h), sw: Int64(strides.w), pad_top: Int64(padTop), pad_left: Int64(padLeft))
+        // Same scan order and comparison as the inference forward: the first maximum of a window wins. Images are
+        // independent, so they are split across the executor's threads.
         y.withUnsafeMutableFloats { yp in
             x.withUnsafeFloats { xp in
                 argmax.withUnsafeMutableBufferPointer { ap in
-                    for b in 0..<n {
-                        for oy in 0..<oh {
-                            for ox in 0..<ow {
-                                let o = ((b * oh + oy) * ow + ox) * c
-                                for ch in 0..<c { yp[o + ch] = -.infinity }
-                                for ky in 0..<poolSize.h {
-                                    let iy = oy * strides.h + ky - padTop
-                                    if iy < 0 || iy >= h { continue }
-                                    for kx in 0..<poolSize.w {
-                                        let ix = ox * strides.w + kx - padLeft
-                                        if ix < 0 || ix >= w { continue }
-                                        let src = ((b * h + iy) * w + ix) * c
-                                        for ch in 0..<c where xp[src + ch] > yp[o + ch] {
-                                            yp[o + ch] = xp[src + ch]
-                                            ap[o + ch] = Int32(src + ch)
-                                        }
-                                    }
-                                }
-                            }
+                    let (y0, x0, a0) = (yp.baseAddress!, xp.baseAddress!, ap.baseAddress!)
+                    withUnsafePointer(to: &g) { gp in
+                        context.executor.parallelChunks(n, minimumPerChunk: max(1, 32_768 / max(1, h * w * c))) { r in
+                            ck_maxpool_forward_nhwc_f32(y0, a0, x0, gp, Int64(r.lowerBound), Int64(r.upperBound))
                         }
                     }
                 }
@@ -59,7 +49,15 @@ extension Pool2D: TrainableLayer {
         dx.withUnsafeMutableFloats { xp in
             dy.withUnsafeFloats { dp in
                 if kind == .max {
-                    for (o, i) in tape.argmax.enumerated() { xp[Int(i)] += dp[o] }
+                    // Each image's outputs scatter only into that image's inputs: image ranges run in parallel.
+                    let perImage = dp.count / max(1, tape.inputShape[0])
+                    let (x0, d0) = (xp.baseAddress!, dp.baseAddress!)
+                    tape.argmax.withUnsafeBufferPointer { ap in
+                        let a0 = ap.baseAddress!
+                        context.executor.parallelChunks(tape.inputShape[0], minimumPerChunk: max(1, 32_768 / max(1, perImage))) { r in
+                            ck_maxpool_backward_f32(x0, d0, a0, Int64(r.lowerBound * perImage), Int64(r.upperBound * perImage))
+                        }
+                    }
                 } else {
                     forEachWindow(inputShape: tape.inputShape, outputShape: dy.shape) { out, inputs in
                         let g = dp[out] / Float(inputs.count)
