@@ -116,13 +116,13 @@ def _torch_bert_classes():
             h = c["hidden"]
             self.word = nn.Embedding(c["vocab"], h)
             self.pos = nn.Embedding(c["positions"], h)
-            self.type = nn.Embedding(2, h)
+            self.token_type = nn.Embedding(2, h)  # not `type`: nn.Module.type() exists
             self.ln = nn.LayerNorm(h, eps=1e-12)
             self.layers = nn.ModuleList([Layer(c) for _ in range(c["layers"])])
 
         def forward(self, ids):
             t = ids.shape[1]
-            x = self.word(ids) + self.pos.weight[:t] + self.type.weight[0]
+            x = self.word(ids) + self.pos.weight[:t] + self.token_type.weight[0]
             x = self.ln(x)
             for layer in self.layers:
                 x = layer(x)
@@ -278,7 +278,10 @@ def worker(args):
 def run_peer(framework, model, threads, steps, warmup):
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", framework, "--model", model,
                           "--threads", str(threads), "--steps", str(steps), "--warmup", str(warmup)],
-                         check=True, capture_output=True, text=True)
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        print(f"{framework} {model} threads {threads} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
+        return None
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -324,6 +327,8 @@ def main():
                     continue
                 for m in models:
                     r = run_peer(fw, m, t, args.steps, args.warmup)
+                    if r is None:
+                        continue
                     versions.update(r["versions"])
                     samples.setdefault((fw, m, t), []).append(r["samples_per_s"])
             print(f"repeat {rep + 1}/{args.repeats} threads {t} done", file=sys.stderr)
