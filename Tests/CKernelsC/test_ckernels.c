@@ -317,6 +317,35 @@ static void test_batchnorm(const char* isa) {
     }
 }
 
+// ck_sgemm_pack_b_kn packs B (k, n) for c = a·B; through ck_sgemm_packed it must match the float64 product.
+static void test_pack_kn(const char* isa) {
+    const size_t shapes[][3] = {{1, 1, 1}, {5, 17, 33}, {37, 40, 9}, {13, 100, 64}};
+    for (size_t s = 0; s < 4; s++) {
+        size_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2], ldb = n + 3;
+        float *a = alloc_f(m * k), *b = alloc_f(k * ldb), *c = alloc_f(m * n), *t = alloc_f(m * k);
+        float* packed = alloc_f(ck_sgemm_packed_size(n, k));
+        fill_f(a, m * k, -1, 1);
+        fill_f(b, k * ldb, -1, 1);
+        ck_sgemm_pack_b_kn(b, ldb, k, n, packed);
+        ck_sgemm_packed(a, k, packed, NULL, c, n, m, n, k, 0, n);
+        double worst = 0;
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) {
+                double acc = 0;
+                for (size_t kk = 0; kk < k; kk++) acc += (double)a[i * k + kk] * (double)b[kk * ldb + j];
+                if (fabs(acc - c[i * n + j]) > worst) worst = fabs(acc - c[i * n + j]);
+            }
+        ck_transpose_f32(t, m, a, k, m, k);
+        int exact = 1;
+        for (size_t i = 0; i < m; i++)
+            for (size_t kk = 0; kk < k; kk++) exact &= t[kk * m + i] == a[i * k + kk];
+        char why[64];
+        snprintf(why, sizeof why, "%zux%zux%zu worst %.2g", m, k, n, worst);
+        check(worst <= 1e-5 * (double)k && exact, "pack_b_kn gemm / transpose", isa, why);
+        free(a), free(b), free(c), free(t), free(packed);
+    }
+}
+
 static void test_f32(const char* isa) {
     test_gelu_vs_f64(isa);
     // GELU: |err| ≤ 2e-7 absolute, or ≤ 1.5 ulp-ish of the output (1.8e-7·|y|) where the output
@@ -334,6 +363,7 @@ static void test_f32(const char* isa) {
     test_adamw(isa);
     test_window(isa);
     test_batchnorm(isa);
+    test_pack_kn(isa);
 }
 
 // MARK: - int8

@@ -258,4 +258,32 @@ private func worstRelative(_ a: [Float], _ b: [Float], floor: Float) -> Float {
         ck_batchnorm_backward_dx_f32(&dx, dy, hRef, s, nil, mdyx, rows, f)
         #expect(dx == (0..<(rows * f)).map { s[$0 % f] * dy[$0] })
     }
+
+    /// The training GEMM path: B (k, n) packed by ``ck_sgemm_pack_b_kn`` (row stride > n) runs c = a·B on
+    /// ck_sgemm_packed at every ISA level (against float64 sums), and the blocked transpose is exact.
+    @Test(arguments: backwardLevels, [(1, 1, 1), (5, 17, 33), (37, 40, 9), (64, 100, 288)].map { "\($0.0)x\($0.1)x\($0.2)" })
+    func packedKNGemmAndTranspose(level: Int32, shape: String) {
+        let d = shape.split(separator: "x").map { Int($0)! }
+        let (m, k, n) = (d[0], d[1], d[2])
+        ck_set_isa_cap(level)
+        defer { ck_set_isa_cap(-1) }
+        let ldb = n + 3
+        let a = values(m * k, seed: UInt64(m + k), -1, 1), b = values(k * ldb, seed: UInt64(n), -1, 1)
+        var packed = [Float](repeating: .nan, count: ck_sgemm_packed_size(n, k))
+        ck_sgemm_pack_b_kn(b, ldb, k, n, &packed)
+        var c = [Float](repeating: 0, count: m * n)
+        ck_sgemm_packed(a, k, packed, nil, &c, n, m, n, k, 0, n)
+        var worst: Double = 0
+        for i in 0..<m {
+            for j in 0..<n {
+                var acc = 0.0
+                for kk in 0..<k { acc += Double(a[i * k + kk]) * Double(b[kk * ldb + j]) }
+                worst = max(worst, abs(acc - Double(c[i * n + j])))
+            }
+        }
+        #expect(worst <= 1e-5 * Double(k))
+        var t = [Float](repeating: 0, count: k * m)
+        ck_transpose_f32(&t, m, a, k, m, k)
+        #expect((0..<(m * k)).allSatisfy { t[($0 % k) * m + $0 / k] == a[$0] })
+    }
 }

@@ -84,7 +84,7 @@ extension BertSelfAttention {
                         LinearKernel.backward(
                             dinp: dx, dweight: gradients.buffer(p, "weight"), dbias: gradients.buffer(p, "bias"), dout: d0 + j * a,
                             ldOut: 3 * a, inp: xp.baseAddress!, weight: wp.baseAddress!, rows: t, inFeatures: h, outFeatures: a,
-                            accumulateInput: true)
+                            accumulateInput: true, on: executor)
                     }
                 }
             }

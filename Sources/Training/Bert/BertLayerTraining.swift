@@ -47,7 +47,7 @@ extension BertResidualOutput {
                 dense.parameter("weight").withUnsafeFloats { wp in
                     LinearKernel.backward(
                         dinp: dx, dweight: gradients.buffer(p, "weight"), dbias: gradients.buffer(p, "bias"), dout: dz,
-                        inp: xp.baseAddress!, weight: wp.baseAddress!, rows: rows, inFeatures: dense.inFeatures, outFeatures: h)
+                        inp: xp.baseAddress!, weight: wp.baseAddress!, rows: rows, inFeatures: dense.inFeatures, outFeatures: h, on: executor)
                 }
             }
         }
@@ -91,7 +91,7 @@ extension BertIntermediate {
             dense.parameter("weight").withUnsafeFloats { wp in
                 LinearKernel.backward(
                     dinp: dx, dweight: gradients.buffer(p, "weight"), dbias: gradients.buffer(p, "bias"), dout: dmid, inp: xp.baseAddress!,
-                    weight: wp.baseAddress!, rows: rows, inFeatures: dense.inFeatures, outFeatures: f, accumulateInput: true)
+                    weight: wp.baseAddress!, rows: rows, inFeatures: dense.inFeatures, outFeatures: f, accumulateInput: true, on: executor)
             }
         }
     }

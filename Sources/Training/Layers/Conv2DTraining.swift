@@ -39,7 +39,7 @@ extension Conv2D: TrainableLayer {
                     withOptionalFloats(useBias ? parameter("bias") : nil) { bp in
                         LinearKernel.forward(
                             yp.baseAddress!, cp.baseAddress!, weight: wp.baseAddress!, bias: bp, rows: rows, inFeatures: patch,
-                            outFeatures: filters)
+                            outFeatures: filters, on: context.executor)
                     }
                 }
             }
@@ -66,7 +66,7 @@ extension Conv2D: TrainableLayer {
                     let run = { (dinp: UnsafeMutablePointer<Float>?) in
                         LinearKernel.backward(
                             dinp: dinp, dweight: dweight, dbias: dbias,
-                            dout: dp.baseAddress!, inp: cp.baseAddress!, weight: wp.baseAddress!, rows: rows, inFeatures: k, outFeatures: n)
+                            dout: dp.baseAddress!, inp: cp.baseAddress!, weight: wp.baseAddress!, rows: rows, inFeatures: k, outFeatures: n, on: context.executor)
                     }
                     if dcols != nil { dcols!.withUnsafeMutableFloats { run($0.baseAddress!) } } else { run(nil) }
                 }

@@ -49,7 +49,7 @@ extension Linear: TrainableLayer {
                     let run = { (dinp: UnsafeMutablePointer<Float>?) in
                         LinearKernel.backward(
                             dinp: dinp, dweight: dweight, dbias: dbias,
-                            dout: dp.baseAddress!, inp: xp.baseAddress!, weight: wp.baseAddress!, rows: rows, inFeatures: k, outFeatures: n)
+                            dout: dp.baseAddress!, inp: xp.baseAddress!, weight: wp.baseAddress!, rows: rows, inFeatures: k, outFeatures: n, on: context.executor)
                     }
                     if dx != nil { dx!.withUnsafeMutableFloats { run($0.baseAddress!) } } else { run(nil) }
                 }

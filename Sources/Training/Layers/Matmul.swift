@@ -1,15 +1,23 @@
+import CKernels
 import Tensors
 
 /// The fully connected forward and backward on raw buffers (llm.c `matmul_forward` / `matmul_backward`), shared
-/// by Linear, Conv2D (on im2col rows) and the BERT blocks. Weights are PyTorch (out, in). GEMMs: OpenBLAS.
+/// by Linear, Conv2D (on im2col rows) and the BERT blocks. Weights are PyTorch (out, in).
+///
+/// Every GEMM runs on ``ck_sgemm_packed`` (the AVX-512/AVX2 kernel of inference) after packing its right-hand side
+/// into executor scratch, output columns split across the executor's threads. Measured on this host (perf, one
+/// thread): with OpenBLAS 0.3.21, which does not recognise the virtual CPU and falls back to its SSE3 "PRESCOTT"
+/// kernel, 60 % (Fashion CNN) and 72 % (MiniLM-L3) of a training step was `sgemm_kernel_PRESCOTT`.
 enum LinearKernel {
     /// out(rows, n) = inp(rows, k) · weight(n, k)ᵀ + bias(n).
     static func forward(
         _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-        rows: Int, inFeatures k: Int, outFeatures n: Int
+        rows: Int, inFeatures k: Int, outFeatures n: Int, on executor: Executor
     ) {
-        MatMul.gemm(transA: false, transB: true, m: rows, n: n, k: k, a: inp, lda: k, b: weight, ldb: k, c: out, ldc: n)
-        if let bias { Ops.biasAdd(out, bias: bias, rows: rows, cols: n) }
+        executor.withScratch(floats: ck_sgemm_packed_size(n, k)) { packed in
+            ck_sgemm_pack_b(weight, n, k, packed)
+            TrainingGEMM.run(packed, a: inp, lda: k, bias: bias, c: out, ldc: n, m: rows, n: n, k: k, accumulate: false, on: executor)
+        }
     }
 
     /// dweight(n, k) += doutᵀ · inp; dbias(n) += Σ_rows dout; dinp(rows, k) (+)= dout · weight.
@@ -18,11 +26,17 @@ enum LinearKernel {
     static func backward(
         dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?, dbias: UnsafeMutablePointer<Float>?,
         dout: UnsafePointer<Float>, ldOut: Int? = nil, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        rows: Int, inFeatures k: Int, outFeatures n: Int, accumulateInput: Bool = false
+        rows: Int, inFeatures k: Int, outFeatures n: Int, accumulateInput: Bool = false, on executor: Executor
     ) {
         let ld = ldOut ?? n
         if let dweight {
-            MatMul.gemm(transA: true, transB: false, m: n, n: k, k: rows, a: dout, lda: ld, b: inp, ldb: k, beta: 1, c: dweight, ldc: k)
+            // doutᵀ (n, rows) as the left operand, inp (rows, k) packed as the right one.
+            executor.withScratch(floats: n * rows + ck_sgemm_packed_size(k, rows)) { buf in
+                let (doutT, packed) = (buf, buf + n * rows)
+                ck_transpose_f32(doutT, rows, dout, ld, rows, n)
+                ck_sgemm_pack_b_kn(inp, k, rows, k, packed)
+                TrainingGEMM.run(packed, a: doutT, lda: rows, c: dweight, ldc: k, m: n, n: k, k: rows, accumulate: true, on: executor)
+            }
         }
         if let dbias {
             for r in 0..<rows {
@@ -31,9 +45,37 @@ enum LinearKernel {
             }
         }
         if let dinp {
-            MatMul.gemm(
-                transA: false, transB: false, m: rows, n: k, k: n, a: dout, lda: ld, b: weight, ldb: k, beta: accumulateInput ? 1 : 0,
-                c: dinp, ldc: k)
+            executor.withScratch(floats: ck_sgemm_packed_size(k, n)) { packed in
+                ck_sgemm_pack_b_kn(weight, k, n, k, packed)  // weight (n, k) as the right operand of dout · weight
+                TrainingGEMM.run(
+                    packed, a: dout, lda: ld, c: dinp, ldc: k, m: rows, n: k, k: n, accumulate: accumulateInput, on: executor)
+            }
+        }
+    }
+}
+
+/// c(m, n) (+)= a(m, k) · B with B already packed for ``ck_sgemm_packed`` (n outputs, k inner).
+enum TrainingGEMM {
+    static func run(
+        _ packed: UnsafePointer<Float>, a: UnsafePointer<Float>, lda: Int, bias: UnsafePointer<Float>? = nil,
+        c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, k: Int, accumulate: Bool, on executor: Executor
+    ) {
+        if m == 0 || n == 0 { return }
+        let multiply = { (out: UnsafeMutablePointer<Float>, ldo: Int) in
+            // Below ~1 MFLOP a second thread costs more to wake than it saves (as PackedMatrix).
+            if executor.threads <= 1 || m * n * k < 1 << 20 {
+                ck_sgemm_packed(a, lda, packed, bias, out, ldo, m, n, k, 0, n)
+            } else {
+                executor.columnChunks(n) { n0, n1 in ck_sgemm_packed(a, lda, packed, bias, out, ldo, m, n, k, n0, n1) }
+            }
+        }
+        guard accumulate else { return multiply(c, ldc) }
+        executor.withScratch(floats: m * n) { tmp in
+            multiply(tmp, n)
+            for i in 0..<m {
+                let dst = c + i * ldc, src = tmp + i * n
+                for j in 0..<n { dst[j] += src[j] }
+            }
         }
     }
 }
