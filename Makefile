@@ -128,9 +128,10 @@ bench: release models
 	$(PYTHON) tools/bench_vs_ort.py --repeats 3 --ours fp32=$(MODEL_DIR) --ours int8=artifacts/minilm-int8/model
 
 ## Training-step speed (forward + backward + AdamW) beside PyTorch and JAX on CPU, same shapes and threads, in one
-## run: the "Training step" table of BENCHMARKS.md. torch comes from tools/requirements.txt (tools/setup_venv.sh).
+## run: the "Training step" table of BENCHMARKS.md. torch comes from tools/requirements-bench.txt.
 bench-training: deps
 	bash tools/setup_venv.sh
+	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/pip install --quiet -r tools/requirements-bench.txt
 	COMPRESS_BENCHMARKS=1 $(SWIFT) build -c release --product TrainingBench
 	mkdir -p artifacts
 	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/bench_training_peers.py --threads 1,2 --repeats 3 \
