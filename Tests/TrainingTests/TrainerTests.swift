@@ -176,7 +176,7 @@ struct TrainerTests {
         }
         try student.update(parameters: params)
         var rng = Rng(4)
-        let seqs = (0..<96).map { _ in (0..<(3 + Int(rng.next() % 8))).map { _ in Int32(rng.next() % 40) } }
+        let seqs: [[Int32]] = (0..<96).map { _ in (0..<(3 + Int(rng.next() % 8))).map { _ in Int32(rng.next() % 40) } }
         let loss = SentenceDistillLoss(mse: 1, cosine: 1, layerMap: [(0, 1), (1, 2)], hiddenWeight: 0.1)
         let objective = try SentenceDistillObjective(
             student: student, teacher: teacher, sequences: Array(seqs[0..<64]), validationSequences: Array(seqs[64...]), loss: loss,

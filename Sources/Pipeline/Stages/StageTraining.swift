@@ -1,4 +1,5 @@
 import Evaluation
+import Formats
 import Foundation
 import Layers
 import Runtime

@@ -166,10 +166,10 @@ public struct DistillLossSection: Codable, Sendable, ConfigSection {
 
         /// (student, teacher) pairs sorted by student layer.
         func pairs() throws -> [(student: Int, teacher: Int)] {
-            try layerMap.map { key, value in
+            try layerMap.map { key, value -> (student: Int, teacher: Int) in
                 guard let s = Int(key), s >= 0 else { throw StageProblem("loss.hidden.layer_map: key '\(key)' is not a layer index") }
                 guard value >= 0 else { throw StageProblem("loss.hidden.layer_map: teacher layer \(value) is negative") }
-                return (s, value)
+                return (student: s, teacher: value)
             }.sorted { $0.student < $1.student }
         }
     }

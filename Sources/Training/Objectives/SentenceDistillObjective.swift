@@ -142,11 +142,10 @@ public final class SentenceDistillObjective: TrainingObjective {
     func embeddingLoss(_ embedding: Tensor, _ target: Tensor) throws -> (Double, Tensor) {
         var total = 0.0
         var grad = Tensor(zeros: embedding.shape)
-        for (weight, result) in [
-            (loss.mse, loss.mse > 0 ? try MeanSquaredError().evaluate(embedding, target: target) : nil),
-            (loss.cosine, loss.cosine > 0 ? try CosineEmbeddingLoss().evaluate(embedding, target: target) : nil),
-        ] {
-            guard let result else { continue }
+        var parts: [(Float, LossResult)] = []
+        if loss.mse > 0 { parts.append((loss.mse, try MeanSquaredError().evaluate(embedding, target: target))) }
+        if loss.cosine > 0 { parts.append((loss.cosine, try CosineEmbeddingLoss().evaluate(embedding, target: target))) }
+        for (weight, result) in parts {
             total += Double(weight) * result.loss
             grad.withUnsafeMutableFloats { gp in result.gradient.withUnsafeFloats { rp in for i in 0..<gp.count { gp[i] += weight * rp[i] } } }
         }

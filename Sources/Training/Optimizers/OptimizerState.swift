@@ -42,7 +42,8 @@ extension SGD: CheckpointableOptimizer {
 
 extension AdamW: CheckpointableOptimizer {
     public func stateTensors() -> (tensors: [String: Tensor], steps: Int) {
-        guard let (m, v) = moments else { return ([:], stepCount) }
+        guard let moments else { return ([:], stepCount) }
+        let (m, v) = moments
         return (m.tensors(prefix: "m").merging(v.tensors(prefix: "v")) { a, _ in a }, stepCount)
     }
 
