@@ -117,10 +117,10 @@ public struct StudentSection: Codable, Sendable, ConfigSection {
             return
         }
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        path = try c.decodeIfPresent(String.self, forKey: .path)
-        initFrom = try c.decodeIfPresent(String.self, forKey: .initFrom)
-        keepLayers = try c.decodeIfPresent([Int].self, forKey: .keepLayers)
-        architecture = try c.decodeIfPresent(ArchitectureSection.self, forKey: .architecture)
+        self.init(
+            path: try c.decodeIfPresent(String.self, forKey: .path), initFrom: try c.decodeIfPresent(String.self, forKey: .initFrom),
+            keepLayers: try c.decodeIfPresent([Int].self, forKey: .keepLayers),
+            architecture: try c.decodeIfPresent(ArchitectureSection.self, forKey: .architecture))
     }
 
     func check() throws {
