@@ -10,7 +10,7 @@ FASHION_PKGS := dataset-fashion-mnist
 BIN         := .build/release/compress
 
 .PHONY: deps models build release test tsan demo datasets sentence-data sentences fashion-data fixtures bench \
-	bench-training format clean fuzz probe interrupt deploy-venv deploy-check deploy-schemas
+	bench-training format clean fuzz probe interrupt deploy-venv deploy-check deploy-schemas distill
 
 ## System libraries (OpenBLAS, HDF5, zstd, zlib, hiredis, SQLite for GRDB) and redis-server (the queue tests start their own on a random
 ## loopback port) via apt-get; skipped when already installed.
@@ -136,6 +136,12 @@ bench-training: deps
 	mkdir -p artifacts
 	$${TOOLS_VENV:-/opt/compress-tools-venv}/bin/python tools/bench_training_peers.py --threads 1,2 --repeats 3 \
 		--json artifacts/bench-training.json --markdown artifacts/bench-training.md
+
+## The distillation recipes behind BENCHMARKS.md "Distillation (issue 12)"; each run is sized for ≤ 15 minutes on
+## the 2-core host and writes artifacts/<name>/ (report.md, report.html with the learning curves, metrics.json).
+distill: release models sentences fashion-data
+	$(BIN) run recipes/fashion-cnn-distill.yaml
+	$(BIN) run recipes/minilm-distill-l3.yaml
 
 ## Regenerate datasets and Keras fixtures with the real tools (keras + jax, scikit-learn, tokenizers).
 datasets: sentence-data fashion-data

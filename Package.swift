@@ -56,12 +56,12 @@ let package = Package(
         // Layer 3.
         .target(name: "Evaluation", dependencies: ["Console", "Runtime", "Formats", "Layers", "Tensors", "Tokenizers"]),
         .target(name: "Compression", dependencies: ["Console", "Runtime", "Formats", "Layers", "Tensors", "CKernels", "COpenBLAS"]),
-        .target(name: "Training", dependencies: ["Layers", "Tensors", "CKernels", "COpenBLAS"]),
+        .target(name: "Training", dependencies: ["Console", "Formats", "Layers", "Tensors", "CKernels", "COpenBLAS"]),
         // Layer 4.
         .target(
             name: "Pipeline",
             dependencies: [
-                "Compression", "Console", "Evaluation", "Runtime", "Formats", "Layers", "Tensors",
+                "Compression", "Console", "Evaluation", "Training", "Runtime", "Formats", "Layers", "Tensors", "Tokenizers",
                 .product(name: "Yams", package: "Yams"),
             ]),
         // Layer 5: serving. The core knows the protocol, the repository and the batcher; transports adapt it.
@@ -110,7 +110,8 @@ let package = Package(
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "Runtime", "Formats", "Layers", "Tensors", "CKernels"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Formats", "Layers", "Tensors", "CKernels"]),
         .testTarget(
-            name: "PipelineTests", dependencies: ["Pipeline", "Compression", "Console", "Evaluation", "Runtime", "Formats", "Layers"]),
+            name: "PipelineTests",
+            dependencies: ["Pipeline", "Compression", "Console", "Evaluation", "Training", "Runtime", "Formats", "Layers", "Tensors"]),
         .testTarget(name: "ServingCoreTests", dependencies: ["ServingCore", "Runtime", "Formats", "Tensors"]),
         .testTarget(name: "ServingQueueTests", dependencies: ["ServingQueue"]),
         .testTarget(

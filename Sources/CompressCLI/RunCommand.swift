@@ -15,6 +15,8 @@ struct RunCommand: ParsableCommand {
     var timeBudget: Double?
     @Flag(name: .long, help: "Allow an existing empty output directory that compress did not create.")
     var force = false
+    @Flag(name: .long, help: "Continue train/distill stages from their checkpoints (<output>.checkpoints/) after a killed run.")
+    var resume = false
     @Flag(name: .long, help: "Print the run's metrics as JSON.")
     var json = false
     @OptionGroup var common: CommonOptions
@@ -27,6 +29,7 @@ struct RunCommand: ParsableCommand {
                 threadsOverride: common.threads, timeBudgetOverride: timeBudget, progress: common.progress())
             runner.force = force
             runner.verify = common.verify
+            runner.resume = resume
             let (record, dir) = try runner.run(r, recipePath: recipe, outputDirectory: output)
             if json {
                 let e = JSONEncoder()

@@ -6,6 +6,8 @@ import Tensors
 /// Evaluation inputs named by a spec string:
 /// - `FILE.txt`: text items, one a line (blank lines skipped);
 /// - `FILE.tsv`: sentence pairs `label<TAB>a<TAB>b` with label `paraphrase` or `unrelated`;
+/// - `fashion-mnist:train|validation|test`: Debian's Fashion-MNIST (``FashionMNIST/standardSplits(directory:)``:
+///   the first 55,000 official training images, their last 5,000, the official 10,000 test images), with labels;
 /// - `FILE.h5` / `FILE.safetensors`: an array of items `x` (or `x_test`, or the name after `#`) and optional
 ///   integer labels `y` (or `y_test`), e.g. `datasets/digits/test.h5`, `ref.safetensors#x_test,y_test`.
 public struct EvalData {
@@ -20,6 +22,7 @@ public struct EvalData {
 
     /// Loads the data a spec names; errors name the file.
     public static func load(_ spec: String) throws -> EvalData {
+        if spec.hasPrefix(fashionPrefix) { return try fashion(spec) }
         let parts = spec.split(separator: "#", maxSplits: 1).map(String.init)
         let path = parts[0]
         let url = URL(fileURLWithPath: path)
@@ -88,6 +91,25 @@ public struct EvalData {
         default:
             throw FormatError.invalid(file: path, message: "unknown data type (expected .txt, .tsv, .h5 or .safetensors)")
         }
+    }
+
+    static let fashionPrefix = "fashion-mnist:"
+
+    /// One split of Fashion-MNIST; an unknown split name or missing files are errors naming the spec.
+    static func fashion(_ spec: String) throws -> EvalData {
+        let split = spec.dropFirst(fashionPrefix.count)
+        guard ["train", "validation", "test"].contains(split) else {
+            throw FormatError.invalid(file: spec, message: "unknown Fashion-MNIST split '\(split)' (train, validation, test)")
+        }
+        let examples: FashionMNIST.Examples
+        if split == "test" {
+            examples = try FashionMNIST.load(.test)
+        } else {
+            let all = try FashionMNIST.load(.train)
+            let cut = all.count - FashionMNIST.validationCount
+            examples = split == "train" ? all.slice(0..<cut) : all.slice(cut..<all.count)
+        }
+        return EvalData(items: .tensor(examples.images), labels: examples.labels, pairs: [], spec: spec)
     }
 
     /// Labels as integers; float labels must hold whole numbers (1.0, not 1.5, which used to be truncated).

@@ -105,6 +105,9 @@ public struct FidelityReport: Codable, Sendable {
     public var top5Overlap: Double?
     /// Same argmax as the reference (classifiers).
     public var topOneAgreement: Double?
+    /// Spearman correlation of all pairwise cosine similarities against the reference's (embedding models): 1.0
+    /// means every pair of items is ranked by similarity exactly as the reference ranks it.
+    public var pairwiseSpearman: Double?
 
     public init(
         reference: String, cosineMean: Double, cosineMin: Double, maxAbsDiff: Double, top5Overlap: Double?, topOneAgreement: Double?
@@ -115,7 +118,7 @@ public struct FidelityReport: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case reference, cosineMean = "cosine_mean", cosineMin = "cosine_min", maxAbsDiff = "max_abs_diff"
-        case top5Overlap = "top5_overlap", topOneAgreement = "top1_agreement"
+        case top5Overlap = "top5_overlap", topOneAgreement = "top1_agreement", pairwiseSpearman = "pairwise_spearman"
     }
 }
 

@@ -53,7 +53,7 @@ public struct Evaluator {
         var fidelity: FidelityReport?
         var paraphrase: ParaphraseResult?
         var itemCount = 0
-        var cosines: [Double] = [], overlaps: [Double] = [], agreements: [Double] = []
+        var cosines: [Double] = [], overlaps: [Double] = [], agreements: [Double] = [], spearmans: [Double] = []
         var maxDiff = 0.0
         var nonFinite = 0
         for d in data {
@@ -79,6 +79,7 @@ public struct Evaluator {
                     // Neighbour search is quadratic: a 1000-item prefix is plenty to rank neighbours.
                     let k = min(out.shape[0], 1000)
                     overlaps.append(Fidelity.nearestNeighbourOverlap(out.rows(0..<k), ref.rows(0..<k), k: 5))
+                    spearmans.append(Fidelity.pairwiseSimilaritySpearman(out.rows(0..<k), ref.rows(0..<k)))
                 } else {
                     agreements.append(Fidelity.topOneAgreement(out, ref))
                 }
@@ -90,6 +91,7 @@ public struct Evaluator {
                 cosineMin: cosines.contains(where: \.isNaN) ? .nan : cosines.min()!, maxAbsDiff: maxDiff,
                 top5Overlap: overlaps.isEmpty ? nil : overlaps.reduce(0, +) / Double(overlaps.count),
                 topOneAgreement: agreements.isEmpty ? nil : agreements.reduce(0, +) / Double(agreements.count))
+            fidelity?.pairwiseSpearman = spearmans.isEmpty ? nil : spearmans.reduce(0, +) / Double(spearmans.count)
         }
         var latency: Timing.Result?
         var throughput: [Timing.Result] = []

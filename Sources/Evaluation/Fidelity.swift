@@ -74,6 +74,65 @@ public enum Fidelity {
         return total / Double(n)
     }
 
+    /// Spearman rank correlation between the pairwise cosine similarities of the rows of `a` and those of `b`
+    /// (all n(n−1)/2 pairs i < j), ties ranked by their average rank (scipy.stats.spearmanr).
+    public static func pairwiseSimilaritySpearman(_ a: Tensor, _ b: Tensor) -> Double {
+        precondition(a.shape == b.shape, "outputs differ in shape: \(a.shape) vs \(b.shape)")
+        let n = a.shape[0]
+        guard n > 2 else { return 1 }
+        return spearman(pairwiseCosines(a), pairwiseCosines(b))
+    }
+
+    /// Upper-triangle cosine similarities (i < j, row-major), in double.
+    static func pairwiseCosines(_ t: Tensor) -> [Double] {
+        let n = t.shape[0], d = t.count / n
+        let v = t.floats.map(Double.init)
+        var norms = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            var s = 0.0
+            for k in 0..<d { s += v[i * d + k] * v[i * d + k] }
+            norms[i] = max(s.squareRoot(), 1e-12)
+        }
+        var out: [Double] = []
+        out.reserveCapacity(n * (n - 1) / 2)
+        for i in 0..<n {
+            for j in (i + 1)..<n {
+                var s = 0.0
+                for k in 0..<d { s += v[i * d + k] * v[j * d + k] }
+                out.append(s / (norms[i] * norms[j]))
+            }
+        }
+        return out
+    }
+
+    /// Pearson correlation of the average ranks of `x` and `y`.
+    public static func spearman(_ x: [Double], _ y: [Double]) -> Double {
+        precondition(x.count == y.count, "spearman of \(x.count) and \(y.count) values")
+        let rx = ranks(x), ry = ranks(y)
+        let m = Double(x.count + 1) / 2  // the mean of ranks 1…n
+        var sxy = 0.0, sxx = 0.0, syy = 0.0
+        for i in 0..<x.count {
+            let dx = rx[i] - m, dy = ry[i] - m
+            sxy += dx * dy; sxx += dx * dx; syy += dy * dy
+        }
+        return sxx == 0 || syy == 0 ? .nan : sxy / (sxx * syy).squareRoot()
+    }
+
+    /// 1-based ranks, ties sharing their average rank.
+    static func ranks(_ v: [Double]) -> [Double] {
+        let order = v.indices.sorted { v[$0] < v[$1] }
+        var r = [Double](repeating: 0, count: v.count)
+        var i = 0
+        while i < order.count {
+            var j = i
+            while j + 1 < order.count, v[order[j + 1]] == v[order[i]] { j += 1 }
+            let rank = Double(i + j) / 2 + 1
+            for k in i...j { r[order[k]] = rank }
+            i = j + 1
+        }
+        return r
+    }
+
     static func normalizedRows(_ t: Tensor) -> [Float] {
         let n = t.shape[0], d = t.count / max(n, 1)
         var v = t.floats

@@ -24,6 +24,8 @@ public struct StageRecord: Codable, Sendable {
     public var tuningSummary: String?
     /// Quantize stages with `sensitivity: true`: modules, most sensitive first.
     public var sensitivity: [LayerSensitivity]?
+    /// Train and distill stages: learning curves, held-out figures, baselines.
+    public var training: TrainingStageReport?
     public var seconds: Double
 
     public init(
@@ -39,7 +41,7 @@ public struct StageRecord: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case index, stage, metrics, artifact, roundtripMaxAbsDiff = "roundtrip_max_abs_diff", quantization, tuning
-        case tuningSummary = "tuning_summary", sensitivity, seconds
+        case tuningSummary = "tuning_summary", sensitivity, training, seconds
     }
 }
 
@@ -78,6 +80,8 @@ public struct PipelineRunner {
     public var force = false
     /// Whether artifact models are checked against their recorded sha256 (`--no-verify` turns it off).
     public var verify = true
+    /// Train and distill stages continue from their checkpoints (`--resume`, after a killed run).
+    public var resume = false
 
     public init(threadsOverride: Int? = nil, timeBudgetOverride: Double? = nil, progress: ProgressReporter = .silent) {
         self.threadsOverride = threadsOverride
@@ -111,12 +115,16 @@ public struct PipelineRunner {
         let recipeText = (try? String(contentsOfFile: recipePath, encoding: .utf8)) ?? ""
         // One executor for the run; an evaluate stage with its own `threads` gets its own executor.
         let executor = Executor(threads: threadsOverride ?? Executor.availableCores)
+        // Training checkpoints live next to the output, outside the temporary run directory, so they survive a kill;
+        // removed once the whole run succeeded.
+        let checkpoints = outDir.deletingLastPathComponent().appendingPathComponent(outDir.lastPathComponent + ".checkpoints")
 
         try withTemporaryDirectoryReplacing(outDir, ownership: .run, force: force) { tmp in
             var context = StageContext(
                 recipe: recipe, recipePath: recipePath, index: 0, model: model, original: nil, calibration: calibration,
                 evaluation: evalData, sourceSha256: sourceSha, directory: tmp, records: [], threadsOverride: threadsOverride,
-                timeBudgetOverride: timeBudgetOverride, executor: executor, verify: verify, progress: progress)
+                timeBudgetOverride: timeBudgetOverride, executor: executor, verify: verify, progress: progress,
+                checkpointDirectory: checkpoints, resume: resume)
             for (index, stage) in recipe.stages.enumerated() {
                 let start = Date()
                 progress.message("stage \(index + 1)/\(recipe.stages.count): \(stage.name)")
@@ -133,7 +141,9 @@ public struct PipelineRunner {
             try encoder.encode(record).write(to: tmp.appendingPathComponent("metrics.json"))
             try recipeText.write(to: tmp.appendingPathComponent("recipe.yaml"), atomically: false, encoding: .utf8)
             try RunReport.markdown(record).write(to: tmp.appendingPathComponent("report.md"), atomically: false, encoding: .utf8)
+            try RunReport.html(record).write(to: tmp.appendingPathComponent("report.html"), atomically: false, encoding: .utf8)
         }
+        try? FileManager.default.removeItem(at: checkpoints)
         return (record, outDir)
     }
 

@@ -24,6 +24,12 @@ public enum RunReport {
                     "\($0.value.count)× \($0.key)"
                 }.sorted()
                 s += "| \(st.index + 1) | \(st.stage) | \(q.count) modules: \(byBits.joined(separator: ", ")) ||||||||||\n"
+            } else if let t = st.training, let r = t.runs.first {
+                let held = r.heldOut.map { m in
+                    m.accuracy.map { String(format: "held-out accuracy %.4f", $0) }
+                        ?? m.fidelity.map { String(format: "held-out cosine to teacher %.4f", $0.cosineMean) } ?? ""
+                } ?? ""
+                s += "| \(st.index + 1) | \(st.stage) | \(r.role) student, \(r.parameters) params, best epoch \(r.bestEpoch ?? 0)/\(r.epochs); \(held) ||||||||||\n"
             } else {
                 s +=
                     "| \(st.index + 1) | \(st.stage) | artifact `\(st.artifact ?? "-")`, round-trip max |Δ| = \(fmt(st.roundtripMaxAbsDiff, "%.3g")) |||||||||\n"
@@ -57,11 +63,28 @@ public enum RunReport {
             }
             if let sens = st.sensitivity { s += "\n### Sensitivity (each module quantized alone)\n\n" + SensitivityAnalysis.markdown(sens) }
         }
+        for st in r.stages { if let t = st.training { s += t.markdown(stage: st.index + 1, name: st.stage) } }
         if !r.constraints.isEmpty {
             s +=
                 "\n## Constraints: \(r.constraintsMet ? "met" : "NOT met")\n\n" + r.constraints.map { "- \($0)" }.joined(separator: "\n")
                 + "\n"
         }
+        return s
+    }
+}
+
+extension RunReport {
+    /// `report.html`: the run's Markdown facts as a page, with the learning curves of train/distill stages as charts
+    /// (inline SVG, no scripts).
+    public static func html(_ r: RunRecord) -> String {
+        var s = "<!doctype html><html><head><meta charset=\"utf-8\"><title>\(esc(r.name))</title><style>"
+        s += "body{font-family:sans-serif;max-width:960px;margin:2em auto}pre{white-space:pre-wrap;font-size:12px}"
+        s += ".chart{display:inline-block;margin:8px}</style></head><body><h1>\(esc(r.name))</h1>"
+        for st in r.stages {
+            guard let t = st.training else { continue }
+            s += "<h2>Learning curves (stage \(st.index + 1): \(esc(st.stage)))</h2>" + t.htmlCharts()
+        }
+        s += "<h2>Report</h2><pre>\(esc(markdown(r)))</pre></body></html>\n"
         return s
     }
 }

@@ -25,6 +25,12 @@ public final class TrainingContext: @unchecked Sendable {
         state = seed
     }
 
+    /// The random generator's state, saved in checkpoints so a resumed run draws the same dropout masks.
+    public var randomState: UInt64 {
+        get { state }
+        set { state = newValue }
+    }
+
     /// The next 64 random bits (SplitMix64); `@unchecked Sendable` because one training step owns its context.
     public func nextRandom() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
@@ -39,11 +45,17 @@ public final class TrainingContext: @unchecked Sendable {
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case unsupported(String)
     case badInput(String)
+    /// A loss or gradient norm became NaN or infinite; the message names the step.
+    case nonFinite(String)
+    /// A checkpoint that cannot be resumed (another configuration, a damaged file); the message names the file.
+    case checkpoint(String)
 
     public var description: String {
         switch self {
         case let .unsupported(m): return "cannot train: \(m)"
         case let .badInput(m): return "bad training input: \(m)"
+        case let .nonFinite(m): return "training diverged: \(m)"
+        case let .checkpoint(m): return "checkpoint: \(m)"
         }
     }
 }

@@ -58,3 +58,20 @@ struct FidelityTests {
         }
     }
 }
+
+/// Cosine mean, top-5 neighbour overlap and the pairwise-similarity Spearman correlation against numpy/scipy
+/// (tools/make_fidelity_goldens.py; the data has tied similarities, which Spearman ranks by their average).
+struct FidelityReferenceTests {
+    @Test func embeddingMetricsMatchScipy() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/fidelity/embedding_metrics.safetensors")
+        let t = try SafeTensors.read(url).tensors
+        let (a, b) = (t["a"]!, t["b"]!)
+        let cos = Fidelity.rowCosines(a, b)
+        #expect(abs(cos.reduce(0, +) / Double(cos.count) - t["cosine_mean"]!.floats.map(Double.init)[0]) < 1e-6)
+        #expect(abs(Fidelity.nearestNeighbourOverlap(a, b, k: 5) - t["top5_overlap"]!.floats.map(Double.init)[0]) < 1e-6)
+        #expect(abs(Fidelity.pairwiseSimilaritySpearman(a, b) - t["spearman"]!.floats.map(Double.init)[0]) < 1e-6)
+        #expect(abs(Fidelity.pairwiseSimilaritySpearman(a, a) - 1) < 1e-12)
+        #expect(Fidelity.spearman([1, 2, 2, 3], [10, 20, 20, 30]) == 1)
+    }
+}

@@ -80,6 +80,10 @@ public struct StageContext {
     /// Whether artifact models are checked against their sha256 when (re)loaded (`--no-verify` turns it off).
     public let verify: Bool
     public let progress: ProgressReporter
+    /// Where train and distill stages keep their checkpoints (nil: none).
+    public var checkpointDirectory: URL? = nil
+    /// Whether train and distill stages continue from existing checkpoints.
+    public var resume = false
 
     /// An empty record for the running stage.
     public func record(_ stage: any RecipeStage) -> StageRecord { StageRecord(index: index, stage: stage.name, seconds: 0) }
@@ -92,7 +96,9 @@ public struct StageContext {
 
 /// The stages recipes may use: the one list decoding, encoding, names and allowed keys come from.
 public enum RecipeStages {
-    public static let all: [any RecipeStage.Type] = [EvaluateStage.self, QuantizeStage.self, ExportStage.self]
+    public static let all: [any RecipeStage.Type] = [
+        EvaluateStage.self, QuantizeStage.self, ExportStage.self, DistillStage.self, TrainStage.self,
+    ]
 
     /// Stage names, sorted, for messages.
     public static func names(_ stages: [any RecipeStage.Type]) -> String { stages.map { $0.name }.sorted().joined(separator: ", ") }

@@ -48,7 +48,7 @@ public final class SGD: Optimizer {
     public let momentum: Float
     public let weightDecay: Float
     public let decayRule: WeightDecayRule
-    private var velocity: ParameterBuffers?
+    var velocity: ParameterBuffers?
 
     public init(momentum: Float = 0.9, weightDecay: Float = 0, decayRule: WeightDecayRule = .matricesOnly) {
         self.momentum = momentum
@@ -83,8 +83,8 @@ public final class AdamW: Optimizer {
     /// Where the update runs: large parameters (the word-embedding table) are split across its threads.
     public let executor: Executor?
     /// Steps taken (t in the bias corrections).
-    public private(set) var stepCount = 0
-    private var moments: (m: ParameterBuffers, v: ParameterBuffers)?
+    public internal(set) var stepCount = 0
+    var moments: (m: ParameterBuffers, v: ParameterBuffers)?
 
     public init(
         beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0.01,

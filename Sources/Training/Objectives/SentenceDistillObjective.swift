@@ -1,0 +1,161 @@
+import Layers
+import Tensors
+
+/// The losses of sentence-embedding distillation: on the pooled, L2-normalized sentence vectors (MSE and cosine,
+/// as sentence-transformers' `MSELoss` distillation), and on hidden states through a layer map (TinyBERT / MiniLM:
+/// the output of student layer s imitates the output of teacher layer t).
+public struct SentenceDistillLoss: Sendable {
+    public var mse: Float
+    public var cosine: Float
+    /// (student layer, teacher layer), 0-based encoder layers; compared after each layer.
+    public var layerMap: [(student: Int, teacher: Int)]
+    public var hiddenWeight: Float
+
+    public init(mse: Float = 1, cosine: Float = 1, layerMap: [(student: Int, teacher: Int)] = [], hiddenWeight: Float = 0) {
+        self.mse = mse
+        self.cosine = cosine
+        self.layerMap = layerMap
+        self.hiddenWeight = hiddenWeight
+    }
+}
+
+/// Distils a BERT sentence encoder into a student BERT (fewer layers, same or smaller width) on unlabelled sentences.
+/// The teacher's sentence embeddings are computed once for the training and validation sentences and reused every
+/// epoch; hidden-state targets are cached too when they fit in ``cacheBudgetBytes``, else recomputed per batch (a
+/// teacher inference forward, far cheaper than the student's training step).
+/// Validation: the embedding loss on held-out sentences, metric = mean cosine to the teacher.
+public final class SentenceDistillObjective: TrainingObjective {
+    public let student: BertModel
+    public var module: Module { student }
+    public var trainingCount: Int { sequences.count }
+    let teacher: BertModel
+    let sequences: [[Int32]]
+    let validationSequences: [[Int32]]
+    let loss: SentenceDistillLoss
+    let normalize: Bool
+    /// (N, H) teacher sentence embeddings of the training sentences, and of the validation ones.
+    let teacherEmbeddings: Tensor
+    let teacherValidation: Tensor
+    /// Per training sentence, the teacher's hidden states of the mapped layers, when cached.
+    var hiddenCache: [[Tensor]]?
+    /// Parameter path prefixes left out of training (the pooler is never trained: sentence vectors do not use it).
+    let frozen: [String]
+    public static let cacheBudgetBytes = 512 << 20
+
+    /// Throws a one-line error naming `loss.hidden.layer_map` when a layer is out of range or the widths differ.
+    public init(
+        student: BertModel, teacher: BertModel, sequences: [[Int32]], validationSequences: [[Int32]], loss: SentenceDistillLoss,
+        normalize: Bool = true, frozen: [String] = [], executor: Executor
+    ) throws {
+        guard !validationSequences.isEmpty else { throw TrainingError.badInput("the validation split is empty") }
+        for (s, t) in loss.layerMap {
+            guard s >= 0, s < student.layers.count else {
+                throw TrainingError.badInput(
+                    "loss.hidden.layer_map: student layer \(s) is out of range (the student has \(student.layers.count) layers, 0...\(student.layers.count - 1))")
+            }
+            guard t >= 0, t < teacher.layers.count else {
+                throw TrainingError.badInput(
+                    "loss.hidden.layer_map: teacher layer \(t) is out of range (the teacher has \(teacher.layers.count) layers, 0...\(teacher.layers.count - 1))")
+            }
+        }
+        if !loss.layerMap.isEmpty, student.config.hiddenSize != teacher.config.hiddenSize {
+            throw TrainingError.badInput(
+                "loss.hidden.layer_map needs equal widths: the student's hidden size is \(student.config.hiddenSize), the teacher's \(teacher.config.hiddenSize)")
+        }
+        if student.config.hiddenSize != teacher.config.hiddenSize, loss.mse > 0 || loss.cosine > 0 {
+            throw TrainingError.badInput(
+                "loss.embedding needs equal widths: the student's sentence vectors have \(student.config.hiddenSize) dimensions, the teacher's \(teacher.config.hiddenSize)")
+        }
+        self.student = student
+        self.teacher = teacher
+        self.sequences = sequences
+        self.validationSequences = validationSequences
+        self.loss = loss
+        self.normalize = normalize
+        self.frozen = ["pooler."] + frozen
+        teacherEmbeddings = try Self.embeddings(teacher, sequences, normalize: normalize, executor: executor)
+        teacherValidation = try Self.embeddings(teacher, validationSequences, normalize: normalize, executor: executor)
+        let tokens = sequences.reduce(0) { $0 + $1.count }
+        if loss.hiddenWeight > 0, !loss.layerMap.isEmpty,
+            tokens * teacher.config.hiddenSize * 4 * loss.layerMap.count <= Self.cacheBudgetBytes
+        {
+            hiddenCache = try sequences.map { seq in
+                let states = try teacher.forward(ids: seq, lengths: [seq.count], collectHiddenStates: true, on: executor).states
+                return loss.layerMap.map { states[$0.teacher + 1] }
+            }
+        }
+    }
+
+    /// Mean-pooled (and L2-normalized) sentence vectors (N, H), in batches of 64.
+    public static func embeddings(_ model: BertModel, _ sequences: [[Int32]], normalize: Bool, executor: Executor) throws -> Tensor {
+        var parts: [Tensor] = []
+        for start in stride(from: 0, to: sequences.count, by: 64) {
+            let batch = packed(sequences[start..<min(sequences.count, start + 64)])
+            let hidden = try model.forward(ids: batch.ids, lengths: batch.lengths, on: executor).hidden
+            parts.append(model.pool(hidden, lengths: batch.lengths, pooling: SentencePooling(mode: .mean, normalize: normalize)))
+        }
+        return try Tensor.concatenateRows(parts)
+    }
+
+    static func packed<C: Collection>(_ seqs: C) -> PackedSequences where C.Element == [Int32] {
+        PackedSequences(ids: seqs.flatMap { $0 }, lengths: seqs.map(\.count))
+    }
+
+    public func trains(_ path: String) -> Bool { !frozen.contains { path.hasPrefix($0) } }
+
+    public func step(indices: [Int], gradients: Gradients, context: TrainingContext) throws -> Double {
+        let batch = Self.packed(indices.map { sequences[$0] })
+        let (hidden, tape) = try student.trainingForward(batch, context: context)
+        let pooled = MeanPooling.forward(hidden, lengths: batch.lengths)
+        let (embedding, norms) = normalize ? L2Normalize.forward(pooled) : (pooled, [])
+        let target = ClassifierObjective.gather(teacherEmbeddings, indices)
+        let (total, dEmbedding) = try embeddingLoss(embedding, target)
+        let dPooled = normalize ? L2Normalize.backward(dEmbedding, y: embedding, norms: norms) : dEmbedding
+        let dHidden = MeanPooling.backward(dPooled, lengths: batch.lengths)
+        var value = total
+        var dStates: [Int: Tensor] = [:]
+        if loss.hiddenWeight > 0, !loss.layerMap.isEmpty {
+            let targets: [Tensor]
+            if let hiddenCache {
+                targets = try loss.layerMap.indices.map { k in try Tensor.concatenateRows(indices.map { hiddenCache[$0][k] }) }
+            } else {
+                let states = try teacher.forward(ids: batch.ids, lengths: batch.lengths, collectHiddenStates: true, on: context.executor).states
+                targets = loss.layerMap.map { states[$0.teacher + 1] }
+            }
+            for (k, pair) in loss.layerMap.enumerated() {
+                let r = try MeanSquaredError().evaluate(tape.states[pair.student + 1], target: targets[k])
+                value += Double(loss.hiddenWeight) * r.loss
+                var g = r.gradient
+                let w = loss.hiddenWeight
+                g.withUnsafeMutableFloats { gp in for i in 0..<gp.count { gp[i] *= w } }
+                if let existing = dStates[pair.student + 1] {
+                    g.withUnsafeMutableFloats { gp in existing.withUnsafeFloats { ep in for i in 0..<gp.count { gp[i] += ep[i] } } }
+                }
+                dStates[pair.student + 1] = g
+            }
+        }
+        try student.backward(dHidden, dStates: dStates, tape: tape, gradients: gradients, context: context)
+        return value
+    }
+
+    /// mse·MSE + cosine·(1 − cos) on sentence vectors, and its gradient.
+    func embeddingLoss(_ embedding: Tensor, _ target: Tensor) throws -> (Double, Tensor) {
+        var total = 0.0
+        var grad = Tensor(zeros: embedding.shape)
+        var parts: [(Float, LossResult)] = []
+        if loss.mse > 0 { parts.append((loss.mse, try MeanSquaredError().evaluate(embedding, target: target))) }
+        if loss.cosine > 0 { parts.append((loss.cosine, try CosineEmbeddingLoss().evaluate(embedding, target: target))) }
+        for (weight, result) in parts {
+            total += Double(weight) * result.loss
+            grad.withUnsafeMutableFloats { gp in result.gradient.withUnsafeFloats { rp in for i in 0..<gp.count { gp[i] += weight * rp[i] } } }
+        }
+        return (total, grad)
+    }
+
+    public func validate(executor: Executor) throws -> ValidationResult {
+        let out = try Self.embeddings(student, validationSequences, normalize: normalize, executor: executor)
+        let (value, _) = try embeddingLoss(out, teacherValidation)
+        let cos = try CosineEmbeddingLoss().evaluate(out, target: teacherValidation).loss
+        return ValidationResult(loss: value, metric: 1 - cos)
+    }
+}
