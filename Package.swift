@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "Compression", "Console", "Evaluation", "Runtime", "Formats", "Layers", "Tensors",
+                "Compression", "Console", "Evaluation", "Runtime", "Formats", "Layers", "Tensors", "Training",
                 .product(name: "Yams", package: "Yams"),
             ]),
         // Layer 5: serving. The core knows the protocol, the repository and the batcher; transports adapt it.
@@ -97,7 +97,7 @@ let package = Package(
 
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console"]),
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "CKernels"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors"]),
         .testTarget(

@@ -195,6 +195,7 @@ void ck_gemm_q4_f32_ref(const float* a, size_t lda, const ck_block_q4* w, const 
 #include "ck_attention.h"
 #include "ck_backward.h"
 #include "ck_pool.h"
+#include "ck_sparse.h"
 
 #ifdef __cplusplus
 }
