@@ -24,6 +24,8 @@ public struct StageRecord: Codable, Sendable {
     public var tuningSummary: String?
     /// Quantize stages with `sensitivity: true`: modules, most sensitive first.
     public var sensitivity: [LayerSensitivity]?
+    /// Prune stages: what was removed, and the sensitivity sweep when asked for.
+    public var pruning: PruneReport?
     public var seconds: Double
 
     public init(
@@ -39,7 +41,7 @@ public struct StageRecord: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case index, stage, metrics, artifact, roundtripMaxAbsDiff = "roundtrip_max_abs_diff", quantization, tuning
-        case tuningSummary = "tuning_summary", sensitivity, seconds
+        case tuningSummary = "tuning_summary", sensitivity, pruning, seconds
     }
 }
 

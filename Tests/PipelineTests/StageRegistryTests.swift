@@ -11,7 +11,7 @@ struct StageRegistryTests {
     @Test func eachStagesAllowedKeysAreItsCodingKeys() {
         let codingKeys: [String: Set<String>] = [
             "evaluate": Self.keys(EvaluateStage.CodingKeys.self), "export": Self.keys(ExportStage.CodingKeys.self),
-            "quantize": Self.keys(QuantizeConfig.CodingKeys.self),
+            "quantize": Self.keys(QuantizeConfig.CodingKeys.self), "prune": Self.keys(PruneConfig.CodingKeys.self),
         ]
         #expect(Set(RecipeStages.all.map { $0.name }) == Set(codingKeys.keys))
         let schema = Recipe.keySchema(stages: RecipeStages.all)
@@ -41,6 +41,13 @@ struct StageRegistryTests {
             ],
             "stages.quantize.activations": ["mode", "calibration", "percentile"],
             "stages.quantize.smoothquant": ["alpha"],
+            "stages.prune": [
+                "structure", "criterion", "sparsity", "scope", "schedule", "fine_tune", "targets", "ignore", "sensitivity",
+                "calibration_samples",
+            ],
+            "stages.prune.schedule": ["kind", "start", "end", "steps"],
+            "stages.prune.fine_tune": ["epochs", "distill_from", "learning_rate", "batch_size"],
+            "stages.prune.sensitivity": ["sparsities"],
         ]
         #expect(Recipe.keySchema(stages: RecipeStages.all).keys == former)
     }

@@ -92,7 +92,7 @@ public struct StageContext {
 
 /// The stages recipes may use: the one list decoding, encoding, names and allowed keys come from.
 public enum RecipeStages {
-    public static let all: [any RecipeStage.Type] = [EvaluateStage.self, QuantizeStage.self, ExportStage.self]
+    public static let all: [any RecipeStage.Type] = [EvaluateStage.self, QuantizeStage.self, PruneStage.self, ExportStage.self]
 
     /// Stage names, sorted, for messages.
     public static func names(_ stages: [any RecipeStage.Type]) -> String { stages.map { $0.name }.sorted().joined(separator: ", ") }
