@@ -4,6 +4,8 @@ public enum CompressionError: Error, CustomStringConvertible, Equatable {
     case calibration(String)
     case nonFinite(String)
     case noTargets(String)
+    /// A prune stage's key or value is wrong, or the model cannot take the requested structure.
+    case pruning(key: String, message: String)
 
     public var description: String {
         switch self {
@@ -11,6 +13,7 @@ public enum CompressionError: Error, CustomStringConvertible, Equatable {
         case let .calibration(message): return "calibration: \(message)"
         case let .nonFinite(message): return message
         case let .noTargets(message): return message
+        case let .pruning(key, message): return "prune.\(key): \(message)"
         }
     }
 }

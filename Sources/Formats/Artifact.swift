@@ -31,8 +31,11 @@ public enum Artifact {
         var tensors: [String: Tensor] = [:]
         var entries: [String: ArtifactManifest.TensorEntry] = [:]
         for (name, t) in parameters {
-            tensors[name] = t
-            entries[name] = .init(dtype: t.dtype.rawValue, shape: t.shape, encoding: encodings[name] ?? "f32")
+            var encoding = encodings[name] ?? "f32"
+            // Pruned fp32 matrices are stored in whichever sparse encoding is smallest (SparseEncoding).
+            if encoding == "f32" { encoding = SparseEncoding.choose(t).encoding }
+            for (part, value) in SparseEncoding.encode(t, name: name, encoding: encoding) { tensors[part] = value }
+            entries[name] = .init(dtype: t.dtype.rawValue, shape: t.shape, encoding: encoding)
         }
         var quantized: [String: QuantizedModuleSpec] = [:]
         for (path, module) in model.root.namedModules() {
@@ -142,7 +145,7 @@ public enum Artifact {
             _ = try ArtifactValidation.containedURL(name, in: dir, field: "tokenizer file", manifest: manifestLabel)
         }
         let weightsLabel = weightsURL.path
-        let tensors: [String: Tensor]
+        var tensors: [String: Tensor]
         var sha: String?
         if weightsURL.pathExtension == "zst" {
             let raw = try Zstd.decompress(try readFile(weightsURL), name: weightsLabel)
@@ -170,6 +173,15 @@ public enum Artifact {
             default:
                 break  // Version 1 artifacts carry no checksum: accepted unverified.
             }
+        }
+        // Sparse-encoded weights become dense tensors again before any other check sees them.
+        for (name, entry) in manifest.tensors.sorted(by: { $0.key < $1.key })
+        where entry.encoding == SparseEncoding.bitmask || entry.encoding == SparseEncoding.csr {
+            guard entry.dtype == DType.float32.rawValue, tensors[name] == nil else {
+                throw FormatError.invalid(file: weightsLabel, message: "tensor '\(name)' (\(entry.encoding)) must be F32 and stored only in parts")
+            }
+            tensors[name] = try SparseEncoding.decode(
+                name: name, shape: entry.shape, encoding: entry.encoding, from: &tensors, file: weightsLabel)
         }
         let listed = Set(manifest.tensors.keys), stored = Set(tensors.keys)
         if let extra = stored.subtracting(listed).sorted().first {
@@ -210,7 +222,10 @@ public enum Artifact {
         case let .sentenceEncoder(m, _, _): root = m
         }
         let expected = parameterEncodings(root)
-        for (name, entry) in manifest.tensors.sorted(by: { $0.key < $1.key }) where expected[name] != entry.encoding {
+        for (name, entry) in manifest.tensors.sorted(by: { $0.key < $1.key })
+        where expected[name] != entry.encoding
+            && !(expected[name] == "f32" && (entry.encoding == SparseEncoding.bitmask || entry.encoding == SparseEncoding.csr))
+        {
             throw FormatError.invalid(
                 file: manifestLabel,
                 message: "tensor '\(name)' has encoding '\(entry.encoding)', but its module stores '\(expected[name] ?? "nothing")'")

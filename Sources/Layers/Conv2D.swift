@@ -13,6 +13,8 @@ public final class Conv2D: Layer, SpecBuildable {
     public let activation: Activation
     /// weight as (filters, kh·kw·inChannels), packed for the GEMM; rebuilt by ``prepare()``.
     private var packedWeight: PackedMatrix
+    /// The same weight in CSR when pruning made it sparse (see ``Linear/sparse``).
+    private var sparseWeight: SparseMatrix?
 
     public init(
         name: String, inChannels: Int, filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
@@ -32,7 +34,9 @@ public final class Conv2D: Layer, SpecBuildable {
     }
 
     public override func prepare() {
-        packedWeight = PackedMatrix(parameter("weight").reshaped([filters, kernelSize.h * kernelSize.w * inChannels]))
+        let w = parameter("weight").reshaped([filters, kernelSize.h * kernelSize.w * inChannels])
+        packedWeight = PackedMatrix(w)
+        sparseWeight = SparseMatrix(w)
     }
 
     public override var summary: String {
@@ -74,7 +78,13 @@ public final class Conv2D: Layer, SpecBuildable {
         // The patch matrix (rows, patch) lives in the executor's scratch: only the output is allocated.
         executor.withScratch(floats: rows * g.patch) { cols in
             g.im2col(x, into: cols)
-            y.withUnsafeMutableFloats { packedWeight.multiply(cols, rows: rows, into: $0.baseAddress!, on: executor) }
+            y.withUnsafeMutableFloats { yp in
+                if let sparseWeight, sparseWeight.isFaster(rows: rows) {
+                    sparseWeight.multiply(cols, rows: rows, into: yp.baseAddress!, on: executor)
+                } else {
+                    packedWeight.multiply(cols, rows: rows, into: yp.baseAddress!, on: executor)
+                }
+            }
         }
         activation.apply(to: &y, bias: useBias ? parameter("bias") : nil, on: executor)
         return y

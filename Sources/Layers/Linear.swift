@@ -9,6 +9,9 @@ public final class Linear: Layer, ActivatedLinear, SpecBuildable {
     public let activation: Activation
     /// The weight packed for the GEMM kernel; rebuilt by ``prepare()`` whenever the weight changes.
     public private(set) var packed: PackedMatrix
+    /// The weight in CSR when pruning left it sparse enough for the sparse kernel to win at some batch size
+    /// (``SparseMatrix/isFaster(rows:)`` picks per call); nil for dense weights.
+    public private(set) var sparse: SparseMatrix?
 
     public init(name: String = "", inFeatures: Int, outFeatures: Int, useBias: Bool = true, activation: Activation = .linear) {
         self.inFeatures = inFeatures
@@ -21,7 +24,10 @@ public final class Linear: Layer, ActivatedLinear, SpecBuildable {
         if useBias { declareParameter("bias", shape: [outFeatures]) }
     }
 
-    public override func prepare() { packed = PackedMatrix(parameter("weight")) }
+    public override func prepare() {
+        packed = PackedMatrix(parameter("weight"))
+        sparse = SparseMatrix(parameter("weight"))
+    }
 
     public override var summary: String { "\(inFeatures) → \(outFeatures)\(activation == .linear ? "" : ", \(activation.rawValue)")" }
 
@@ -41,7 +47,11 @@ public final class Linear: Layer, ActivatedLinear, SpecBuildable {
     public var biasTensor: Tensor? { useBias ? parameter("bias") : nil }
 
     public func matmul(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, on executor: Executor) {
-        packed.multiply(x, rows: rows, into: y, on: executor)
+        if let sparse, sparse.isFaster(rows: rows) {
+            sparse.multiply(x, rows: rows, into: y, on: executor)
+        } else {
+            packed.multiply(x, rows: rows, into: y, on: executor)
+        }
     }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {

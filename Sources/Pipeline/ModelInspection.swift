@@ -21,6 +21,8 @@ public struct ModelInspection: Codable, Sendable {
         /// Storage encodings of its tensors, joined with `+` (`f32`, `int8-per-channel`, …).
         public var encoding: String
         public var bitsPerWeight: Double
+        /// Nonzero fraction of the module's weight (1 for dense; pruning lowers it).
+        public var density: Double?
         /// Tensor name → shape.
         public var tensors: [String: [Int]]
     }
@@ -59,11 +61,20 @@ public struct ModelInspection: Codable, Sendable {
                 bytes += t.byteCount
                 encodings.insert(encodingsByPath[prefix + name] ?? "f32")
             }
-            let bits = (module as? any QuantizedModule)?.bitsPerWeight ?? 32
+            var bits = (module as? any QuantizedModule)?.bitsPerWeight ?? 32
+            var density: Double?
+            if !(module is any QuantizedModule), module.parameterNames.contains("weight"), module.parameter("weight").rank >= 2 {
+                // A pruned weight is stored in the smallest sparse encoding (what an artifact would hold).
+                let w = module.parameter("weight")
+                let chosen = SparseEncoding.choose(w)
+                density = Double(w.withUnsafeFloats { p in p.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } }) / Double(max(w.count, 1))
+                bits = Double(chosen.bytes * 8) / Double(max(w.count, 1))
+                if chosen.encoding != "f32" { encodings = [chosen.encoding] }
+            }
             rows.append(
                 Row(
                     path: path, type: module.typeName, summary: module.summary, parameters: count, bytes: bytes,
-                    encoding: encodings.sorted().joined(separator: "+"), bitsPerWeight: bits, tensors: tensors))
+                    encoding: encodings.sorted().joined(separator: "+"), bitsPerWeight: bits, density: density, tensors: tensors))
         }
         model = name
         format = loaded.format

@@ -26,6 +26,8 @@ public struct StageRecord: Codable, Sendable {
     public var sensitivity: [LayerSensitivity]?
     /// Train and distill stages: learning curves, held-out figures, baselines.
     public var training: TrainingStageReport?
+    /// Prune stages: what was removed, and the sensitivity sweep when asked for.
+    public var pruning: PruneReport?
     public var seconds: Double
 
     public init(
@@ -41,7 +43,7 @@ public struct StageRecord: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case index, stage, metrics, artifact, roundtripMaxAbsDiff = "roundtrip_max_abs_diff", quantization, tuning
-        case tuningSummary = "tuning_summary", sensitivity, training, seconds
+        case tuningSummary = "tuning_summary", sensitivity, training, pruning, seconds
     }
 }
 

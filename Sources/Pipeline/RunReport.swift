@@ -1,3 +1,4 @@
+import Compression
 import Evaluation
 import Foundation
 
@@ -19,6 +20,9 @@ public enum RunReport {
                     "–")
                 s +=
                     " | \(String(format: "%.2f", Double(m.size.weightsBytes) / 1e6)) | \(String(format: "%.2f", Double(m.size.weightsZstdBytes) / 1e6)) | \(String(format: "%.2f", m.bitsPerWeight)) | \(m.parameters) |\n"
+            } else if let p = st.pruning {
+                s +=
+                    "| \(st.index + 1) | \(st.stage) | \(p.structure) by \(p.criterion) (\(p.scope)), \(p.steps) step(s): parameters \(p.parametersBefore) → \(p.parametersAfter), weight sparsity \(String(format: "%.3f", p.weightSparsity)) ||||||||||\n"
             } else if let q = st.quantization {
                 let byBits = Dictionary(grouping: q, by: { "int\($0.bits) \($0.method) act \($0.activations)" }).map {
                     "\($0.value.count)× \($0.key)"
@@ -64,6 +68,15 @@ public enum RunReport {
             if let sens = st.sensitivity { s += "\n### Sensitivity (each module quantized alone)\n\n" + SensitivityAnalysis.markdown(sens) }
         }
         for st in r.stages { if let t = st.training { s += t.markdown(stage: st.index + 1, name: st.stage) } }
+        for st in r.stages {
+            guard let p = st.pruning else { continue }
+            s += "\n## Prune stage \(st.index + 1)\n\n"
+            if let groups = p.groups, !groups.isEmpty {
+                s += "| group | units | kept |\n|---|---:|---:|\n"
+                for g in groups { s += "| \(g.root) | \(g.units) | \(g.kept) |\n" }
+            }
+            if let sens = p.sensitivity { s += "\n### Sensitivity (each module pruned alone)\n\n" + Pruner.markdown(sens) }
+        }
         if !r.constraints.isEmpty {
             s +=
                 "\n## Constraints: \(r.constraintsMet ? "met" : "NOT met")\n\n" + r.constraints.map { "- \($0)" }.joined(separator: "\n")

@@ -13,6 +13,7 @@ struct StageRegistryTests {
             "evaluate": Self.keys(EvaluateStage.CodingKeys.self), "export": Self.keys(ExportStage.CodingKeys.self),
             "quantize": Self.keys(QuantizeConfig.CodingKeys.self), "distill": Self.keys(DistillStage.CodingKeys.self),
             "train": Self.keys(TrainStage.CodingKeys.self),
+            "prune": Self.keys(PruneConfig.CodingKeys.self),
         ]
         #expect(Set(RecipeStages.all.map { $0.name }) == Set(codingKeys.keys))
         let schema = Recipe.keySchema(stages: RecipeStages.all)
@@ -42,6 +43,13 @@ struct StageRegistryTests {
             ],
             "stages.quantize.activations": ["mode", "calibration", "percentile"],
             "stages.quantize.smoothquant": ["alpha"],
+            "stages.prune": [
+                "structure", "criterion", "sparsity", "scope", "schedule", "fine_tune", "targets", "ignore", "sensitivity",
+                "calibration_samples",
+            ],
+            "stages.prune.schedule": ["kind", "start", "end", "steps"],
+            "stages.prune.fine_tune": ["epochs", "distill_from", "learning_rate", "batch_size"],
+            "stages.prune.sensitivity": ["sparsities"],
         ]
         let schema = Recipe.keySchema(stages: RecipeStages.all).keys
         #expect(former.allSatisfy { schema[$0.key] == $0.value })

@@ -198,6 +198,7 @@ void ck_gemm_q4_f32_ref(const float* a, size_t lda, const ck_block_q4* w, const 
 #include "ck_optim.h"
 #include "ck_conv_train.h"
 #include "ck_gemm_train.h"
+#include "ck_sparse.h"
 
 #ifdef __cplusplus
 }

@@ -97,7 +97,7 @@ public struct StageContext {
 /// The stages recipes may use: the one list decoding, encoding, names and allowed keys come from.
 public enum RecipeStages {
     public static let all: [any RecipeStage.Type] = [
-        EvaluateStage.self, QuantizeStage.self, ExportStage.self, DistillStage.self, TrainStage.self,
+        EvaluateStage.self, QuantizeStage.self, PruneStage.self, ExportStage.self, DistillStage.self, TrainStage.self,
     ]
 
     /// Stage names, sorted, for messages.
