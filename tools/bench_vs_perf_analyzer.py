@@ -62,7 +62,8 @@ def run_pa(model, port, concurrency, extra, out):
            "--measurement-interval", "2000", "--stability-percentage", "10", "--max-trials", "10", "-f", out] + extra
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
-        sys.exit(f"perf_analyzer failed: {' '.join(cmd)}\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
+        print(f"perf_analyzer failed: {' '.join(cmd)}\n{p.stdout[-1500:]}\n{p.stderr[-1500:]}", file=sys.stderr)
+        return None, None
     return read_csv(pathlib.Path(out).read_text()), pathlib.Path(out).read_text()
 
 
@@ -71,7 +72,9 @@ def run_ours(model, port, concurrency, extra, out):
            "--window", "2", "--max-duration", "20", "--warmup", "1", "--csv", out, "--quiet"] + extra
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
-        sys.exit(f"compress bench failed: {' '.join(cmd)}\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
+        print(f"compress bench failed: {' '.join(cmd)}\n{p.stdout[-1500:]}\n{p.stderr[-1500:]}", file=sys.stderr)
+        return None, None
+    print(p.stdout, file=sys.stderr)
     return read_csv(pathlib.Path(out).read_text()), p.stdout
 
 
@@ -105,10 +108,16 @@ def main():
                 pa, ours = [], []
                 for r in range(args.repeats):
                     row, text = run_pa(model, args.port, c, pa_extra, str(tmp / "pa.csv"))
-                    pa.append(row)
-                    if model == "digits_cnn" and c == 1 and r == 0:
-                        shutil.copy(tmp / "pa.csv", ROOT / "Tests/Fixtures/bench/perf_analyzer.csv")
-                    ours.append(run_ours(model, args.port, c, our_extra, str(tmp / "ours.csv"))[0])
+                    if row:
+                        pa.append(row)
+                        if model == "digits_cnn" and c == 1 and r == 0:
+                            shutil.copy(tmp / "pa.csv", ROOT / "Tests/Fixtures/bench/perf_analyzer.csv")
+                    row = run_ours(model, args.port, c, our_extra, str(tmp / "ours.csv"))[0]
+                    if row:
+                        ours.append(row)
+                if not pa or not ours:
+                    print(f"| {model} | {c} | (a run failed: see stderr) |", flush=True)
+                    continue
                 def med(rows, key):
                     return statistics.median(float(x[key]) for x in rows)
                 cells = []
@@ -118,7 +127,7 @@ def main():
                 if model.startswith("all-MiniLM"):
                     minilm_rps[c] = med(pa, "Inferences/Second")
                 print(f"| {model} | {c} | " + " | ".join(cells) + " |", flush=True)
-        rate = args.generator_rate or 2 * max(minilm_rps.values())
+        rate = args.generator_rate or 2 * max(minilm_rps.values() or [300])
         cmd = [str(COMPRESS), "bench", url, "--model", "digits_mlp", "--rate", f"{rate:.0f}", "--window", "2", "--max-duration", "8",
                "--warmup", "1", "--json", "--quiet"]
         wall0 = time.time()
@@ -133,7 +142,7 @@ def main():
         out = json.loads(p.stdout.read())
         wall = time.time() - wall0
         s = out["levels"][0]["summary"]
-        print(f"\ngenerator: offered {rate:.0f} req/s (2x MiniLM's best {max(minilm_rps.values()):.1f}) to digits_mlp: "
+        print(f"\ngenerator: offered {rate:.0f} req/s (2x MiniLM's best {max(minilm_rps.values() or [0]):.1f}) to digits_mlp: "
               f"served {s['throughput_per_s']:.1f} req/s, p50 {s['latency']['p50_us']:.0f} µs, p99 {s['latency']['p99_us']:.0f} µs, "
               f"errors {sum(v for k, v in s['statuses'].items() if k != '200')}, late sends {s['late_sends']}; "
               f"bench process CPU {cpu:.2f} s over {wall:.1f} s wall = {cpu / wall:.2f} cores")

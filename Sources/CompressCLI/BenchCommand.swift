@@ -79,34 +79,46 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingErrors {
-            var plan = BenchPlan(url: url, model: model)
-            plan.encoding = RESTTarget.Encoding(rawValue: self.protocol.replacingOccurrences(of: "rest-", with: ""))!
-            plan.dataSpec = data
-            plan.shapes = try shape.map { try RequestSource.ShapeOption(parsing: $0) }
-            plan.fill = RequestSource.Fill(rawValue: inputData)!
-            plan.batch = batchSize
-            if let rate {
-                plan.modes = try parseRange(rate, what: "--rate").map { LoadMode.rate(perSecond: $0, poisson: poisson) }
-            } else {
-                let levels = try parseRange(concurrency ?? (latencyBoundMs == nil ? "1" : "16"), what: "--concurrency")
-                guard levels.allSatisfy({ $0 == $0.rounded() }) else { throw BenchError("--concurrency levels must be whole numbers") }
-                plan.modes = levels.map { LoadMode.concurrency(Int($0)) }
-            }
-            plan.latencyBoundMs = latencyBoundMs
-            plan.settings.warmupSeconds = warmup
-            plan.settings.windowSeconds = window
-            plan.settings.stability = StabilityRule(threshold: stabilityPercentage / 100, windows: stabilityWindows)
-            plan.settings.maxDurationSeconds = maxDuration
-            plan.settings.maxOutstanding = maxOutstanding
-            plan.clientThreads = clientThreads
-            let tty = isatty(2) != 0
-            let progress: (@Sendable (String) -> Void)? =
-                quiet ? nil : { line in FileHandle.standardError.write(Data((tty ? "\r\u{1B}[K" + line : line + "\n").utf8)) }
-            let result = try await plan.run(progress: progress)
-            if tty && !quiet { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            if let csv { try writeAtomically(Data(BenchReport.csv(result).utf8), to: URL(fileURLWithPath: csv)) }
-            printOut(json ? try BenchReport.json(result) : BenchReport.text(result))
+        try await reportingErrors { try await execute() }
+    }
+
+    private func makePlan() throws -> BenchPlan {
+        var plan = BenchPlan(url: url, model: model)
+        plan.encoding = RESTTarget.Encoding(rawValue: self.protocol.replacingOccurrences(of: "rest-", with: "")) ?? .binary
+        plan.dataSpec = data
+        plan.shapes = try shape.map { try RequestSource.ShapeOption(parsing: $0) }
+        plan.fill = RequestSource.Fill(rawValue: inputData) ?? .random
+        plan.batch = batchSize
+        if let rate {
+            let rates = try parseRange(rate, what: "--rate")
+            plan.modes = rates.map { (r: Double) -> LoadMode in LoadMode.rate(perSecond: r, poisson: poisson) }
+        } else {
+            let levels = try parseRange(concurrency ?? (latencyBoundMs == nil ? "1" : "16"), what: "--concurrency")
+            guard levels.allSatisfy({ $0 == $0.rounded() }) else { throw BenchError("--concurrency levels must be whole numbers") }
+            plan.modes = levels.map { (n: Double) -> LoadMode in LoadMode.concurrency(Int(n)) }
         }
+        plan.latencyBoundMs = latencyBoundMs
+        plan.settings.warmupSeconds = warmup
+        plan.settings.windowSeconds = window
+        plan.settings.stability = StabilityRule(threshold: stabilityPercentage / 100, windows: stabilityWindows)
+        plan.settings.maxDurationSeconds = maxDuration
+        plan.settings.maxOutstanding = maxOutstanding
+        plan.clientThreads = clientThreads
+        return plan
+    }
+
+    private func execute() async throws {
+        let plan = try makePlan()
+        let tty = isatty(2) != 0
+        var progress: (@Sendable (String) -> Void)? = nil
+        if !quiet {
+            progress = { (line: String) in
+                FileHandle.standardError.write(Data((tty ? "\r\u{1B}[K" + line : line + "\n").utf8))
+            }
+        }
+        let result = try await plan.run(progress: progress)
+        if tty && !quiet { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if let csv { try writeAtomically(Data(BenchReport.csv(result).utf8), to: URL(fileURLWithPath: csv)) }
+        printOut(json ? try BenchReport.json(result) : BenchReport.text(result))
     }
 }
