@@ -8,7 +8,7 @@ public enum BenchReport {
         [
             openLoop ? "Request Rate" : "Concurrency", "Inferences/Second", "Client Send", "Network+Server Send/Recv", "Server Queue",
             "Server Compute Input", "Server Compute Infer", "Server Compute Output", "Client Recv", "p50 latency", "p90 latency",
-            "p95 latency", "p99 latency", "Avg latency", "request/response", "response wait",
+            "p95 latency", "p99 latency",
         ]
     }
 
@@ -24,17 +24,13 @@ public enum BenchReport {
             case let .concurrency(n): levelText = String(n)
             case let .rate(r, _): levelText = String(format: "%.1f", r)
             }
-            // perf_analyzer's "request/response" and "response wait" split the client's send+wait; ours is one
-            // measurement, so both carry it: request/response = send+wait, response wait = send+wait - network.
-            let sendWait = s.latency.meanUs - c.clientSerializeUs - c.clientDeserializeUs
             let serverPart = c.serverQueueUs + c.serverComputeInputUs + c.serverComputeInferUs + c.serverComputeOutputUs
             lines.append(
                 [
                     levelText, String(format: "%.2f", s.throughput), us(c.clientSerializeUs),
                     us(max(0, s.latency.meanUs - c.clientSerializeUs - c.clientDeserializeUs - serverPart)), us(c.serverQueueUs),
                     us(c.serverComputeInputUs), us(c.serverComputeInferUs), us(c.serverComputeOutputUs), us(c.clientDeserializeUs),
-                    us(s.latency.p50Us), us(s.latency.p90Us), us(s.latency.p95Us), us(s.latency.p99Us), us(s.latency.meanUs), us(sendWait),
-                    us(max(0, sendWait - c.networkUs)),
+                    us(s.latency.p50Us), us(s.latency.p90Us), us(s.latency.p95Us), us(s.latency.p99Us),
                 ].joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
