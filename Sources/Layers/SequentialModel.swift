@@ -85,7 +85,9 @@ public final class SequentialModel: Module {
     /// charged to their own kinds).
     static func profileKind(of layer: Layer) -> OpKind {
         switch layer {
-        case is Linear, is Int8Linear, is Int4Linear: return .gemm
+        // Linear-likes time their own matmul as GEMM (linearForward); the rest of them (input conversion, output
+        // allocation) is glue.
+        case is Linear, is Int8Linear, is Int4Linear: return .other
         case is Conv2D, is Int8Conv2D: return .convolution
         case is Pool2D, is GlobalAvgPool2D: return .pooling
         case is BatchNorm: return .normalization
