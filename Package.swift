@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // Layer 0: C.
@@ -84,11 +86,23 @@ let package = Package(
             ]),
         // Async inference's job queue: one protocol, an embedded SQLite backend and a Redis Streams backend.
         .target(name: "ServingQueue", dependencies: ["CHiredis", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Layer 5: the load generator (`compress bench`). A client of the protocol: it reads ServingCore's message
+        // types, never its server.
+        .target(
+            name: "Bench",
+            dependencies: [
+                "ServingCore", "Console", "Evaluation", "Runtime", "Formats", "Tensors",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         // Layer 6.
         .executableTarget(
             name: "CompressCLI",
             dependencies: [
-                "ServingCore", "ServingREST",
+                "ServingCore", "ServingREST", "Bench",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 "Pipeline", "Compression", "Console", "Evaluation", "Runtime", "Formats", "Layers", "Tensors", "Tokenizers",
@@ -121,6 +135,16 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]),
+        .testTarget(
+            name: "BenchTests",
+            dependencies: [
+                "Bench", "ServingCore", "ServingREST", "Runtime", "Formats", "Layers", "Tensors",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]),
     ],
     swiftLanguageModes: [.v6]

@@ -6,6 +6,10 @@ public enum Activation: String, ConfigEnum {
 
     /// Applies the activation in place to x viewed as (rows, cols).
     public func apply(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, on executor: Executor) {
+        executor.timed(.activation) { applyUntimed(x, rows: rows, cols: cols, on: executor) }
+    }
+
+    private func applyUntimed(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, on executor: Executor) {
         switch self {
         case .linear: break
         case .relu: Ops.relu(x, count: rows * cols)
@@ -18,12 +22,14 @@ public enum Activation: String, ConfigEnum {
 
     /// Applies bias(cols) then the activation, fusing the two where a kernel exists.
     public func applyWithBias(_ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, rows: Int, cols: Int, on executor: Executor) {
-        switch self {
-        case .relu: Ops.biasRelu(x, bias: bias, rows: rows, cols: cols)
-        case .gelu: Ops.biasGelu(x, bias: bias, rows: rows, cols: cols, on: executor)
-        default:
-            if let bias { Ops.biasAdd(x, bias: bias, rows: rows, cols: cols) }
-            apply(x, rows: rows, cols: cols, on: executor)
+        executor.timed(.activation) {
+            switch self {
+            case .relu: Ops.biasRelu(x, bias: bias, rows: rows, cols: cols)
+            case .gelu: Ops.biasGelu(x, bias: bias, rows: rows, cols: cols, on: executor)
+            default:
+                if let bias { Ops.biasAdd(x, bias: bias, rows: rows, cols: cols) }
+                applyUntimed(x, rows: rows, cols: cols, on: executor)
+            }
         }
     }
 

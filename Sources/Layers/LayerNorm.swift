@@ -17,10 +17,13 @@ public final class LayerNorm: Module {
     public func apply(
         _ x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, bias: UnsafePointer<Float>?, rows: Int, on executor: Executor
     ) {
-        parameter("weight").withUnsafeFloats { g in
-            parameter("bias").withUnsafeFloats { b in
-                Ops.addLayerNorm(
-                    x, residual: residual, bias: bias, gamma: g.baseAddress!, beta: b.baseAddress!, eps: eps, rows: rows, cols: dim, on: executor)
+        executor.timed(.normalization) {
+            parameter("weight").withUnsafeFloats { g in
+                parameter("bias").withUnsafeFloats { b in
+                    Ops.addLayerNorm(
+                        x, residual: residual, bias: bias, gamma: g.baseAddress!, beta: b.baseAddress!, eps: eps, rows: rows, cols: dim,
+                        on: executor)
+                }
             }
         }
     }

@@ -77,8 +77,23 @@ public final class SequentialModel: Module {
                 "model expects input shape (N, \(inputShape.map(String.init).joined(separator: ", "))), got \(x.shape)")
         }
         var h = x.toFloat32()
-        for layer in layers { h = try layer.forward(h, on: executor) }
+        for layer in layers { h = try executor.timed(Self.profileKind(of: layer)) { try layer.forward(h, on: executor) } }
         return h
+    }
+
+    /// The kind a layer's own time is charged to by a profiling executor (GEMMs and activations inside it are
+    /// charged to their own kinds).
+    static func profileKind(of layer: Layer) -> OpKind {
+        switch layer {
+        // Linear-likes time their own matmul as GEMM (linearForward); the rest of them (input conversion, output
+        // allocation) is glue.
+        case is Linear, is Int8Linear, is Int4Linear: return .other
+        case is Conv2D, is Int8Conv2D: return .convolution
+        case is Pool2D, is GlobalAvgPool2D: return .pooling
+        case is BatchNorm: return .normalization
+        case is ActivationLayer: return .activation
+        default: return .other
+        }
     }
 
     /// Folds every BatchNorm that directly follows a Dense or Conv2D without activation into that layer's

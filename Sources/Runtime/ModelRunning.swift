@@ -73,7 +73,7 @@ extension LoadedModel {
             return try model.forward(t, on: executor)
         case let (.sentenceEncoder(bert, pooling, _), .tokens(ids, lengths)):
             let (hidden, _) = try bert.forward(ids: ids, lengths: lengths, on: executor)
-            return bert.pool(hidden, lengths: lengths, pooling: pooling)
+            return executor.timed(.pooling) { bert.pool(hidden, lengths: lengths, pooling: pooling) }
         default:
             throw ModelError.badInput("prepared inputs do not match the model kind")
         }

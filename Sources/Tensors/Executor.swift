@@ -18,13 +18,17 @@ import Foundation
 public final class Executor: Sendable {
     /// Threads a parallel region may use, the caller included.
     public let threads: Int
+    /// Per-kind timers (`compress profile`), nil by default: then ``timed(_:_:)`` costs one nil check.
+    public let profiler: OpProfiler?
     private let pool: PoolHandle
     private let scratch = ScratchPool()
 
-    /// An executor with `threads` threads (at least 1); its `threads − 1` workers start now.
-    public init(threads: Int) {
+    /// An executor with `threads` threads (at least 1); its `threads − 1` workers start now. With a `profiler`,
+    /// forward passes on it charge their time to layer kinds.
+    public init(threads: Int, profiler: OpProfiler? = nil) {
         let pool = PoolHandle(threads: max(1, threads))
         self.pool = pool
+        self.profiler = profiler
         self.threads = Int(ck_pool_threads(pool.pointer))
     }
 

@@ -42,6 +42,10 @@ public final class BertSelfAttention: Module {
 
     /// qkv(T, 3A) = x(T, H) · [Wq; Wk; Wv]ᵀ + [bq; bk; bv]: query | key | value side by side in each row.
     public func project(_ x: UnsafePointer<Float>, rows: Int, into qkv: UnsafeMutablePointer<Float>, on executor: Executor) {
+        executor.timed(.gemm) { projectUntimed(x, rows: rows, into: qkv, on: executor) }
+    }
+
+    private func projectUntimed(_ x: UnsafePointer<Float>, rows: Int, into qkv: UnsafeMutablePointer<Float>, on executor: Executor) {
         if let fused {
             fused.bias.withUnsafeFloats { b in fused.weight.multiply(x, rows: rows, bias: b.baseAddress!, into: qkv, on: executor) }
             return
@@ -65,12 +69,14 @@ public final class BertSelfAttention: Module {
         let maxLen = lengths.max() ?? 0
         let scale = 1 / Float(dh).squareRoot()
         let jobs = lengths.count * heads
-        executor.parallelChunks(jobs, minimumPerChunk: max(1, 8192 / max(1, maxLen * maxLen * dh / 8))) { range in
-            executor.withScratch(floats: ck_attention_scratch_size(maxLen, dh)) { scratch in
-                for job in range {
-                    let s = job / heads, head = job % heads, l = lengths[s], base = starts[s]
-                    let qh = qkv + base * 3 * a + head * dh
-                    ck_attention_head_f32(qh, qh + a, qh + 2 * a, 3 * a, l, dh, scale, ctx + base * a + head * dh, a, scratch)
+        executor.timed(.attention) {
+            executor.parallelChunks(jobs, minimumPerChunk: max(1, 8192 / max(1, maxLen * maxLen * dh / 8))) { range in
+                executor.withScratch(floats: ck_attention_scratch_size(maxLen, dh)) { scratch in
+                    for job in range {
+                        let s = job / heads, head = job % heads, l = lengths[s], base = starts[s]
+                        let qh = qkv + base * 3 * a + head * dh
+                        ck_attention_head_f32(qh, qh + a, qh + 2 * a, 3 * a, l, dh, scale, ctx + base * a + head * dh, a, scratch)
+                    }
                 }
             }
         }
@@ -100,7 +106,7 @@ public final class BertResidualOutput: Module {
     public func apply(
         _ x: UnsafePointer<Float>, residual: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, on executor: Executor
     ) {
-        dense.matmul(x, rows: rows, into: y, on: executor)
+        executor.timed(.gemm) { dense.matmul(x, rows: rows, into: y, on: executor) }
         withOptionalFloats(dense.biasTensor) { b in norm.apply(y, residual: residual, bias: b, rows: rows, on: executor) }
     }
 }
@@ -120,7 +126,7 @@ public final class BertIntermediate: Module {
     public override func prepare() { dense = typedChild("dense") }
 
     public func apply(_ x: UnsafePointer<Float>, rows: Int, into mid: UnsafeMutablePointer<Float>, on executor: Executor) {
-        dense.matmul(x, rows: rows, into: mid, on: executor)
+        executor.timed(.gemm) { dense.matmul(x, rows: rows, into: mid, on: executor) }
         withOptionalFloats(dense.biasTensor) { b in
             activation.applyWithBias(mid, bias: b, rows: rows, cols: dense.outFeatures, on: executor)
         }

@@ -35,6 +35,12 @@ public final class BertEmbeddings: Module {
 
     /// x(T, H) = LN(word[ids] + position[p] + token_type[0]) for packed sequences of `lengths`.
     public func forward(ids: [Int32], lengths: [Int], into x: UnsafeMutablePointer<Float>, on executor: Executor) {
+        executor.timed(.embedding) { gather(ids: ids, lengths: lengths, into: x, on: executor) }
+        norm.apply(x, residual: nil, bias: nil, rows: ids.count, on: executor)
+    }
+
+    /// x(T, H) = word[ids] + position[p] + token_type[0], before the LayerNorm.
+    private func gather(ids: [Int32], lengths: [Int], into x: UnsafeMutablePointer<Float>, on executor: Executor) {
         let h = hiddenSize, maxLength = lengths.max() ?? 0
         // positions(maxLength, H) = position[p] + token_type[0], shared by every sequence.
         executor.withScratch(floats: (maxLength + 1) * h) { positions in
@@ -56,7 +62,6 @@ public final class BertEmbeddings: Module {
                 }
             }
         }
-        norm.apply(x, residual: nil, bias: nil, rows: ids.count, on: executor)
     }
 }
 

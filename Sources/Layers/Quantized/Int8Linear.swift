@@ -169,7 +169,9 @@ func linearForward(_ op: some ActivatedLinear, _ x: Tensor, on executor: Executo
     let rows = x.count / op.inFeatures
     var y = Tensor(uninitialized: Array(x.shape.dropLast()) + [op.outFeatures])
     let x32 = x.toFloat32()
-    y.withUnsafeMutableFloats { yp in x32.withUnsafeFloats { xp in op.matmul(xp.baseAddress!, rows: rows, into: yp.baseAddress!, on: executor) } }
+    executor.timed(.gemm) {
+        y.withUnsafeMutableFloats { yp in x32.withUnsafeFloats { xp in op.matmul(xp.baseAddress!, rows: rows, into: yp.baseAddress!, on: executor) } }
+    }
     op.activation.apply(to: &y, bias: op.biasTensor, on: executor)
     return y
 }

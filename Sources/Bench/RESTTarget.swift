@@ -1,0 +1,126 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServingCore
+
+/// The KServe v2 REST transport, over async-http-client: JSON tensors, or Triton's binary tensor data extension
+/// for inputs and outputs (what `perf_analyzer -i http` sends by default).
+public final class RESTTarget: LoadTarget {
+    /// How tensors travel.
+    public enum Encoding: String, Sendable, CaseIterable {
+        /// Inputs and outputs as JSON arrays.
+        case json
+        /// Inputs and outputs as raw little-endian bytes after a JSON header (`Inference-Header-Content-Length`).
+        case binary
+    }
+
+    public let encoding: Encoding
+    public var protocolName: String { "rest-\(encoding.rawValue)" }
+    private let base: String
+    private let model: String
+    private let client: HTTPClient
+    private let group: MultiThreadedEventLoopGroup
+
+    /// A client for `url` (`http://host:port`, a trailing `/` allowed) and `model`, with up to `connections`
+    /// keep-alive connections on `threads` event-loop threads.
+    public init(url: String, model: String, encoding: Encoding, connections: Int = 64, threads: Int = 1) throws {
+        var u = url
+        while u.hasSuffix("/") { u.removeLast() }
+        if !u.contains("://") { u = "http://" + u }
+        guard let parsed = URL(string: u), parsed.scheme == "http" || parsed.scheme == "https", let host = parsed.host, !host.isEmpty
+        else { throw BenchError("bad URL '\(url)': expected http://HOST:PORT") }
+        base = u
+        self.model = model
+        self.encoding = encoding
+        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(120), concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, connections))
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(120))
+        configuration.decompression = .disabled
+        client = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: configuration)
+    }
+
+    public func metadata() async throws -> ModelMetadata {
+        let (status, body) = try await get("/v2/models/\(model)")
+        if status == 404 || status == 400 {
+            throw BenchError("model '\(model)' not found at \(base)\(Self.errorSuffix(body))")
+        }
+        guard status == 200 else { throw BenchError("GET \(base)/v2/models/\(model) answered \(status)\(Self.errorSuffix(body))") }
+        do { return try JSONDecoder().decode(ModelMetadata.self, from: body) } catch {
+            throw BenchError("GET \(base)/v2/models/\(model): not KServe v2 model metadata")
+        }
+    }
+
+    public func statistics() async throws -> ModelStatistics? {
+        let (status, body) = try await get("/v2/models/\(model)/stats")
+        guard status == 200 else { return nil }
+        let response = try? JSONDecoder().decode(StatisticsResponse.self, from: body)
+        return response?.modelStats.first { $0.name == model } ?? response?.modelStats.first
+    }
+
+    public func infer(_ request: BenchRequest) async -> RequestOutcome {
+        let t0 = monotonicNanoseconds()
+        let (body, headerLength) = InferenceBody.encode(request, binary: encoding == .binary)
+        var r = HTTPClientRequest(url: "\(base)/v2/models/\(model)/infer")
+        r.method = .POST
+        r.headers.add(name: "Content-Type", value: headerLength == nil ? "application/json" : "application/octet-stream")
+        if let headerLength { r.headers.add(name: "Inference-Header-Content-Length", value: String(headerLength)) }
+        r.body = .bytes(ByteBuffer(bytes: body))
+        let t1 = monotonicNanoseconds()
+        let status: Int
+        let responseBody: ByteBuffer
+        let responseHeaderLength: Int?
+        do {
+            let response = try await client.execute(r, timeout: .seconds(120))
+            status = Int(response.status.code)
+            responseHeaderLength = response.headers.first(name: "Inference-Header-Content-Length").flatMap { Int($0) }
+            responseBody = try await response.body.collect(upTo: 256 << 20)
+        } catch {
+            return RequestOutcome(status: 0, serializeNs: t1 - t0, sendWaitNs: monotonicNanoseconds() - t1, error: Self.describe(error))
+        }
+        let t2 = monotonicNanoseconds()
+        var outcome = RequestOutcome(status: status, serializeNs: t1 - t0, sendWaitNs: t2 - t1)
+        let parsed = responseBody.withUnsafeReadableBytes { InferenceBody.decodeResponse($0, headerLength: responseHeaderLength) }
+        outcome.deserializeNs = monotonicNanoseconds() - t2
+        if status == 200, let problem = parsed.problem {
+            outcome.status = -1
+            outcome.error = "malformed response: \(problem)"
+        } else if status != 200 {
+            outcome.error = parsed.errorMessage ?? "HTTP \(status)"
+        }
+        return outcome
+    }
+
+    public func shutdown() async throws {
+        try await client.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    private func get(_ path: String) async throws -> (Int, Data) {
+        var r = HTTPClientRequest(url: base + path)
+        r.method = .GET
+        do {
+            let response = try await client.execute(r, timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 16 << 20)
+            return (Int(response.status.code), Data(body.readableBytesView))
+        } catch {
+            throw BenchError("cannot reach \(base): \(Self.describe(error))")
+        }
+    }
+
+    private static func errorSuffix(_ body: Data) -> String {
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let e = object["error"] as? String else { return "" }
+        return ": \(e)"
+    }
+
+    /// One line for a transport error (NIO's descriptions span lines and name internal types).
+    static func describe(_ error: Error) -> String {
+        let s = "\(error)"
+        if s.contains("connectTimeout") { return "connection timed out" }
+        if s.contains("refused") || s.contains("ECONNREFUSED") { return "connection refused" }
+        if s.contains("deadlineExceeded") { return "request timed out" }
+        return s.replacingOccurrences(of: "\n", with: " ")
+    }
+}
