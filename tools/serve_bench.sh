@@ -40,9 +40,19 @@ for M in models/all-MiniLM-L6-v2 "$INT8"; do
   NAME=$(basename "$M")
   echo "== serve $NAME, max_batch_size 32, one instance × $THREADS thread(s); perf_analyzer concurrency 32, real token lengths"
   serve "$M" --text-inputs tokens --max-batch-size 32
-  pa -m "$NAME" --input-data $TOKENS --concurrency-range 32
+  pa -m "$NAME" --input-data $TOKENS --concurrency-range 32 | tee /tmp/serve_bench_pa.txt
   stop
+  [ "$NAME" = all-MiniLM-L6-v2 ] && RPS=$(grep -oE "Throughput: [0-9.]+" /tmp/serve_bench_pa.txt | tail -1 | grep -oE "[0-9.]+$")
 done
+
+RATE=$(python3 -c "print(round(2 * float('${RPS:-100}')))")
+echo "== overload: $RATE req/s (2x the sustainable ${RPS:-?} infer/s) for ${OVERLOAD_SECONDS} s on the repository's minilm (max_queue_size 256)"
+"$BIN" serve Tests/Fixtures/serving-repository --http-port $PORT --threads "$THREADS" --quiet & SERVER=$!
+wait_ready
+python3 tools/serve_overload.py --url 127.0.0.1:$PORT --model minilm --pid $SERVER --rate "$RATE" --seconds "$OVERLOAD_SECONDS" \
+  --tokens $TOKENS --json
+echo "overload exit $?"
+stop
 
 echo "== digits CNN at concurrency 32: batching (max_batch_size 64) vs none (max_batch_size 1)"
 for MB in 64 1; do
