@@ -10,7 +10,7 @@ FASHION_PKGS := dataset-fashion-mnist
 BIN         := .build/release/compress
 
 .PHONY: deps models build release test tsan demo datasets sentence-data sentences fashion-data fixtures bench \
-	bench-training format clean fuzz probe interrupt deploy-venv deploy-check deploy-schemas distill
+	bench-training format clean fuzz probe interrupt deploy-venv deploy-check deploy-schemas distill fuzz-rest
 
 ## System libraries (OpenBLAS, HDF5, zstd, zlib, hiredis, SQLite for GRDB) and redis-server (the queue tests start their own on a random
 ## loopback port) via apt-get; skipped when already installed.
@@ -98,6 +98,15 @@ interrupt: release models
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
+
+## schemathesis over `compress serve`'s REST API (tools/open_inference_rest.yaml) against the example repository on
+## loopback, auth on; REST_EXAMPLES cases per operation (default 25). schemathesis is pinned and lives in its own venv.
+SCHEMATHESIS_VENV ?= /opt/schemathesis-venv
+REST_EXAMPLES ?= 25
+fuzz-rest: release models
+	@test -x $(SCHEMATHESIS_VENV)/bin/schemathesis || { $(PYTHON) -m venv $(SCHEMATHESIS_VENV) && \
+		$(SCHEMATHESIS_VENV)/bin/pip install -q "schemathesis==4.32.5"; }
+	$(SCHEMATHESIS_VENV)/bin/python tools/serve_fuzz.py --compress $(BIN) --max-examples $(REST_EXAMPLES)
 
 ## The malformed-input probe behind BENCHMARKS.md's RELIABILITY table (needs the tools venv for h5py).
 probe: release models

@@ -3,8 +3,11 @@
 
 Starts `compress serve` on 127.0.0.1 with the digits CNN and MiniLM, checks health, metadata, model config,
 JSON and binary tensors (inputs and outputs), BYTES text, INT64 token ids, statistics, the repository extension and
-error statuses, then stops the server with SIGTERM and checks it exits 0. Prints one line per check and
-`N passed, M failed`. Needs the serving peers' venv (../shared/peers/serving/setup.sh):
+error statuses, then stops the server with SIGTERM and checks it exits 0. Then serves
+Tests/Fixtures/serving-repository with a bearer token and checks auth (401 without it, health open), the `minilm-text`
+ensemble (tokenizer → encoder → pooling, equal to the whole model's embeddings), the digits CNN + MLP ensemble
+(the mean of both), the token-only MiniLM signature, per-step statistics and the canary split. Prints one line per
+check and `N passed, M failed`. Needs the serving peers' venv (../shared/peers/serving/setup.sh):
 
     /opt/serving-peers-venv/bin/python tools/serve_conformance.py --compress .build/debug/compress
 """
@@ -47,6 +50,7 @@ def main():
     ap.add_argument("--cnn", default=os.path.join(REPO, "Tests/Fixtures/keras/digits_cnn.keras"))
     ap.add_argument("--minilm", default=os.path.join(REPO, "models/all-MiniLM-L6-v2"))
     ap.add_argument("--max-queue-delay-us", type=int, default=0)
+    ap.add_argument("--skip-repository", action="store_true", help="only the quick-start checks")
     ap.add_argument("--measure", type=int, default=0, help="also time N sequential requests per model (concurrency 1)")
     args = ap.parse_args()
     url = f"127.0.0.1:{args.port}"
@@ -65,7 +69,7 @@ def main():
             except Exception:  # noqa: BLE001 - not listening yet
                 pass
             time.sleep(0.2)
-        run_checks(client)
+        embeddings = run_checks(client)
         if args.measure:
             measure(client, args.measure)
     finally:
@@ -76,6 +80,8 @@ def main():
             server.kill()
             code = "killed"
         check("SIGTERM exits 0", lambda: expect(code == 0, f"exit {code}: {server.stderr.read()[-2000:]}"))
+    if not args.skip_repository:
+        repository_checks(args, embeddings)
     failed = sum(1 for _, e in results if e)
     print(f"{len(results) - failed} passed, {failed} failed")
     return 1 if failed else 0
@@ -192,6 +198,92 @@ def run_checks(client):
         client.load_model(cnn)
         expect(client.is_model_ready(cnn), "not ready after load")
     check("repository index/unload/load", repository)
+    return emb.get(True)
+
+
+def repository_checks(args, quick_embeddings):
+    """The example repository with auth on: ensembles, steps, token signature, canary."""
+    import tempfile
+    port = args.port + 1
+    token = "conformance-" + os.urandom(6).hex()
+    with tempfile.NamedTemporaryFile("w", suffix=".token", delete=False) as f:
+        f.write(token)
+    server = subprocess.Popen(
+        [args.compress, "serve", os.path.join(REPO, "Tests/Fixtures/serving-repository"), "--http-port", str(port), "--threads", "1",
+         "--auth-token-file", f.name],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    client = http.InferenceServerClient(url=f"127.0.0.1:{port}")
+    auth = {"Authorization": f"Bearer {token}"}
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                if client.is_server_ready():  # health needs no token
+                    break
+            except Exception:  # noqa: BLE001 - not listening yet
+                pass
+            time.sleep(0.3)
+        check("auth: health open without a token", lambda: expect(client.is_server_live() and client.is_server_ready(), "not ready"))
+
+        def unauthorized():
+            for call in (lambda: client.get_server_metadata(), lambda: client.get_model_metadata("digits-cnn"),
+                         lambda: client.get_model_metadata("digits-cnn", headers={"Authorization": "Bearer wrong"})):
+                try:
+                    call()
+                    raise AssertionError("no error without a valid token")
+                except InferenceServerException as e:
+                    expect(str(e.status()) == "401", f"status {e.status()}")
+        check("auth: 401 without a valid token", unauthorized)
+
+        def token_signature():
+            m = client.get_model_metadata("minilm", headers=auth)
+            expect([i["name"] for i in m["inputs"]] == ["input_ids", "attention_mask"], m)
+            c = client.get_model_config("minilm", headers=auth)
+            expect([i.get("optional", False) for i in c["input"]] == [False, True], c)
+        check("minilm: token-only signature, mask optional", token_signature)
+
+        sentences = np.array([[b"A man is eating food."], [b"The new movie is awesome."]], dtype=np.object_)
+
+        def text_ensemble():
+            m = client.get_model_metadata("minilm-text", headers=auth)
+            expect(m["platform"] == "ensemble" and [i["name"] for i in m["inputs"]] == ["text"], m)
+            i = http.InferInput("text", sentences.shape, "BYTES")
+            i.set_data_from_numpy(sentences, binary_data=True)
+            y = client.infer("minilm-text", [i], headers=auth).as_numpy("embeddings")
+            expect(y.shape == (2, 384), y.shape)
+            if quick_embeddings is not None:
+                expect(np.abs(y - quick_embeddings).max() <= 1e-5, f"differs from the whole model by {np.abs(y - quick_embeddings).max()}")
+            for step in ("minilm-tokenizer", "minilm-encoder", "minilm-pooling", "minilm-text"):
+                s = client.get_inference_statistics(step, headers=auth)["model_stats"][0]
+                expect(int(s["inference_stats"]["success"]["count"]) >= 1, f"{step}: {s}")
+        check("ensemble minilm-text == whole model, per-step statistics", text_ensemble)
+
+        x = np.random.default_rng(2).random([4, 8, 8, 1], dtype=np.float32)
+
+        def run(model):
+            i = http.InferInput("x", x.shape, "FP32")
+            i.set_data_from_numpy(x, binary_data=True)
+            return client.infer(model, [i], headers=auth)
+
+        def digits_ensemble():
+            both = run("digits-ensemble").as_numpy("probabilities")
+            cnn, mlp = run("digits-cnn").as_numpy("probabilities"), run("digits-mlp").as_numpy("probabilities")
+            expect(both.shape == (4, 10) and np.allclose(both, (cnn + mlp) / 2, atol=1e-6), "not the mean of CNN and MLP")
+        check("ensemble digits CNN + MLP averaged", digits_ensemble)
+
+        def canary():
+            routed = [run("digits-canary").get_response()["parameters"]["routed_to"] for _ in range(20)]
+            expect(set(routed) <= {"digits-cnn", "digits-mlp"} and "digits-cnn" in routed, routed)
+        check("canary traffic_split routes and says where", canary)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            code = server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            code = "killed"
+        os.unlink(f.name)
+        check("repository server: SIGTERM exits 0", lambda: expect(code == 0, f"exit {code}: {server.stderr.read()[-2000:]}"))
 
 
 def measure(client, n):

@@ -29,14 +29,21 @@ struct ServeCommand: AsyncParsableCommand {
     var instances = 1
     @Option(name: .long, help: "Seconds to finish queued and in-flight requests after SIGTERM/SIGINT.")
     var gracePeriod = 30
-    @Option(name: .long, help: "Largest request body in bytes.")
+    @Option(name: .long, help: "Largest request body in bytes (413 beyond it).")
     var maxBodyBytes = 64 << 20
+    @Option(name: .long, help: "A file holding a bearer token: every route but /v2/health/* then needs 'Authorization: Bearer <token>'.")
+    var authTokenFile: String?
+    @Option(name: .long, help: "Milliseconds a request may take end to end before it is answered 503 (0: no limit).")
+    var requestTimeoutMs = 0
+    @Option(name: .long, help: "Quick start: a text encoder's inputs: text (BYTES), tokens (INT64 input_ids + attention_mask, for perf_analyzer) or both.")
+    var textInputs = "both"
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
         if models.isEmpty { throw ValidationError("give a model repository or at least one model") }
         if !(0...65535).contains(httpPort) { throw ValidationError("--http-port must be within 0...65535") }
-        if maxBatchSize < 1 || instances < 1 || maxQueueDelayUs < 0 || gracePeriod < 0 || maxBodyBytes < 1 {
+        if ModelConfig.TextInputs(rawValue: textInputs) == nil { throw ValidationError("--text-inputs must be text, tokens or both") }
+        if maxBatchSize < 1 || instances < 1 || maxQueueDelayUs < 0 || gracePeriod < 0 || maxBodyBytes < 1 || requestTimeoutMs < 0 {
             throw ValidationError("--max-batch-size, --instances and --max-body-bytes must be positive; delays and periods >= 0")
         }
     }
@@ -51,19 +58,33 @@ struct ServeCommand: AsyncParsableCommand {
             }
             let logger = Logger(label: "compress.serve")
             let host = self.host
+            var authToken: String? = nil
+            if let path = authTokenFile {
+                let text: String
+                do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+                    throw RepositoryError(file: path, message: "cannot read the auth token file: \(error.localizedDescription)")
+                }
+                let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                guard !token.isEmpty, !token.contains(where: \.isWhitespace) else {
+                    throw RepositoryError(file: path, message: "the auth token file must hold one token (no spaces)")
+                }
+                authToken = token
+            }
             let repository: ModelRepository
             if models.count == 1, ModelRepository.isRepository(models[0]) {
                 repository = try ModelRepository.open(models[0])
             } else {
                 var config = ModelConfig(maxBatchSize: maxBatchSize, instanceGroup: [.init(count: instances)])
                 config.dynamicBatching?.maxQueueDelayMicroseconds = maxQueueDelayUs
+                config.textInputs = ModelConfig.TextInputs(rawValue: textInputs) ?? .both
                 repository = try ModelRepository.quickStart(models, config: config)
             }
             var options = InferenceServer.Options(threadsPerInstance: common.threads)
             options.logger = logger
+            if requestTimeoutMs > 0 { options.requestTimeoutNanoseconds = UInt64(requestTimeoutMs) * 1_000_000 }
             let server = InferenceServer(repository: repository, options: options)
             let app = RESTServer.application(
-                server: server, host: host, port: httpPort, maxBodyBytes: maxBodyBytes, logger: logger,
+                server: server, host: host, port: httpPort, maxBodyBytes: maxBodyBytes, authToken: authToken, logger: logger,
                 onRunning: { port in
                     logger.info("listening on http://\(host):\(port) (models load in the background; see /v2/health/ready)")
                 })

@@ -30,6 +30,35 @@ struct ProtocolErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
+/// Optional bearer-token auth: every route but `/v2/health/*` needs `Authorization: Bearer <token>` (401 with
+/// `WWW-Authenticate: Bearer` otherwise), so load balancers can probe health without the secret.
+struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: [UInt8]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.uri.path.hasPrefix("/v2/health/") { return try await next(request, context) }
+        let given = request.headers[.authorization].flatMap { h -> Substring? in
+            let parts = h.split(separator: " ", maxSplits: 1)
+            return parts.count == 2 && parts[0].lowercased() == "bearer" ? parts[1].drop { $0 == " " } : nil
+        }
+        guard let given, Self.constantTimeEqual(Array(given.utf8), token) else {
+            var r = errorResponse(
+                status: .unauthorized, message: given == nil ? "this server needs an Authorization: Bearer token" : "the bearer token is not valid")
+            r.headers[.wwwAuthenticate] = "Bearer"
+            if let id = request.headers[.requestID] { r.headers[.requestID] = id }
+            return r
+        }
+        return try await next(request, context)
+    }
+
+    /// Compares without returning early at the first difference (the time taken says nothing about the token).
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var diff = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        for i in 0..<max(a.count, b.count) { diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0) }
+        return diff == 0
+    }
+}
+
 /// `{"error": message}` with `status`.
 func errorResponse(status: HTTPResponse.Status, message: String) -> Response {
     jsonResponse(["error": message], status: status)

@@ -14,14 +14,18 @@ public struct RESTRoutes: Sendable {
     public let server: InferenceServer
     /// Largest request body accepted (413 beyond it).
     public var maxBodyBytes: Int
+    /// When set, every route but health needs `Authorization: Bearer <authToken>`.
+    public var authToken: String?
 
-    public init(server: InferenceServer, maxBodyBytes: Int = 64 << 20) {
+    public init(server: InferenceServer, maxBodyBytes: Int = 64 << 20, authToken: String? = nil) {
         self.server = server
         self.maxBodyBytes = maxBodyBytes
+        self.authToken = authToken
     }
 
     public func register<Context: RequestContext>(on router: Router<Context>) {
         router.add(middleware: ProtocolErrorMiddleware<Context>())
+        if let authToken { router.add(middleware: BearerAuthMiddleware<Context>(token: Array(authToken.utf8))) }
         let server = self.server
         router.get("/v2") { _, _ in jsonResponse(server.metadata) }
         router.get("/v2/health/live") { _, _ in health(server.isLive, key: "live") }
@@ -40,6 +44,9 @@ public struct RESTRoutes: Sendable {
                 jsonResponse(
                     TritonModelConfiguration(
                         try server.servedModel(try c.parameters.require("model"), version: c.parameters.get("version"))))
+            }
+            router.get(RouterPath(prefix + "/shadow")) { _, c in
+                jsonResponse(try server.shadowStatistics(model: try c.parameters.require("model")))
             }
             router.get(RouterPath(prefix + "/stats")) { _, c in
                 jsonResponse(try server.statistics(model: try c.parameters.require("model"), version: c.parameters.get("version")))

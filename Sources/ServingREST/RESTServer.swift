@@ -12,20 +12,23 @@ import ServingCore
 /// ```
 public enum RESTServer {
     /// The router with every endpoint (what in-process tests drive with `app.test(.router)`).
-    public static func router(for server: InferenceServer, maxBodyBytes: Int = 64 << 20) -> Router<BasicRequestContext> {
+    public static func router(
+        for server: InferenceServer, maxBodyBytes: Int = 64 << 20, authToken: String? = nil
+    ) -> Router<BasicRequestContext> {
         let router = Router()
-        RESTRoutes(server: server, maxBodyBytes: maxBodyBytes).register(on: router)
+        RESTRoutes(server: server, maxBodyBytes: maxBodyBytes, authToken: authToken).register(on: router)
         return router
     }
 
     /// The application, bound to `host` (loopback by default: expose it deliberately) and `port` (0: any free).
     /// `onRunning` gets the bound port once listening.
     public static func application(
-        server: InferenceServer, host: String = "127.0.0.1", port: Int = 8000, maxBodyBytes: Int = 64 << 20, logger: Logger,
+        server: InferenceServer, host: String = "127.0.0.1", port: Int = 8000, maxBodyBytes: Int = 64 << 20, authToken: String? = nil,
+        logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
-            router: router(for: server, maxBodyBytes: maxBodyBytes),
+            router: router(for: server, maxBodyBytes: maxBodyBytes, authToken: authToken),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "compress"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)

@@ -70,13 +70,13 @@ import Testing
     /// Level 1 is taken before level 2, whatever the arrival order; within a level, oldest first.
     @Test func priorityLevelsServeHighFirst() async throws {
         let queue = BatchQueue(policy: BatchingPolicy(config: ModelConfig(maxBatchSize: 2, dynamicBatching: .init(priorityLevels: 2))))
-        var tasks: [Task<Tensor, any Error>] = []
+        var tasks: [Task<[InferOutput], any Error>] = []
         for (i, level) in [1, 1, 0].enumerated() {
             tasks.append(
                 Task {
                     try await withCheckedThrowingContinuation { c in
                         _ = try? queue.enqueue(
-                            inputs: .tensor(Tensor(shape: [1, 1], floats: [Float(i)])), level: level, deadline: nil, continuation: c)
+                            inputs: .engine(.tensor(Tensor(shape: [1, 1], floats: [Float(i)]))), level: level, deadline: nil, continuation: c)
                     }
                 })
             while queue.depth < i + 1 { try await Task.sleep(for: .milliseconds(1)) }
@@ -87,13 +87,13 @@ import Testing
         let second = try #require(queue.nextBatch())
         #expect(second.batch.map(\.level) == [1])
         for p in first.batch + second.batch {
-            guard case let .tensor(t) = p.inputs else { continue }
-            p.continuation.resume(returning: t)
+            guard case let .engine(.tensor(t)) = p.inputs else { continue }
+            p.continuation.resume(returning: [InferOutput(name: "y", datatype: .fp32, shape: t.shape, data: .fp32(t.floats))])
         }
-        let values = try await tasks.asyncMap { try await $0.value.floats[0] }
+        let values = try await tasks.asyncMap { try await $0.value[0].data.floats()![0] }
         #expect(values == [0, 1, 2])
         let firstValues = first.batch.map { p -> Float in
-            guard case let .tensor(t) = p.inputs else { return -1 }
+            guard case let .engine(.tensor(t)) = p.inputs else { return -1 }
             return t.floats[0]
         }
         #expect(firstValues == [2, 0])

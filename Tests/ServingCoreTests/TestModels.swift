@@ -15,6 +15,19 @@ enum TestModels {
         return m
     }()
 
+    static let mlp: LoadedModel = {
+        let m = try! ModelLoader.load(repo.appendingPathComponent("Tests/Fixtures/mlp/digits_mlp.safetensors").path)
+        m.freeze()
+        return m
+    }()
+
+    /// Fails (not skips) without the model, as the other MiniLM tests do.
+    static let minilm: LoadedModel = {
+        let m = try! ModelLoader.load(repo.appendingPathComponent("models/all-MiniLM-L6-v2").path)
+        m.freeze()
+        return m
+    }()
+
     static var cnnItemShape: [Int] {
         guard case let .sequential(s) = cnn.kind else { fatalError("the digits CNN is sequential") }
         return s.inputShape

@@ -48,8 +48,17 @@ enum Fixtures {
         try await server([ModelEntry(name: "cnn", config: config, source: .loaded(cnn))])
     }
 
-    static func app(_ server: InferenceServer, maxBodyBytes: Int = 64 << 20) -> some ApplicationProtocol {
-        Application(router: RESTServer.router(for: server, maxBodyBytes: maxBodyBytes))
+    static func app(_ server: InferenceServer, maxBodyBytes: Int = 64 << 20, authToken: String? = nil) -> some ApplicationProtocol {
+        Application(router: RESTServer.router(for: server, maxBodyBytes: maxBodyBytes, authToken: authToken))
+    }
+
+    /// Tests/Fixtures/serving-repository (ensembles, steps, canary), loaded once per process.
+    static let exampleRepository = Task {
+        let s = InferenceServer(
+            repository: try ModelRepository.open(repo.appendingPathComponent("Tests/Fixtures/serving-repository").path),
+            options: .init(threadsPerInstance: 1))
+        try await s.loadAll()
+        return s
     }
 }
 

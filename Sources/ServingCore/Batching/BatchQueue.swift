@@ -5,14 +5,14 @@ import Tensors
 /// A request waiting for an execution: its prepared inputs and the continuation its caller awaits.
 struct PendingRequest: Sendable {
     var id: UInt64
-    var inputs: PreparedInputs
+    var inputs: KernelInput
     var items: Int
     /// 0-based priority level (0 is served first).
     var level: Int
     var enqueuedAt: UInt64
     /// Monotonic deadline past which the request is answered with a timeout (nil: none).
     var deadline: UInt64?
-    var continuation: CheckedContinuation<Tensor, any Error>
+    var continuation: CheckedContinuation<[InferOutput], any Error>
 }
 
 /// The bounded, prioritised queue the instances of one model pull batches from.
@@ -42,7 +42,7 @@ final class BatchQueue: @unchecked Sendable {
     /// Queues a request, or refuses it at once: 429 when its level is full, 503 when the model is stopping.
     /// Returns the request's id (for ``expire(_:)``).
     func enqueue(
-        inputs: PreparedInputs, level: Int, deadline: UInt64?, continuation: CheckedContinuation<Tensor, any Error>
+        inputs: KernelInput, level: Int, deadline: UInt64?, continuation: CheckedContinuation<[InferOutput], any Error>
     ) throws(InferenceError) -> UInt64 {
         condition.lock()
         defer { condition.unlock() }

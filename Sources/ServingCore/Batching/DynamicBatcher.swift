@@ -21,13 +21,13 @@ public final class DynamicBatcher: Sendable {
     let queue: BatchQueue
     private let instances: [ModelInstance]
 
-    /// `model` must be frozen (it is shared by every instance's thread).
-    public init(model: LoadedModel, policy: BatchingPolicy, instances: Int, threads: Int, statistics: StatisticsRecorder) {
+    /// `kernel`'s model must be frozen (it is shared by every instance's thread).
+    public init(kernel: any ServingKernel, policy: BatchingPolicy, instances: Int, threads: Int, statistics: StatisticsRecorder) {
         self.policy = policy
         let queue = BatchQueue(policy: policy)
         self.queue = queue
         self.instances = (0..<max(1, instances)).map {
-            ModelInstance(index: $0, model: model, threads: threads, queue: queue, statistics: statistics)
+            ModelInstance(index: $0, kernel: kernel, threads: threads, queue: queue, statistics: statistics)
         }
     }
 
@@ -36,14 +36,14 @@ public final class DynamicBatcher: Sendable {
         for instance in instances { try await instance.start() }
     }
 
-    /// Queues `inputs` and returns this request's rows of its batch's output.
+    /// Queues `inputs` and returns this request's outputs (its rows of its batch's result).
     ///
     /// - Parameters:
     ///   - priority: 1 (highest) … `priority_levels`; nil or 0 for the default level.
     ///   - timeoutMicroseconds: queue timeout, used when the policy allows overriding its default.
     public func submit(
-        _ inputs: PreparedInputs, priority: Int? = nil, timeoutMicroseconds: Int? = nil
-    ) async throws(InferenceError) -> Tensor {
+        _ inputs: KernelInput, priority: Int? = nil, timeoutMicroseconds: Int? = nil
+    ) async throws(InferenceError) -> [InferOutput] {
         let level: Int
         switch priority {
         case nil, 0?: level = policy.defaultPriorityLevel - 1
@@ -56,7 +56,7 @@ public final class DynamicBatcher: Sendable {
         let deadline = timeout.map { monotonicNanoseconds() &+ $0 }
         let queue = self.queue
         do {
-            return try await withCheckedThrowingContinuation { (c: CheckedContinuation<Tensor, any Error>) in
+            return try await withCheckedThrowingContinuation { (c: CheckedContinuation<[InferOutput], any Error>) in
                 let id: UInt64
                 do { id = try queue.enqueue(inputs: inputs, level: level, deadline: deadline, continuation: c) } catch {
                     c.resume(throwing: error)

@@ -10,14 +10,14 @@ import Tensors
 /// cooperative pool (one thread per core) would stall every other task, the HTTP server's included.
 final class ModelInstance: Sendable {
     let index: Int
-    let model: LoadedModel
+    let kernel: any ServingKernel
     let executor: Executor
     let queue: BatchQueue
     let statistics: StatisticsRecorder
 
-    init(index: Int, model: LoadedModel, threads: Int, queue: BatchQueue, statistics: StatisticsRecorder) {
+    init(index: Int, kernel: any ServingKernel, threads: Int, queue: BatchQueue, statistics: StatisticsRecorder) {
         self.index = index
-        self.model = model
+        self.kernel = kernel
         self.executor = Executor(threads: threads)
         self.queue = queue
         self.statistics = statistics
@@ -30,7 +30,7 @@ final class ModelInstance: Sendable {
         try await withCheckedThrowingContinuation { (started: CheckedContinuation<Void, any Error>) in
             let thread = Thread { [self] in
                 do {
-                    try warmUp()
+                    try kernel.warmUp(on: executor)
                 } catch {
                     queue.instanceExited()
                     started.resume(throwing: error)
@@ -46,15 +46,6 @@ final class ModelInstance: Sendable {
         }
     }
 
-    private func warmUp() throws {
-        switch model.kind {
-        case .sentenceEncoder:
-            _ = try model.predict(.texts(["warm up the executor"]), on: executor)
-        case let .sequential(seq):
-            _ = try model.run(.tensor(Tensor(zeros: [1] + seq.inputShape)), on: executor)
-        }
-    }
-
     private func serve() {
         while let next = queue.nextBatch() {
             let (batch, expired) = next
@@ -67,23 +58,19 @@ final class ModelInstance: Sendable {
 
     private func execute(_ batch: [PendingRequest]) {
         let start = monotonicNanoseconds()
-        let combined: PreparedInputs
-        let gathered: UInt64
-        let result: Tensor
+        var timing = ExecutionTiming()
+        let results: [[InferOutput]]
         do {
-            combined = try BatchInputs.combine(batch.map(\.inputs))
-            gathered = monotonicNanoseconds()
-            result = try model.run(combined, on: executor)
+            results = try kernel.execute(batch.map(\.inputs), on: executor, timing: &timing)
+            guard results.count == batch.count else { throw InferenceError.internal("the kernel answered \(results.count) of \(batch.count) requests") }
         } catch {
-            for p in batch { p.continuation.resume(throwing: InferenceError.internal("inference failed: \(error)")) }
+            let e = error as? InferenceError ?? InferenceError.internal("inference failed: \(error)")
+            for p in batch { p.continuation.resume(throwing: e) }
             return
         }
-        let ran = monotonicNanoseconds()
-        let parts = BatchInputs.split(result, counts: batch.map(\.items))
-        let done = monotonicNanoseconds()
         statistics.recordExecution(
-            items: combined.count, queueNanoseconds: batch.map { start - $0.enqueuedAt }, input: gathered - start, infer: ran - gathered,
-            output: done - ran)
-        for (p, rows) in zip(batch, parts) { p.continuation.resume(returning: rows) }
+            items: batch.reduce(0) { $0 + $1.items }, queueNanoseconds: batch.map { start - $0.enqueuedAt }, input: timing.input,
+            infer: timing.infer, output: timing.output)
+        for (p, outputs) in zip(batch, results) { p.continuation.resume(returning: outputs) }
     }
 }

@@ -7,7 +7,7 @@ public struct TritonModelConfiguration: Sendable, Equatable, Encodable {
         public var name: String
         public var dataType: String
         public var dims: [Int]
-        /// Text encoders take `text` or `input_ids`, so each is optional on its own.
+        /// Inputs a request may leave out (`attention_mask`; each of a `both` text encoder's inputs).
         public var optional: Bool
 
         enum CodingKeys: String, CodingKey { case name, dataType = "data_type", dims, optional }
@@ -45,9 +45,8 @@ public struct TritonModelConfiguration: Sendable, Equatable, Encodable {
         name = model.name
         platform = model.platform
         maxBatchSize = model.config.maxBatchSize
-        let text = model.model.takesText
         input = model.inputs.map {
-            Tensor(name: $0.name, dataType: $0.datatype.configName, dims: Array($0.shape.dropFirst()), optional: text)
+            Tensor(name: $0.name, dataType: $0.datatype.configName, dims: Array($0.shape.dropFirst()), optional: model.optionalInputs.contains($0.name))
         }
         output = model.outputs.map {
             Tensor(name: $0.name, dataType: $0.datatype.configName, dims: Array($0.shape.dropFirst()), optional: false)

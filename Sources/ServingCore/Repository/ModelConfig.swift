@@ -22,6 +22,23 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var instanceGroup: [InstanceGroup]
     /// Threads of each instance's executor (default: the server's `--threads`, else all cores ÷ instances).
     public var threads: Int?
+    /// What the model is: absent for a model file; `ensemble`, or a built-in step (``Platform``).
+    public var platform: Platform?
+    /// A text encoder's signature: `text`, `tokens` or `both` (default; perf_analyzer needs `text` or `tokens`).
+    public var textInputs: TextInputs
+    /// `compress_pooling`: how token states become a sentence vector.
+    public var pooling: PoolingConfig?
+    /// `compress_combiner`: how many inputs to combine, and how.
+    public var combine: CombineConfig?
+    /// `platform: ensemble`: the steps, as Triton's `ensemble_scheduling`.
+    public var ensembleScheduling: EnsembleScheduling?
+    /// Ensemble inputs and outputs (Triton's `input` / `output`); inferred from the steps when absent.
+    public var input: [TensorConfig]?
+    public var output: [TensorConfig]?
+    /// Mirrors a sample of live requests to another model, off the response path, and records agreement.
+    public var shadow: ShadowConfig?
+    /// A canary split: each request goes to one of these models, by weight (this entry serves no model itself).
+    public var trafficSplit: [String: Int]?
 
     public init(
         name: String? = nil, model: String? = nil, maxBatchSize: Int = 32, dynamicBatching: DynamicBatching? = DynamicBatching(),
@@ -33,14 +50,16 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         self.dynamicBatching = dynamicBatching
         self.instanceGroup = instanceGroup
         self.threads = threads
+        self.textInputs = .both
     }
 
     /// Executors (instances) in all groups.
     public var instanceCount: Int { max(1, instanceGroup.reduce(0) { $0 + $1.count }) }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, model, threads
+        case name, model, threads, platform, pooling, combine, input, output, shadow
         case maxBatchSize = "max_batch_size", dynamicBatching = "dynamic_batching", instanceGroup = "instance_group"
+        case textInputs = "text_inputs", ensembleScheduling = "ensemble_scheduling", trafficSplit = "traffic_split"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -50,6 +69,15 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         maxBatchSize = try c.decodeIfPresent(Int.self, forKey: .maxBatchSize) ?? 32
         dynamicBatching = try c.decodeIfPresent(DynamicBatching.self, forKey: .dynamicBatching)
         threads = try c.decodeIfPresent(Int.self, forKey: .threads)
+        platform = try c.decodeIfPresent(Platform.self, forKey: .platform)
+        textInputs = try c.decodeIfPresent(TextInputs.self, forKey: .textInputs) ?? .both
+        pooling = try c.decodeIfPresent(PoolingConfig.self, forKey: .pooling)
+        combine = try c.decodeIfPresent(CombineConfig.self, forKey: .combine)
+        ensembleScheduling = try c.decodeIfPresent(EnsembleScheduling.self, forKey: .ensembleScheduling)
+        input = try c.decodeIfPresent([TensorConfig].self, forKey: .input)
+        output = try c.decodeIfPresent([TensorConfig].self, forKey: .output)
+        shadow = try c.decodeIfPresent(ShadowConfig.self, forKey: .shadow)
+        trafficSplit = try c.decodeIfPresent([String: Int].self, forKey: .trafficSplit)
         // Triton writes a list of groups; a single mapping reads more naturally when there is one.
         if let list = try? c.decodeIfPresent([InstanceGroup].self, forKey: .instanceGroup) {
             instanceGroup = list
@@ -167,10 +195,52 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         "dynamic_batching": Set(DynamicBatching.CodingKeys.allCases.map(\.stringValue)),
         "dynamic_batching.default_queue_policy": Set(QueuePolicy.CodingKeys.allCases.map(\.stringValue)),
         "instance_group": Set(InstanceGroup.CodingKeys.allCases.map(\.stringValue)),
+        "pooling": ["mode", "normalize"],
+        "combine": ["op", "inputs"],
+        "ensemble_scheduling": ["step"],
+        "ensemble_scheduling.step": ["model_name", "model_version", "input_map", "output_map"],
+        "input": ["name", "data_type", "dims"],
+        "output": ["name", "data_type", "dims"],
+        "shadow": ["model", "sample"],
     ]
+
+    /// Whether the entry needs weights (a version folder or `model:`); ensembles, splits and pooling/combiner steps don't.
+    public var needsWeights: Bool {
+        switch platform {
+        case nil, .tokenizer?, .bertEncoder?: return trafficSplit == nil
+        case .ensemble?, .pooling?, .combiner?: return false
+        }
+    }
 
     /// Checks values the types allow but the server cannot honour; messages name the key.
     func validate() throws(ConfigProblem) {
+        switch platform {
+        case .ensemble?:
+            guard let steps = ensembleScheduling?.step, !steps.isEmpty else {
+                throw ConfigProblem(key: "ensemble_scheduling", message: "platform: ensemble needs ensemble_scheduling.step (at least one step)")
+            }
+        case .pooling?:
+            if pooling == nil { throw ConfigProblem(key: "pooling", message: "platform: compress_pooling needs pooling: {mode: mean, normalize: true}") }
+        case .combiner?:
+            guard let c = combine, c.inputs >= 2 else {
+                throw ConfigProblem(key: "combine", message: "platform: compress_combiner needs combine: {op: average, inputs: 2 or more}")
+            }
+        default: break
+        }
+        if ensembleScheduling != nil && platform != .ensemble {
+            throw ConfigProblem(key: "ensemble_scheduling", message: "ensemble_scheduling needs platform: ensemble")
+        }
+        if let s = shadow, !(s.sample > 0 && s.sample <= 1) {
+            throw ConfigProblem(key: "shadow", message: "shadow.sample must be within (0, 1], got \(s.sample)")
+        }
+        if let split = trafficSplit {
+            if split.count < 2 || split.values.contains(where: { $0 < 0 }) || split.values.reduce(0, +) <= 0 {
+                throw ConfigProblem(key: "traffic_split", message: "traffic_split maps two or more models to non-negative weights (not all 0)")
+            }
+            if platform != nil || model != nil {
+                throw ConfigProblem(key: "traffic_split", message: "a traffic_split entry only routes: give no platform or model")
+            }
+        }
         if maxBatchSize < 1 { throw ConfigProblem(key: "max_batch_size", message: "max_batch_size must be at least 1") }
         if let t = threads, t < 1 { throw ConfigProblem(key: "threads", message: "threads must be at least 1") }
         for g in instanceGroup {
@@ -197,6 +267,83 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         if q.maxQueueSize < 0 || q.defaultTimeoutMicroseconds < 0 {
             throw ConfigProblem(
                 key: "dynamic_batching.default_queue_policy", message: "max_queue_size and default_timeout_microseconds must be >= 0")
+        }
+    }
+}
+
+extension ModelConfig {
+    /// Built-in kinds besides model files (Triton's `platform`).
+    public enum Platform: String, Sendable, Equatable, Codable {
+        case ensemble
+        case tokenizer = "compress_tokenizer"
+        case bertEncoder = "compress_bert_encoder"
+        case pooling = "compress_pooling"
+        case combiner = "compress_combiner"
+    }
+
+    /// A text encoder's inputs.
+    public enum TextInputs: String, Sendable, Equatable, Codable { case text, tokens, both }
+
+    public struct PoolingConfig: Sendable, Equatable, Codable {
+        public var mode: String
+        public var normalize: Bool
+        public init(mode: String = "mean", normalize: Bool = true) {
+            self.mode = mode
+            self.normalize = normalize
+        }
+    }
+
+    public struct CombineConfig: Sendable, Equatable, Codable {
+        /// `average` (the only operation so far).
+        public var op: String
+        public var inputs: Int
+        public init(op: String = "average", inputs: Int = 2) {
+            self.op = op
+            self.inputs = inputs
+        }
+    }
+
+    /// Triton's `ensemble_scheduling`.
+    public struct EnsembleScheduling: Sendable, Equatable, Codable {
+        public var step: [Step]
+        public init(step: [Step]) { self.step = step }
+
+        /// One step: `input_map` maps the step model's input names to ensemble tensors, `output_map` its outputs to
+        /// ensemble tensors (Triton's direction for both).
+        public struct Step: Sendable, Equatable, Codable {
+            public var modelName: String
+            public var modelVersion: Int?
+            public var inputMap: [String: String]
+            public var outputMap: [String: String]
+
+            public init(modelName: String, inputMap: [String: String], outputMap: [String: String]) {
+                self.modelName = modelName
+                self.inputMap = inputMap
+                self.outputMap = outputMap
+            }
+
+            enum CodingKeys: String, CodingKey {
+                case modelName = "model_name", modelVersion = "model_version", inputMap = "input_map", outputMap = "output_map"
+            }
+        }
+    }
+
+    /// A declared tensor (Triton's `input`/`output` entries: `data_type: TYPE_FP32`, `dims` without the batch axis).
+    public struct TensorConfig: Sendable, Equatable, Codable {
+        public var name: String
+        public var dataType: String
+        public var dims: [Int]
+
+        enum CodingKeys: String, CodingKey { case name, dataType = "data_type", dims }
+    }
+
+    /// `shadow: {model: minilm, sample: 0.1}`.
+    public struct ShadowConfig: Sendable, Equatable, Codable {
+        public var model: String
+        public var sample: Double
+        public init(model: String, sample: Double) {
+            self.model = model
+            self.sample = sample
         }
     }
 }

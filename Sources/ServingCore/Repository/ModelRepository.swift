@@ -7,6 +7,8 @@ public struct ModelEntry: Sendable {
     public enum Source: Sendable {
         case path(String)
         case loaded(LoadedModel)
+        /// Nothing to load: an ensemble, a traffic split, or a pooling / combiner step.
+        case builtin
     }
 
     public var name: String
@@ -72,6 +74,7 @@ public struct ModelRepository: Sendable {
             throw RepositoryError(file: configURL.path, message: "name '\(n)' differs from its folder '\(name)'")
         }
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).compactMap(Int.init).sorted()
+        if !config.needsWeights { return ModelEntry(name: name, version: "1", config: config, source: .builtin) }
         if let model = config.model {
             let path = model.hasPrefix("/") ? model : folder.appendingPathComponent(model).path
             return ModelEntry(name: name, version: "1", config: config, source: .path(path))

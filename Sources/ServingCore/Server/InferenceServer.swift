@@ -23,6 +23,12 @@ public final class InferenceServer: Sendable, Service {
         /// Threads per instance when a model's config gives none (nil: all cores ÷ instances).
         public var threadsPerInstance: Int?
         public var logger = Logger(label: "compress.serve")
+        /// Longest a request may take end to end (queue, steps, compute) before it is answered 503 (nil: no limit).
+        /// Its work is not abandoned mid-batch: the batch finishes and the late result is dropped.
+        public var requestTimeoutNanoseconds: UInt64?
+        /// Shadow mirrors in flight per model beyond which sampled requests are skipped (counted), so a slow
+        /// original model never builds an unbounded backlog behind live traffic.
+        public var maxShadowsInFlight = 4
 
         public init(threadsPerInstance: Int? = nil) { self.threadsPerInstance = threadsPerInstance }
     }
@@ -52,7 +58,20 @@ public final class InferenceServer: Sendable, Service {
     /// Loads every model of the repository; throws the first failure (a server that cannot serve its models should
     /// not start).
     public func loadAll() async throws {
-        for entry in repository.withLock({ $0.entries }) { try await load(entry) }
+        let entries = repository.withLock { $0.entries }
+        // Models that compute first; ensembles and splits (which call them) after, each once its targets are ready.
+        for entry in entries where !entry.config.routes { try await load(entry) }
+        var pending = entries.filter(\.config.routes)
+        while !pending.isEmpty {
+            let ready = slots.withLock { s in Set(s.compactMap { if case .ready = $0.value { return $0.key } else { return nil } }) }
+            guard let i = pending.firstIndex(where: { $0.config.targets.allSatisfy(ready.contains) }) else {
+                // What is left refers to a model that is missing or on a cycle: loading says which.
+                try await load(pending[0])
+                pending.removeFirst()
+                continue
+            }
+            try await load(pending.remove(at: i))
+        }
     }
 
     public func run() async throws {
@@ -66,7 +85,7 @@ public final class InferenceServer: Sendable, Service {
     public func shutdown() async {
         accepting.withLock { $0 = false }
         let hosts = slots.withLock { s in s.values.compactMap { if case let .ready(h) = $0 { return h } else { return nil } } }
-        for h in hosts { await h.batcher.drain() }
+        for h in hosts { await h.batcher?.drain() }
         options.logger.info("drained \(hosts.count) model(s)")
     }
 
@@ -99,23 +118,122 @@ public final class InferenceServer: Sendable, Service {
 
     // MARK: inference
 
-    /// Runs `request` on model `name`, through its batcher.
+    /// Runs `request` on model `name`: through its batcher, its ensemble steps, or the canary split's choice.
     public func infer(model name: String, version: String? = nil, request: InferRequest) async throws(InferenceError) -> InferResponse {
+        guard let limit = options.requestTimeoutNanoseconds else { return try await inferNow(model: name, version: version, request: request) }
+        return try await withDeadline(nanoseconds: limit) { [self] () async throws(InferenceError) -> InferResponse in
+            try await inferNow(model: name, version: version, request: request)
+        }
+    }
+
+    private func inferNow(
+        model name: String, version: String?, request: InferRequest, mirror: Bool = true
+    ) async throws(InferenceError) -> InferResponse {
         let start = monotonicNanoseconds()
         let h = try host(name, version: version)
         do throws(InferenceError) {
             guard accepting.withLock({ $0 }) else { throw InferenceError.unavailable("the server is shutting down") }
-            let prepared = try h.served.prepare(request)
-            let priority = try Self.intParameter(request, "priority")
-            let timeout = try Self.intParameter(request, "timeout")
-            let rows = try await h.batcher.submit(prepared, priority: priority, timeoutMicroseconds: timeout)
-            let response = InferResponse(
-                modelName: h.served.name, modelVersion: h.served.version, id: request.id, outputs: h.served.makeOutputs(rows, for: request))
-            h.statistics.recordSuccess(nanoseconds: monotonicNanoseconds() - start)
-            return response
+            let outputs: [InferOutput]
+            var parameters: Parameters = [:]
+            if let batcher = h.batcher {
+                let prepared = try h.served.prepare(request)
+                let priority = try Self.intParameter(request, "priority")
+                let timeout = try Self.intParameter(request, "timeout")
+                outputs = h.served.makeOutputs(try await batcher.submit(prepared, priority: priority, timeoutMicroseconds: timeout), for: request)
+            } else if let plan = h.ensemble {
+                try h.served.checkRequestedOutputs(request)
+                outputs = h.served.makeOutputs(try await runEnsemble(plan, request: request), for: request)
+            } else if let split = h.split {
+                let target = split.choose()
+                let routed = try await inferNow(model: target, version: nil, request: request, mirror: mirror)
+                outputs = routed.outputs
+                parameters["routed_to"] = .string(target)
+            } else {
+                throw InferenceError.internal("model '\(name)' has nothing to run")
+            }
+            let elapsed = monotonicNanoseconds() - start
+            h.statistics.recordSuccess(nanoseconds: elapsed)
+            if mirror, let shadow = h.shadow { mirrorToShadow(shadow, request: request, live: outputs, liveNanoseconds: elapsed) }
+            return InferResponse(modelName: h.served.name, modelVersion: h.served.version, id: request.id, parameters: parameters, outputs: outputs)
         } catch {
             h.statistics.recordFailure(nanoseconds: monotonicNanoseconds() - start)
             throw error
+        }
+    }
+
+    /// Runs an ensemble's steps, each through its own model (batcher and statistics); steps whose inputs are ready
+    /// run concurrently.
+    private func runEnsemble(_ plan: EnsemblePlan, request: InferRequest) async throws(InferenceError) -> [InferOutput] {
+        var tensors: [String: InferInput] = [:]
+        for input in request.inputs {
+            guard plan.inputs.contains(where: { $0.name == input.name }) else {
+                throw .invalidArgument(
+                    "unexpected input '\(input.name)' (ensemble '\(plan.name)' takes \(plan.inputs.map { "'\($0.name)'" }.joined(separator: ", ")))")
+            }
+            guard tensors[input.name] == nil else { throw .invalidArgument("input '\(input.name)' is given twice") }
+            tensors[input.name] = input
+        }
+        var pending = plan.steps
+        let forwarded = request.parameters.filter { ["priority", "timeout"].contains($0.key) }
+        while !pending.isEmpty {
+            let ready = pending.filter { $0.inputMap.values.allSatisfy { tensors[$0] != nil } }
+            guard !ready.isEmpty else {
+                let missing = Set(pending.flatMap(\.inputMap.values)).subtracting(tensors.keys).sorted()
+                throw .invalidArgument("ensemble '\(plan.name)' is missing input(s) \(missing.map { "'\($0)'" }.joined(separator: ", "))")
+            }
+            pending.removeAll { s in ready.contains { $0.index == s.index } }
+            let snapshot = tensors
+            let results: [(EnsemblePlan.Step, Result<InferResponse, InferenceError>)] = await withTaskGroup(
+                of: (EnsemblePlan.Step, Result<InferResponse, InferenceError>).self
+            ) { group in
+                for step in ready {
+                    let inputs = step.inputMap.sorted { $0.key < $1.key }.map { (k, t) in
+                        var i = snapshot[t]!
+                        i.name = k
+                        return i
+                    }
+                    let stepRequest = InferRequest(id: request.id, parameters: forwarded, inputs: inputs)
+                    group.addTask { [self] in
+                        do throws(InferenceError) {
+                            return (step, .success(try await inferNow(model: step.model, version: nil, request: stepRequest)))
+                        } catch {
+                            return (step, .failure(error))
+                        }
+                    }
+                }
+                var out: [(EnsemblePlan.Step, Result<InferResponse, InferenceError>)] = []
+                for await r in group { out.append(r) }
+                return out
+            }
+            for (step, result) in results.sorted(by: { $0.0.index < $1.0.index }) {
+                switch result {
+                case let .failure(e): throw e.prefixed("ensemble '\(plan.name)' step \(step.index + 1) (model '\(step.model)'): ")
+                case let .success(r):
+                    for (k, t) in step.outputMap {
+                        guard let o = r.outputs.first(where: { $0.name == k }) else {
+                            throw .internal("ensemble '\(plan.name)' step \(step.index + 1): model '\(step.model)' returned no '\(k)'")
+                        }
+                        tensors[t] = InferInput(name: t, datatype: o.datatype, shape: o.shape, data: o.data)
+                    }
+                }
+            }
+        }
+        return plan.outputs.compactMap { m in tensors[m.name].map { InferOutput(name: m.name, datatype: $0.datatype, shape: $0.shape, data: $0.data) } }
+    }
+
+    /// Sends a sample of `request` to the shadow model off the response path and records how its outputs compare.
+    private func mirrorToShadow(_ shadow: ShadowMirror, request: InferRequest, live: [InferOutput], liveNanoseconds: UInt64) {
+        guard shadow.shouldMirror(limit: options.maxShadowsInFlight) else { return }
+        Task.detached { [self] in
+            let start = monotonicNanoseconds()
+            do throws(InferenceError) {
+                var plain = request
+                plain.outputs = nil
+                let answer = try await inferNow(model: shadow.config.model, version: nil, request: plain, mirror: false)
+                shadow.finish(live: live, shadow: answer.outputs, liveNanoseconds: liveNanoseconds, shadowNanoseconds: monotonicNanoseconds() - start)
+            } catch {
+                shadow.fail()
+            }
         }
     }
 
@@ -127,7 +245,7 @@ public final class InferenceServer: Sendable, Service {
 
     /// Requests waiting in model `name`'s queue now (Triton's `nv_inference_pending_request_count`).
     public func pendingRequests(model name: String) throws(InferenceError) -> Int {
-        try host(name, version: nil).batcher.queueDepth
+        try host(name, version: nil).batcher?.queueDepth ?? 0
     }
 
     // MARK: statistics
@@ -137,6 +255,29 @@ public final class InferenceServer: Sendable, Service {
         if let name { return StatisticsResponse(modelStats: [try host(name, version: version).statistics.snapshot()]) }
         let hosts = slots.withLock { s in s.values.compactMap { if case let .ready(h) = $0 { return h } else { return nil } } }
         return StatisticsResponse(modelStats: hosts.map { $0.statistics.snapshot() }.sorted { $0.name < $1.name })
+    }
+
+    /// Agreement of every model that has a shadow (see ``ShadowStatistics``).
+    public func shadowStatistics(model name: String? = nil) throws(InferenceError) -> [ShadowStatistics] {
+        if let name {
+            guard let shadow = try host(name, version: nil).shadow else { throw .notFound("model '\(name)' has no shadow") }
+            return [shadow.snapshot()]
+        }
+        return readyHosts().compactMap { $0.shadow?.snapshot() }.sorted { $0.model < $1.model }
+    }
+
+    /// One consistent read of everything a metrics exporter shows (statistics, queues, shadows, canary splits).
+    public func metricsSnapshot() -> ServingMetricsSnapshot {
+        let hosts = readyHosts().sorted { $0.served.name < $1.served.name }
+        return ServingMetricsSnapshot(
+            models: hosts.map { $0.statistics.snapshot() },
+            pendingRequests: Dictionary(uniqueKeysWithValues: hosts.map { ($0.served.name, $0.batcher?.queueDepth ?? 0) }),
+            shadows: hosts.compactMap { $0.shadow?.snapshot() },
+            trafficSplits: hosts.compactMap { h in h.split.map { $0.snapshot(model: h.served.name) } })
+    }
+
+    private func readyHosts() -> [ModelHost] {
+        slots.withLock { s in s.values.compactMap { if case let .ready(h) = $0 { return h } else { return nil } } }
     }
 
     // MARK: repository
@@ -186,7 +327,7 @@ public final class InferenceServer: Sendable, Service {
             if repository.withLock({ r in r.entries.contains { $0.name == name } }) { return }
             throw .notFound("no model '\(name)' in the repository")
         }
-        await old.batcher.drain()
+        await old.batcher?.drain()
         slots.withLock { $0[name] = nil }
     }
 
@@ -216,54 +357,89 @@ public final class InferenceServer: Sendable, Service {
             return nil
         }
         do {
-            let host = try await ModelHost.load(entry, defaultThreads: options.threadsPerInstance)
+            let known = repository.withLock { r in Set(r.entries.map(\.name)) }
+            let host = try await ModelHost.load(
+                entry, defaultThreads: options.threadsPerInstance, known: known,
+                lookup: { [self] name in try? self.host(name, version: nil).served })
             slots.withLock { $0[entry.name] = .ready(host) }
             options.logger.info(
-                "loaded \(entry.name) v\(entry.version): \(host.served.platform), \(entry.config.instanceCount) instance(s) × \(host.threads) thread(s), max_batch_size \(entry.config.maxBatchSize)"
+                "loaded \(entry.name) v\(entry.version): \(host.served.platform), \(host.batcher == nil ? "routing" : "\(entry.config.instanceCount) instance(s) × \(host.threads) thread(s)"), max_batch_size \(entry.config.maxBatchSize)"
             )
         } catch {
             if previous == nil { slots.withLock { $0[entry.name] = .unavailable("\(error)") } }
             throw error
         }
-        if let previous { await previous.batcher.drain() }
+        if let previous { await previous.batcher?.drain() }
     }
 }
 
-/// A ready model: the served signature, its batcher and statistics.
+/// A ready model: the served signature, what runs it (a batcher, an ensemble plan or a canary split), its
+/// statistics and its shadow.
 final class ModelHost: Sendable {
     let served: ServedModel
-    let batcher: DynamicBatcher
+    let batcher: DynamicBatcher?
+    let ensemble: EnsemblePlan?
+    let split: TrafficSplit?
+    let shadow: ShadowMirror?
     let statistics: StatisticsRecorder
     let threads: Int
 
-    private init(served: ServedModel, batcher: DynamicBatcher, statistics: StatisticsRecorder, threads: Int) {
+    private init(
+        served: ServedModel, batcher: DynamicBatcher? = nil, ensemble: EnsemblePlan? = nil, split: TrafficSplit? = nil,
+        shadow: ShadowMirror?, statistics: StatisticsRecorder, threads: Int = 0
+    ) {
         self.served = served
         self.batcher = batcher
+        self.ensemble = ensemble
+        self.split = split
+        self.shadow = shadow
         self.statistics = statistics
         self.threads = threads
     }
 
     /// Loads (on a dedicated thread: reading and packing weights takes seconds of CPU), freezes, and starts the
-    /// batcher's instances, which warm up before this returns.
-    static func load(_ entry: ModelEntry, defaultThreads: Int?) async throws -> ModelHost {
-        let model: LoadedModel
-        switch entry.source {
-        case let .loaded(m): model = m
-        case let .path(p): model = try await onDedicatedThread { try ModelLoader.load(p) }
-        }
-        model.freeze()
+    /// batcher's instances, which warm up before this returns. Ensembles and splits check their targets through
+    /// `lookup` (loaded models' signatures); `known` is every model name of the repository.
+    static func load(
+        _ entry: ModelEntry, defaultThreads: Int?, known: Set<String>, lookup: (String) -> ServedModel?
+    ) async throws -> ModelHost {
         let config = entry.config
-        let threads = config.threads ?? defaultThreads ?? max(1, Executor.availableCores / config.instanceCount)
         let statistics = StatisticsRecorder(name: entry.name, version: entry.version)
+        var shadow: ShadowMirror? = nil
+        if let s = config.shadow {
+            guard known.contains(s.model), s.model != entry.name else {
+                throw InferenceError.invalidArgument("model '\(entry.name)': shadow.model '\(s.model)' is not another model of the repository")
+            }
+            shadow = ShadowMirror(model: entry.name, config: s)
+        }
+        if let weights = config.trafficSplit {
+            let split = try TrafficSplit(model: entry.name, weights: weights, lookup: lookup)
+            let first = split.signature
+            return ModelHost(
+                served: ServedModel(
+                    name: entry.name, version: entry.version, config: config, platform: "traffic_split", inputs: first.inputs,
+                    outputs: first.outputs, optionalInputs: first.optionalInputs),
+                split: split, shadow: shadow, statistics: statistics)
+        }
+        if config.platform == .ensemble {
+            let plan = try EnsemblePlan.build(name: entry.name, config: config, lookup: lookup)
+            return ModelHost(
+                served: ServedModel(
+                    name: entry.name, version: entry.version, config: config, platform: "ensemble", inputs: plan.inputs, outputs: plan.outputs),
+                ensemble: plan, shadow: shadow, statistics: statistics)
+        }
+        let (kernel, model) = try await KernelFactory.make(entry)
+        // Tokenizer, pooling and combiner steps compute on their instance thread alone: no worker pool for them.
+        let threads = model == nil ? 1 : config.threads ?? defaultThreads ?? max(1, Executor.availableCores / config.instanceCount)
         let batcher = DynamicBatcher(
-            model: model, policy: BatchingPolicy(config: config), instances: config.instanceCount, threads: threads, statistics: statistics)
+            kernel: kernel, policy: BatchingPolicy(config: config), instances: config.instanceCount, threads: threads, statistics: statistics)
         do { try await batcher.start() } catch {
             await batcher.drain()
             throw error
         }
         return ModelHost(
-            served: ServedModel(name: entry.name, version: entry.version, config: config, model: model), batcher: batcher,
-            statistics: statistics, threads: threads)
+            served: ServedModel(name: entry.name, version: entry.version, config: config, kernel: kernel, model: model), batcher: batcher,
+            shadow: shadow, statistics: statistics, threads: threads)
     }
 }
 
