@@ -114,10 +114,10 @@ def prune(model, kind, ratio, criterion, calib):
             sub = keras.Model(model.inputs, l.input)
             acts[l.name] = np.array(sub.predict(calib, verbose=0), dtype=np.float64)
     plan = {}
-    for g in groups(model, w):
-        if g[1] != kind:
-            continue
-        kept = keep(scores(g, w, criterion, acts), ratio)
+    # One-shot: every group is scored on the unpruned weights first, then all deletions are applied (as the Swift
+    # StructuredPruner does; scoring a later group after an earlier group's slicing would be the iterative variant).
+    chosen = [(g, keep(scores(g, w, criterion, acts), ratio)) for g in groups(model, w) if g[1] == kind]
+    for g, kept in chosen:
         plan[g[0]] = kept
         for p, axis, idx, _ in g[3]:
             w[p] = np.take(w[p], sorted(i for u in kept for i in idx[u]), axis=axis)
