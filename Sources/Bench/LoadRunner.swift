@@ -11,6 +11,9 @@ public struct RunSettings: Sendable {
     public var stability = StabilityRule()
     /// Upper bound on one level's windows: measuring stops after this many seconds even when unstable.
     public var maxDurationSeconds: Double = 30
+    /// A window also waits for this many completed requests (answers or failures) before it closes, so a slow or
+    /// loaded host yields as many samples as a fast one (perf_analyzer's count-windows idea). 0 = time only.
+    public var minWindowRequests: Int = 0
     /// Open loop: requests in flight at most; a full generator sends late, and the latency still counts from the
     /// intended time.
     public var maxOutstanding: Int = 1024
@@ -79,6 +82,9 @@ public struct LoadRunner: Sendable {
             var windowStart = started
             while true {
                 await Self.sleep(seconds: settings.windowSeconds)
+                while recorder.completed < settings.minWindowRequests && !Task.isCancelled {
+                    try? await Task.sleep(nanoseconds: 2_000_000)
+                }
                 let c = recorder.swap()
                 let end = monotonicNanoseconds()
                 let after = try? await target.statistics()

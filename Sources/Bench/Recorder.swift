@@ -29,6 +29,10 @@ public struct WindowCounts: Sendable {
 public final class Recorder: @unchecked Sendable {
     private let lock = NSLock()
     private var current = WindowCounts()
+    private var completedInWindow = 0
+
+    /// Requests recorded (answered or failed) since the last ``swap()``.
+    public var completed: Int { lock.withLock { completedInWindow } }
 
     public init() {}
 
@@ -38,6 +42,7 @@ public final class Recorder: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         current.statuses[outcome.status, default: 0] += 1
+        completedInWindow += 1
         if sentNs > intendedNs + 1_000_000 { current.lateSends += 1 }
         guard outcome.succeeded else {
             if current.firstError == nil { current.firstError = outcome.error ?? "status \(outcome.status)" }
@@ -57,6 +62,7 @@ public final class Recorder: @unchecked Sendable {
         defer { lock.unlock() }
         let w = current
         current = WindowCounts()
+        completedInWindow = 0
         return w
     }
 }
