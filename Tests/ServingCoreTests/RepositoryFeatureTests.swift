@@ -247,7 +247,7 @@ enum ExampleRepository {
 
     /// The server's request timeout answers a request stuck in the queue, and the batch it was in still runs.
     @Test func requestTimeoutAnswers() async throws {
-        var config = ModelConfig(maxBatchSize: 8, dynamicBatching: .init(preferredBatchSize: [8], maxQueueDelayMicroseconds: 2_000_000), threads: 1)
+        var config = ModelConfig(maxBatchSize: 8, dynamicBatching: .init(preferredBatchSize: [8], maxQueueDelayMicroseconds: 10_000_000), threads: 1)
         config.dynamicBatching?.defaultQueuePolicy.timeoutAction = .delay
         var options = InferenceServer.Options(threadsPerInstance: 1)
         options.requestTimeoutNanoseconds = 50_000_000
@@ -261,7 +261,9 @@ enum ExampleRepository {
             guard case .timedOut = e as? InferenceError else { return false }
             return true
         }
-        #expect(Date().timeIntervalSince(start) < 1.5)
+        // Answered by the 50 ms timeout, not by the batch leaving after its 10 s delay: the margin is wide because
+        // the whole suite shares the 2-core cooperative pool (1.97 s was seen under load against a 2 s delay).
+        #expect(Date().timeIntervalSince(start) < 5)
         await server.shutdown()
     }
 
