@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // Layers (see STYLE.md): imports only go downward.
-//   0  CKernels (C), COpenBLAS, CHDF5, CZstd, CZlibSystem; Console (progress reporting, no dependencies)
+//   0  CKernels (C), COpenBLAS, CHDF5, CZstd, CZlibSystem; Console (progress reporting, no dependencies); Charts (SVG
+//      charts, human units and HTML report pages for compare/run/bench reports, no dependencies)
 //   1  Tensors
 //   2  Tokenizers, Layers, Formats (Formats reads files into Layers' module trees)
 //   2½ Runtime (runs a loaded model on an Executor: input preparation, forward passes)
@@ -43,6 +44,7 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         // Progress bars and lines on stderr; below everything that reports progress.
         .target(name: "Console"),
+        .target(name: "Charts"),
         // Layer 1.
         .target(name: "Tensors", dependencies: ["CKernels", "COpenBLAS"]),
         // Layer 2.
@@ -63,7 +65,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "Compression", "Console", "Evaluation", "Training", "Runtime", "Formats", "Layers", "Tensors", "Tokenizers",
+                "Charts", "Compression", "Console", "Evaluation", "Training", "Runtime", "Formats", "Layers", "Tensors", "Tokenizers",
                 .product(name: "Yams", package: "Yams"),
             ]),
         // Layer 5: serving. The core knows the protocol, the repository and the batcher; transports adapt it.
@@ -111,6 +113,7 @@ let package = Package(
 
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console"]),
+        .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "CKernels"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors"]),

@@ -1,3 +1,4 @@
+import Charts
 import Evaluation
 import Formats
 import Foundation
@@ -77,37 +78,74 @@ public struct Comparison: Codable, Sendable {
         return s
     }
 
-    /// A standalone HTML page: the table plus one bar chart per metric (inline SVG, no scripts).
+    /// A standalone HTML page: the table in human units, then size, latency and throughput as before/after bar
+    /// charts (inline SVG; colours tell before from after, never good from bad, since "fewer parameters" is neither).
     public func html() -> String {
-        func esc(_ s: String) -> String { s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;") }
-        var s = "<!doctype html><html><head><meta charset=\"utf-8\"><title>compress compare</title><style>"
-        s +=
-            "body{font-family:sans-serif;max-width:960px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-        s += "td:first-child,th:first-child{text-align:left}.chart{display:inline-block;margin:8px;vertical-align:top}</style></head><body>"
-        s += "<h1>compress compare</h1><p>before: <code>\(esc(before.model))</code><br>after: <code>\(esc(after.model))</code></p>"
-        s += "<table><tr><th>metric</th><th>before</th><th>after</th><th>after ÷ before</th></tr>"
-        for r in rows {
-            s +=
-                "<tr><td>\(r.metric)</td><td>\(Self.format(r.before))</td><td>\(Self.format(r.after))</td><td>\(r.ratio.map { String(format: "×%.3f", $0) } ?? "–")</td></tr>"
+        var page = HTMLReport(title: "compress compare")
+        page.list(["before: \(before.model) (\(before.format))", "after: \(after.model) (\(after.format))",
+                   "data: \(Set(before.data + after.data).sorted().joined(separator: ", ")); threads \(before.threads) / \(after.threads)"])
+        if before.threads != after.threads { page.paragraph("Warning: measured with different thread counts; speed ratios mix both effects.") }
+        if Set(before.data) != Set(after.data) { page.paragraph("Warning: measured on different data.") }
+        page.table(
+            header: ["metric", "before", "after", "after ÷ before", ""],
+            rows: rows.map { r in
+                let verdict: String
+                if let a = r.before, let b = r.after, r.metric != "parameters", a != b {
+                    verdict = (r.higherIsBetter ? b > a : b < a) ? "better" : "worse"
+                } else {
+                    verdict = ""
+                }
+                return [Self.label(r.metric), Self.human(r.metric, r.before), Self.human(r.metric, r.after), r.ratio.map(Units.ratio) ?? "–", verdict]
+            })
+        func chart(_ title: String, _ metrics: [String], _ axis: Axis) -> String? {
+            let chosen = rows.filter { metrics.contains($0.metric) && ($0.before != nil || $0.after != nil) }
+            guard !chosen.isEmpty else { return nil }
+            return BarChart(
+                title: title, value: axis, categories: chosen.map { Self.label($0.metric) },
+                groups: [.init("before", values: chosen.map(\.before)), .init("after", values: chosen.map(\.after))]
+            ).html()
         }
-        s += "</table><h2>Charts</h2>"
-        for r in rows {
-            guard let a = r.before, let b = r.after, max(a, b) > 0 else { continue }
-            let top = max(a, b), w = 220.0, h = 120.0
-            let ha = a / top * (h - 40), hb = b / top * (h - 40)
-            let better = r.higherIsBetter ? b >= a : b <= a
-            s += "<div class=\"chart\"><svg width=\"\(Int(w))\" height=\"\(Int(h) + 20)\" role=\"img\" aria-label=\"\(r.metric)\">"
-            s += "<text x=\"0\" y=\"12\" font-size=\"12\">\(r.metric)</text>"
-            s +=
-                "<rect x=\"30\" y=\"\(h - ha)\" width=\"60\" height=\"\(ha)\" fill=\"#999\"/><text x=\"30\" y=\"\(h + 14)\" font-size=\"11\">before</text>"
-            s +=
-                "<rect x=\"120\" y=\"\(h - hb)\" width=\"60\" height=\"\(hb)\" fill=\"\(better ? "#3a7" : "#c44")\"/><text x=\"120\" y=\"\(h + 14)\" font-size=\"11\">after</text>"
-            // Values above the bars: near-equal pairs are unreadable from heights alone.
-            s += "<text x=\"30\" y=\"\(h - ha - 3)\" font-size=\"10\">\(Self.format(a))</text>"
-            s += "<text x=\"120\" y=\"\(h - hb - 3)\" font-size=\"10\">\(Self.format(b))</text>"
-            s += "</svg></div>"
+        let throughputs = rows.map(\.metric).filter { $0.hasPrefix("throughput_b") }
+        page.heading("Charts")
+        page.chartRow(
+            [
+                chart("Size on disk", ["weights_bytes", "weights_zstd_bytes", "file_bytes"], Axis("bytes", format: Units.bytes)),
+                chart("Peak memory", ["peak_rss_bytes"], Axis("bytes", format: Units.bytes)),
+                chart("Latency at batch 1 (lower is better)", ["latency_p50_ms", "latency_p99_ms"], Axis("latency", format: { Units.duration(milliseconds: $0) })),
+                chart("Throughput (higher is better)", throughputs, Axis("items per second", format: Units.rate)),
+            ].compactMap { $0 })
+        return page.render()
+    }
+
+    /// A readable name for a metric key.
+    static func label(_ metric: String) -> String {
+        switch metric {
+        case "weights_bytes": return "weights (safetensors)"
+        case "weights_zstd_bytes": return "weights, zstd"
+        case "file_bytes": return "model files"
+        case "peak_rss_bytes": return "peak memory (RSS)"
+        case "parameters": return "parameters"
+        case "accuracy": return "accuracy"
+        case "cosine_mean": return "cosine to reference, mean"
+        case "cosine_min": return "cosine to reference, min"
+        case "latency_p50_ms": return "latency p50, batch 1"
+        case "latency_p99_ms": return "latency p99, batch 1"
+        default:
+            if metric.hasPrefix("throughput_b"), let b = Int(metric.dropFirst("throughput_b".count).prefix { $0.isNumber }) {
+                return "throughput, batch \(b)"
+            }
+            return metric
         }
-        return s + "</body></html>\n"
+    }
+
+    /// A metric's value in its unit (MB, ms, /s, a count or a fraction).
+    static func human(_ metric: String, _ v: Double?) -> String {
+        guard let v else { return "–" }
+        if metric.hasSuffix("_bytes") { return Units.bytes(v) }
+        if metric.hasSuffix("_ms") { return Units.duration(milliseconds: v) }
+        if metric.hasSuffix("_per_s") { return Units.rate(v) }
+        if metric == "parameters" { return Units.number(v) }
+        return String(format: "%.4f", v)
     }
 
     /// Pretty JSON with the two reports and the rows.

@@ -116,7 +116,10 @@ struct RunTests {
         let rate = try #require(c.rows.first { $0.metric == "throughput_b1_per_s" })
         #expect(abs(rate.ratio! - 2.5) < 1e-12)
         #expect(c.markdown().contains("×2.500"))
-        #expect(c.html().contains("<svg") && c.html().contains("throughput_b1_per_s"))
+        let html = c.html()
+        #expect(html.contains("<svg") && html.contains("throughput, batch 1") && html.contains("250/s"))
+        // Human units, and before/after told apart by colour, never parameters coloured as good or bad.
+        #expect(html.contains("800 B") && !html.contains("#c44") && !html.contains("#3a7"))
         let json = try JSONSerialization.jsonObject(with: try c.json()) as! [String: Any]
         #expect((json["rows"] as! [Any]).count == c.rows.count)
     }
