@@ -10,7 +10,8 @@ FASHION_PKGS := dataset-fashion-mnist
 BIN         := .build/release/compress
 
 .PHONY: deps models build release test tsan demo datasets sentence-data sentences fashion-data fixtures bench \
-	bench-training format clean fuzz probe interrupt deploy-venv deploy-check deploy-schemas distill fuzz-rest
+	bench-training format clean fuzz probe interrupt deploy-venv deploy-check deploy-schemas distill fuzz-rest \
+	chromium report-check bench-optimized
 
 ## System libraries (OpenBLAS, HDF5, zstd, zlib, hiredis, SQLite for GRDB) and redis-server (the queue tests start their own on a random
 ## loopback port) via apt-get; skipped when already installed.
@@ -67,10 +68,28 @@ test: deps models fashion-data deploy-check
 	$(SWIFT) test --skip-build
 	COMPRESS_ISA=avx2 $(SWIFT) test --skip-build --filter "$(REFERENCE_SUITES)"
 	COMPRESS_ISA=scalar $(SWIFT) test --skip-build --filter "$(REFERENCE_SUITES)"
+	$(MAKE) report-check
 	$(MAKE) tsan
 	@# kill -9 tests on the debug binary already built above: a release build of the server stack would add minutes to
 	@# CI, and atomic writes do not depend on the optimiser (the slower run also gives the kills more to interrupt).
 	bash Tests/Reliability/interrupt_run.sh .build/debug/compress
+
+## Headless Chromium (Debian's package) for report-check; installed only when missing.
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		echo "== apt-get install chromium"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+
+## The report pages in a real browser: `compress compare` and `compress report` render the committed measurements of
+## Tests/Fixtures/report (tools/make_report_fixture.sh), and headless Chromium must lay out every chart.
+report-check: chromium
+	rm -rf .build/report-check && mkdir -p .build/report-check
+	.build/debug/compress compare Tests/Fixtures/report/digits-cnn.metrics.json Tests/Fixtures/report/digits-cnn-int8.metrics.json \
+		--output .build/report-check/compare.html
+	.build/debug/compress report Tests/Fixtures/report/manifest.json --output .build/report-check/bench --quiet
+	$(PYTHON) tools/check_report_html.py .build/report-check/compare.html:bar \
+		.build/report-check/bench/report.html:scatter,bar,line,stacked-bar
 
 ## deploy/ checked offline (no cluster, no Docker): kustomize overlays rendered and compared with kubectl's
 ## goldens, every object against the committed Kubernetes/KEDA schemas, cross-object checks, hadolint; and the
@@ -153,6 +172,12 @@ bench-training: deps
 distill: release models sentences fashion-data
 	$(BIN) run recipes/fashion-cnn-distill.yaml
 	$(BIN) run recipes/minilm-distill-l3.yaml
+
+## Every variant (fp32, int8, int4, pruned, distilled, optimized; the Fashion CNN's) built, served and benched over
+## each protocol, then artifacts/bench-optimized/{report.md,report.html,results.json}. Runs are reused while newer
+## than their recipes (FORCE=1 rebuilds). Run with nothing else busy.
+bench-optimized: release models sentences fashion-data
+	bash tools/bench_optimized.sh
 
 ## Regenerate datasets and Keras fixtures with the real tools (keras + jax, scikit-learn, tokenizers).
 datasets: sentence-data fashion-data

@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "Bench",
             dependencies: [
-                "ServingCore", "Console", "Evaluation", "Runtime", "Formats", "Tensors",
+                "ServingCore", "Pipeline", "Charts", "Console", "Evaluation", "Runtime", "Formats", "Tensors",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -142,7 +142,7 @@ let package = Package(
         .testTarget(
             name: "BenchTests",
             dependencies: [
-                "Bench", "ServingCore", "ServingREST", "Runtime", "Formats", "Layers", "Tensors",
+                "Bench", "ServingCore", "ServingREST", "Evaluation", "Runtime", "Formats", "Layers", "Tensors",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
