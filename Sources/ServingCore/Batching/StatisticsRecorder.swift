@@ -1,11 +1,21 @@
+import CoreMetrics
 import Foundation
 
 /// One model version's statistics, updated by its batcher (queue, compute, executions) and by the server
 /// (success and failure of whole requests).
+///
+/// The single place every figure is recorded: each call updates both the snapshot the statistics extension returns
+/// (`GET v2/models/m/stats`, gRPC ModelStatistics) and the swift-metrics handles named in ``ServingMetricNames``
+/// (Prometheus on port 8002), so the two never disagree.
 public final class StatisticsRecorder: Sendable {
     private let state: Locked<ModelStatistics>
+    private let metrics: RecorderMetrics
 
-    public init(name: String, version: String) { state = Locked(ModelStatistics(name: name, version: version)) }
+    /// `metrics`: where the counters and histograms go (the no-op factory keeps only the snapshot).
+    public init(name: String, version: String, metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
+        state = Locked(ModelStatistics(name: name, version: version))
+        self.metrics = RecorderMetrics(model: name, version: version, factory: metrics)
+    }
 
     /// A copy of the current figures.
     public func snapshot() -> ModelStatistics { state.withLock { $0 } }
@@ -16,16 +26,23 @@ public final class StatisticsRecorder: Sendable {
             $0.inferenceStats.success.add(nanoseconds)
             $0.lastInference = nowMs
         }
+        metrics.success.increment()
+        metrics.requestDuration.increment(by: nanoseconds / 1000)
+        metrics.latency.recordNanoseconds(nanoseconds)
     }
 
-    func recordFailure(nanoseconds: UInt64) { state.withLock { $0.inferenceStats.fail.add(nanoseconds) } }
+    func recordFailure(nanoseconds: UInt64) {
+        state.withLock { $0.inferenceStats.fail.add(nanoseconds) }
+        metrics.failure.increment()
+        metrics.requestDuration.increment(by: nanoseconds / 1000)
+    }
 
     /// One execution of `items` items for requests that waited `queueNanoseconds` each.
     func recordExecution(items: Int, queueNanoseconds: [UInt64], input: UInt64, infer: UInt64, output: UInt64) {
+        let n = UInt64(queueNanoseconds.count)
         state.withLock { s in
             s.executionCount += 1
             s.inferenceCount += UInt64(items)
-            let n = UInt64(queueNanoseconds.count)
             for q in queueNanoseconds { s.inferenceStats.queue.add(q) }
             // Every request of the batch is charged the batch's compute time, as Triton does.
             s.inferenceStats.computeInput.add(input * n, count: n)
@@ -43,5 +60,36 @@ public final class StatisticsRecorder: Sendable {
             s.batchStats[i].computeInfer.add(infer)
             s.batchStats[i].computeOutput.add(output)
         }
+        metrics.executions.increment()
+        metrics.inferences.increment(by: items)
+        metrics.queueDuration.increment(by: queueNanoseconds.reduce(0, +) / 1000)
+        metrics.computeInput.increment(by: input * n / 1000)
+        metrics.computeInfer.increment(by: infer * n / 1000)
+        metrics.computeOutput.increment(by: output * n / 1000)
+        metrics.batchSize.record(items)
+    }
+}
+
+/// The swift-metrics handles of one model version, made once (a handle costs a factory lookup).
+private struct RecorderMetrics: Sendable {
+    let success, failure, inferences, executions: Counter
+    let requestDuration, queueDuration, computeInput, computeInfer, computeOutput: Counter
+    let latency: CoreMetrics.Timer
+    let batchSize: Recorder
+
+    init(model: String, version: String, factory: any MetricsFactory) {
+        let labels = [("model", model), ("version", version)]
+        func counter(_ name: String) -> Counter { Counter(label: name, dimensions: labels, factory: factory) }
+        success = counter(ServingMetricNames.requestSuccess)
+        failure = counter(ServingMetricNames.requestFailure)
+        inferences = counter(ServingMetricNames.inferenceCount)
+        executions = counter(ServingMetricNames.executionCount)
+        requestDuration = counter(ServingMetricNames.requestDuration)
+        queueDuration = counter(ServingMetricNames.queueDuration)
+        computeInput = counter(ServingMetricNames.computeInputDuration)
+        computeInfer = counter(ServingMetricNames.computeInferDuration)
+        computeOutput = counter(ServingMetricNames.computeOutputDuration)
+        latency = CoreMetrics.Timer(label: ServingMetricNames.requestLatency, dimensions: labels, factory: factory)
+        batchSize = Recorder(label: ServingMetricNames.batchSize, dimensions: labels, aggregate: true, factory: factory)
     }
 }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Formats
 import Foundation
 import Logging
@@ -29,6 +30,8 @@ public final class InferenceServer: Sendable, Service {
         /// Shadow mirrors in flight per model beyond which sampled requests are skipped (counted), so a slow
         /// original model never builds an unbounded backlog behind live traffic.
         public var maxShadowsInFlight = 4
+        /// Where each model's statistics also go as metrics (``ServingMetricNames``); no-op by default.
+        public var metrics: any MetricsFactory = NOOPMetricsHandler.instance
 
         public init(threadsPerInstance: Int? = nil) { self.threadsPerInstance = threadsPerInstance }
     }
@@ -359,7 +362,7 @@ public final class InferenceServer: Sendable, Service {
         do {
             let known = repository.withLock { r in Set(r.entries.map(\.name)) }
             let host = try await ModelHost.load(
-                entry, defaultThreads: options.threadsPerInstance, known: known,
+                entry, defaultThreads: options.threadsPerInstance, known: known, metrics: options.metrics,
                 lookup: { [self] name in try? self.host(name, version: nil).served })
             slots.withLock { $0[entry.name] = .ready(host) }
             options.logger.info(
@@ -401,10 +404,11 @@ final class ModelHost: Sendable {
     /// batcher's instances, which warm up before this returns. Ensembles and splits check their targets through
     /// `lookup` (loaded models' signatures); `known` is every model name of the repository.
     static func load(
-        _ entry: ModelEntry, defaultThreads: Int?, known: Set<String>, lookup: (String) -> ServedModel?
+        _ entry: ModelEntry, defaultThreads: Int?, known: Set<String>, metrics: any MetricsFactory,
+        lookup: (String) -> ServedModel?
     ) async throws -> ModelHost {
         let config = entry.config
-        let statistics = StatisticsRecorder(name: entry.name, version: entry.version)
+        let statistics = StatisticsRecorder(name: entry.name, version: entry.version, metrics: metrics)
         var shadow: ShadowMirror? = nil
         if let s = config.shadow {
             guard known.contains(s.model), s.model != entry.name else {

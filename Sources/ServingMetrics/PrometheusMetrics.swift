@@ -1,0 +1,80 @@
+import CoreMetrics
+import Foundation
+import Prometheus
+import ServingCore
+
+/// The Prometheus side of the core's statistics: a registry the models' ``StatisticsRecorder``s report into (through
+/// ``factory``, handed to ``InferenceServer/Options/metrics``), plus the gauges read when scraped (queue depth,
+/// process CPU and memory). Triton's names and `model`/`version` labels (``ServingMetricNames``).
+///
+/// ```swift
+/// let metrics = PrometheusMetrics()
+/// var options = InferenceServer.Options(); options.metrics = metrics.factory
+/// let server = InferenceServer(repository: repository, options: options)
+/// let text = metrics.scrape(server)   // Prometheus text exposition format
+/// ```
+public final class PrometheusMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    /// The swift-metrics factory writing into ``registry``, with buckets suited to inference latencies.
+    public let factory: PrometheusMetricsFactory
+
+    private let cpuSeconds: Gauge
+    private let residentBytes: Gauge
+
+    /// Latency buckets: 100 µs to 10 s, so both the digits CNN (≈0.3 ms) and MiniLM batches (tens of ms) resolve.
+    static let latencyBuckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500), .milliseconds(5),
+        .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .microseconds(2_500_000), .seconds(10),
+    ]
+    /// Batch-size buckets: powers of two up to the largest max_batch_size worth batching.
+    static let batchSizeBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+
+    static let pending = MetricNameDescriptor(
+        metricName: ServingMetricNames.pendingRequestCount, helpText: "Requests waiting in the model's queue.")
+
+    public init() {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets[ServingMetricNames.requestLatency] = Self.latencyBuckets
+        factory.valueHistogramBuckets[ServingMetricNames.batchSize] = Self.batchSizeBuckets
+        self.registry = registry
+        self.factory = factory
+        cpuSeconds = registry.makeGauge(
+            descriptor: MetricNameDescriptor(metricName: "process_cpu_seconds_total", helpText: "User and system CPU time of the server process."))
+        residentBytes = registry.makeGauge(
+            descriptor: MetricNameDescriptor(metricName: "process_resident_memory_bytes", helpText: "Resident memory of the server process."))
+    }
+
+    /// Updates the gauges read at scrape time and returns the text exposition of every metric.
+    public func scrape(_ server: InferenceServer) -> [UInt8] {
+        if let models = try? server.statistics().modelStats {
+            for m in models {
+                let depth = (try? server.pendingRequests(model: m.name)) ?? 0
+                registry.makeGauge(descriptor: Self.pending, labels: [("model", m.name), ("version", m.version)]).set(Int64(depth))
+            }
+        }
+        let usage = ProcessUsage.read()
+        cpuSeconds.set(usage.cpuSeconds)
+        residentBytes.set(usage.residentBytes)
+        return registry.emitToBuffer()
+    }
+}
+
+/// CPU time and resident memory of this process: `CLOCK_PROCESS_CPUTIME_ID` and `/proc/self/statm` (Linux; RSS is
+/// 0 where that file does not exist).
+struct ProcessUsage {
+    var cpuSeconds: Double
+    var residentBytes: Double
+
+    static func read() -> ProcessUsage {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        var rss = 0.0
+        if let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) {
+            let fields = statm.split(separator: " ")
+            if fields.count > 1, let pages = Double(fields[1]) { rss = pages * Double(sysconf(Int32(_SC_PAGESIZE))) }
+        }
+        return ProcessUsage(cpuSeconds: Double(t.tv_sec) + Double(t.tv_nsec) / 1e9, residentBytes: rss)
+    }
+}

@@ -1,0 +1,94 @@
+import Formats
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Runtime
+import ServingCore
+import ServingMetrics
+import Tensors
+import Testing
+
+/// `GET /metrics` in Prometheus text format: Triton's names and labels, moving with requests, equal to the
+/// statistics extension's figures (both come from the same recorder).
+@Suite struct MetricsScrapeTests {
+    static let cnn: LoadedModel = {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let m = try! ModelLoader.load(repo.appendingPathComponent("Tests/Fixtures/keras/digits_cnn.keras").path)
+        m.freeze()
+        return m
+    }()
+
+    static func request(_ n: Int) -> InferRequest {
+        guard case let .sequential(s) = cnn.kind else { fatalError("sequential") }
+        let shape = [n] + s.inputShape
+        let values = (0..<shape.reduce(1, *)).map { Float($0 % 255) / 255 }
+        return InferRequest(inputs: [InferInput(name: "x", datatype: .fp32, shape: shape, data: .fp32(values))])
+    }
+
+    @Test func countersMoveAndMatchStatistics() async throws {
+        let metrics = PrometheusMetrics()
+        var options = InferenceServer.Options(threadsPerInstance: 1)
+        options.metrics = metrics.factory
+        let server = InferenceServer(
+            repository: ModelRepository(entries: [ModelEntry(name: "cnn", config: ModelConfig(maxBatchSize: 8), source: .loaded(Self.cnn))]),
+            options: options)
+        try await server.loadAll()
+        let app = Application(router: MetricsServer.router(server: server, metrics: metrics))
+        let labels = #"{model="cnn",version="1"}"#
+        try await app.test(.router) { client in
+            let before = try await scrape(client)
+            #expect(before["nv_inference_request_success" + labels] == 0)
+            #expect(before["nv_inference_pending_request_count" + labels] == 0)
+            #expect((before["process_resident_memory_bytes"] ?? 0) > 1_000_000)
+            #expect((before["process_cpu_seconds_total"] ?? 0) > 0)
+
+            _ = try await server.infer(model: "cnn", request: Self.request(3))
+            _ = try await server.infer(model: "cnn", request: Self.request(1))
+            var bad = Self.request(1)
+            bad.inputs[0].name = "y"
+            await #expect(throws: InferenceError.self) { _ = try await server.infer(model: "cnn", request: bad) }
+
+            let after = try await scrape(client)
+            let stats = try #require(try server.statistics(model: "cnn").modelStats.first)
+            #expect(after["nv_inference_request_success" + labels] == 2)
+            #expect(after["nv_inference_request_failure" + labels] == 1)
+            #expect(after["nv_inference_count" + labels] == 4)
+            #expect(after["nv_inference_exec_count" + labels] == 2)
+            #expect(after["nv_inference_count" + labels] == Double(stats.inferenceCount))
+            // µs counters are the statistics' ns / 1000, truncated once per increment.
+            let inferUs = try #require(after["nv_inference_compute_infer_duration_us" + labels])
+            #expect(inferUs > 0)
+            #expect(abs(inferUs - Double(stats.inferenceStats.computeInfer.ns / 1000)) <= 2)
+            let requestUs = try #require(after["nv_inference_request_duration_us" + labels])
+            let statsUs = Double((stats.inferenceStats.success.ns + stats.inferenceStats.fail.ns) / 1000)
+            #expect(abs(requestUs - statsUs) <= 3)
+            #expect(after["nv_inference_queue_duration_us" + labels] != nil)
+            #expect(after["nv_inference_compute_input_duration_us" + labels] != nil)
+            #expect(after["nv_inference_compute_output_duration_us" + labels] != nil)
+            // Histograms: two successful requests' latencies, executions of 3 and 1 items.
+            #expect(after["compress_inference_request_latency_seconds_count" + labels] == 2)
+            #expect(after["compress_inference_batch_size_count" + labels] == 2)
+            #expect(after["compress_inference_batch_size_sum" + labels] == 4)
+            #expect(after[#"compress_inference_batch_size_bucket{model="cnn",version="1",le="2.0"}"#] == 1)
+        }
+        await server.shutdown()
+    }
+}
+
+/// Scrapes `/metrics` and parses the text exposition format into `name{labels}` → value (label order as written).
+func scrape(_ client: some TestClientProtocol) async throws -> [String: Double] {
+    try await client.execute(uri: "/metrics", method: .get) { response in
+        #expect(response.status == .ok)
+        #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
+        var out: [String: Double] = [:]
+        for line in String(decoding: response.body.readableBytesView, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {
+                Issue.record("unparsable exposition line: \(line)")
+                continue
+            }
+            out[String(line[..<space])] = value
+        }
+        return out
+    }
+}
