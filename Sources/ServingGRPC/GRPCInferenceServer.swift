@@ -1,0 +1,62 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import ServiceLifecycle
+import ServingCore
+
+/// The gRPC server (HTTP/2 over TCP, plaintext) for an ``InferenceServer``, as a swift-service-lifecycle `Service`:
+/// graceful shutdown stops accepting RPCs and returns once in-flight ones have been answered.
+///
+/// ```swift
+/// let grpc = GRPCInferenceServer(server: server, host: "127.0.0.1", port: 8001, logger: logger)
+/// let group = ServiceGroup(services: [server, grpc], gracefulShutdownSignals: [.sigterm], logger: logger)
+/// try await group.run()
+/// ```
+public final class GRPCInferenceServer: Service, Sendable {
+    private let grpc: GRPCServer<HTTP2ServerTransport.Posix>
+    private let transport: HTTP2ServerTransport.Posix
+    private let onRunning: @Sendable (Int) async -> Void
+
+    /// - Parameters:
+    ///   - host, port: where to listen (loopback by default; port 0 picks a free one, given to `onRunning`).
+    ///   - maxMessageBytes: largest request message (Triton accepts up to 2 GiB; the REST body limit's default here).
+    ///   - accessLog: log one line per RPC to `logger` (request ids are echoed either way).
+    public init(
+        server: InferenceServer, host: String = "127.0.0.1", port: Int = 8001, maxMessageBytes: Int = 64 << 20, accessLog: Bool = false,
+        logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) {
+        var config = HTTP2ServerTransport.Posix.Config.defaults
+        config.rpc.maxRequestPayloadSize = maxMessageBytes
+        transport = HTTP2ServerTransport.Posix(address: .ipv4(host: host, port: port), transportSecurity: .plaintext, config: config)
+        grpc = GRPCServer(
+            transport: transport, services: [InferenceService(server: server)],
+            interceptors: [AccessLogInterceptor(logger: accessLog ? logger : nil)])
+        self.onRunning = onRunning
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.grpc.serve() }
+                if let address = try? await transport.listeningAddress, let ip = address.ipv4 {
+                    await onRunning(ip.port)
+                }
+                try await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            self.grpc.beginGracefulShutdown()
+        }
+    }
+
+    /// The bound port once listening (waits for the bind).
+    public var port: Int {
+        get async throws {
+            let address = try await transport.listeningAddress
+            guard let ip = address.ipv4 else { throw RPCError(code: .internalError, message: "not listening on IPv4") }
+            return ip.port
+        }
+    }
+
+    /// Stops accepting RPCs; `run()` returns once in-flight ones finish.
+    public func beginGracefulShutdown() { grpc.beginGracefulShutdown() }
+}
