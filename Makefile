@@ -11,7 +11,8 @@ BIN         := .build/release/compress
 
 .PHONY: deps models build release test tsan demo datasets sentence-data sentences fashion-data fixtures bench \
 	bench-training format clean fuzz probe interrupt deploy-venv deploy-check deploy-schemas distill fuzz-rest \
-	chromium report-check bench-optimized
+	chromium report-check bench-optimized serve-conformance \
+	serve-overhead
 
 ## System libraries (OpenBLAS, HDF5, zstd, zlib, hiredis, SQLite for GRDB) and redis-server (the queue tests start their own on a random
 ## loopback port) via apt-get; skipped when already installed.
@@ -178,6 +179,19 @@ distill: release models sentences fashion-data
 ## than their recipes (FORCE=1 rebuilds). Run with nothing else busy.
 bench-optimized: release models sentences fashion-data
 	bash tools/bench_optimized.sh
+
+## The official Triton clients (tritonclient.http + .grpc) and a Prometheus scrape against `compress serve`, and the
+## gRPC proto's wire compatibility with tritonclient's (../shared/peers/serving sets up the venv; protoc from apt).
+serve-conformance: release models
+	bash ../shared/peers/serving/setup.sh >/dev/null
+	@command -v protoc >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler)
+	$${SERVING_PEERS_VENV:-/opt/serving-peers-venv}/bin/python tools/check_grpc_proto.py
+	$${SERVING_PEERS_VENV:-/opt/serving-peers-venv}/bin/python tools/serve_conformance.py --compress $(BIN)
+
+## Serving overhead at concurrency 1 (perf_analyzer over HTTP and gRPC): figures for BENCHMARKS.md "Serving".
+serve-overhead: release models
+	bash ../shared/peers/serving/setup.sh >/dev/null
+	$${SERVING_PEERS_VENV:-/opt/serving-peers-venv}/bin/python tools/serve_overhead.py --compress $(BIN) --rounds 3
 
 ## Regenerate datasets and Keras fixtures with the real tools (keras + jax, scikit-learn, tokenizers).
 datasets: sentence-data fashion-data

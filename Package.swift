@@ -8,9 +8,9 @@
 //   3  Training (training forwards + backwards, losses, optimizers), Evaluation, Compression (siblings: none imports
 //      another; Pipeline combines them)
 //   4  Pipeline
-//   5  ServingCore (KServe v2 protocol types, model repository, dynamic batcher; no HTTP), ServingREST (Hummingbird
-//      adapter over ServingCore; gRPC joins it as a sibling adapter), ServingQueue (durable job queue for async
-//      inference: SQLite via GRDB, Redis Streams via hiredis; knows nothing of models)
+//   5  ServingCore (KServe v2 protocol types, model repository, dynamic batcher, statistics; no HTTP), its sibling
+//      adapters ServingREST (Hummingbird), ServingGRPC (grpc-swift 2) and ServingMetrics (Prometheus), ServingQueue
+//      (durable job queue for async inference: SQLite via GRDB, Redis Streams via hiredis; knows nothing of models)
 //   6  CompressCLI (the `compress` executable: commands only)
 import PackageDescription
 
@@ -32,6 +32,12 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Layer 0: C.
@@ -75,6 +81,7 @@ let package = Package(
                 "Runtime", "Formats", "Layers", "Tensors", "Tokenizers",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .target(
@@ -100,11 +107,36 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
+        // gRPC adapter (grpc-swift 2): Generated/ holds the code protoc made from Protos/inference (committed;
+        // tools/generate_grpc.sh regenerates it, so no build runs the protobuf plugins).
+        .target(
+            name: "ServingGRPC",
+            dependencies: [
+                "ServingCore",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        // Prometheus metrics on their own port (Triton's 8002), from the core's statistics recorder.
+        .target(
+            name: "ServingMetrics",
+            dependencies: [
+                "ServingCore",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // Layer 6.
         .executableTarget(
             name: "CompressCLI",
             dependencies: [
-                "ServingCore", "ServingREST", "Bench",
+                "ServingCore", "ServingREST", "ServingGRPC", "ServingMetrics", "Bench",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 "Pipeline", "Compression", "Console", "Evaluation", "Runtime", "Formats", "Layers", "Tensors", "Tokenizers",
@@ -148,6 +180,26 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+        .testTarget(
+            name: "ServingGRPCTests",
+            dependencies: [
+                "ServingGRPC", "ServingCore", "Runtime", "Formats", "Tensors",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
+        .testTarget(
+            name: "ServingMetricsTests",
+            dependencies: [
+                "ServingMetrics", "ServingCore", "Runtime", "Formats", "Tensors",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]),
     ],
     swiftLanguageModes: [.v6]

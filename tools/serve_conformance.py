@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Runs the official Triton HTTP client (tritonclient.http) against `compress serve`.
+"""Runs the official Triton clients (tritonclient.http and tritonclient.grpc) against `compress serve`.
 
 Starts `compress serve` on 127.0.0.1 with the digits CNN and MiniLM, checks health, metadata, model config,
 JSON and binary tensors (inputs and outputs), BYTES text, INT64 token ids, statistics, the repository extension and
-error statuses, then stops the server with SIGTERM and checks it exits 0. Then serves
-Tests/Fixtures/serving-repository with a bearer token and checks auth (401 without it, health open), the `minilm-text`
-ensemble (tokenizer → encoder → pooling, equal to the whole model's embeddings), the digits CNN + MLP ensemble
-(the mean of both), the token-only MiniLM signature, per-step statistics and the canary split. Prints one line per
-check and `N passed, M failed`. Needs the serving peers' venv (../shared/peers/serving/setup.sh):
+error statuses over HTTP; then over gRPC: metadata, config, raw and typed tensor contents, BYTES, statistics,
+streaming, the repository and status codes; then scrapes the Prometheus metrics, and stops the server with SIGTERM
+and checks it exits 0. Then serves Tests/Fixtures/serving-repository with a bearer token and checks auth (401 without
+it, health open), the `minilm-text` ensemble (tokenizer → encoder → pooling, equal to the whole model's embeddings),
+the digits CNN + MLP ensemble (the mean of both), the token-only MiniLM signature, per-step statistics and the canary
+split. Prints one line per check and `N passed, M failed`. Needs the serving peers' venv
+(../shared/peers/serving/setup.sh):
 
     /opt/serving-peers-venv/bin/python tools/serve_conformance.py --compress .build/debug/compress
 """
@@ -18,8 +20,13 @@ import subprocess
 import sys
 import time
 
+import queue
+import urllib.request
+
 import numpy as np
+import tritonclient.grpc as grpc
 import tritonclient.http as http
+from tritonclient.grpc import service_pb2
 from tritonclient.utils import InferenceServerException
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -47,6 +54,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--compress", default=os.path.join(REPO, ".build/debug/compress"))
     ap.add_argument("--port", type=int, default=18731)
+    ap.add_argument("--grpc-port", type=int, default=18732)
+    ap.add_argument("--metrics-port", type=int, default=18733)
     ap.add_argument("--cnn", default=os.path.join(REPO, "Tests/Fixtures/keras/digits_cnn.keras"))
     ap.add_argument("--minilm", default=os.path.join(REPO, "models/all-MiniLM-L6-v2"))
     ap.add_argument("--max-queue-delay-us", type=int, default=0)
@@ -57,7 +66,8 @@ def main():
     global MINILM
     MINILM = args.minilm
     server = subprocess.Popen(
-        [args.compress, "serve", args.cnn, args.minilm, "--http-port", str(args.port), "--threads", "1", "--max-queue-delay-us", str(args.max_queue_delay_us)],
+        [args.compress, "serve", args.cnn, args.minilm, "--http-port", str(args.port), "--grpc-port", str(args.grpc_port),
+         "--metrics-port", str(args.metrics_port), "--threads", "1", "--max-queue-delay-us", str(args.max_queue_delay_us)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     client = http.InferenceServerClient(url=url, concurrency=4)
     try:
@@ -70,6 +80,8 @@ def main():
                 pass
             time.sleep(0.2)
         embeddings = run_checks(client)
+        run_grpc_checks(grpc.InferenceServerClient(url=f"127.0.0.1:{args.grpc_port}"))
+        run_metrics_checks(f"http://127.0.0.1:{args.metrics_port}/metrics")
         if args.measure:
             measure(client, args.measure)
     finally:
@@ -284,6 +296,132 @@ def repository_checks(args, quick_embeddings):
             code = "killed"
         os.unlink(f.name)
         check("repository server: SIGTERM exits 0", lambda: expect(code == 0, f"exit {code}: {server.stderr.read()[-2000:]}"))
+
+
+def run_grpc_checks(client):
+    cnn, text = "digits_cnn", "all-MiniLM-L6-v2"
+    check("grpc live/ready", lambda: expect(client.is_server_live() and client.is_server_ready(), "not live/ready"))
+    check("grpc model ready", lambda: expect(client.is_model_ready(cnn) and not client.is_model_ready("no_such_model"), "ready"))
+
+    def metadata():
+        m = client.get_server_metadata(as_json=True)
+        expect(m["name"] == "compress", m)
+        t = client.get_model_metadata(text, as_json=True)
+        expect(t["outputs"][0]["name"] == "embeddings" and t["outputs"][0]["shape"] == ["-1", "384"], t)
+    check("grpc metadata", metadata)
+
+    meta = client.get_model_metadata(cnn, as_json=True)
+    item = [int(d) for d in meta["inputs"][0]["shape"][1:]]
+
+    def config():
+        c = client.get_model_config(cnn, as_json=True)["config"]
+        expect(int(c["max_batch_size"]) >= 1 and c["input"][0]["data_type"] == "TYPE_FP32", c)
+        expect([int(d) for d in c["input"][0]["dims"]] == item, c)
+    check("grpc model config", config)
+
+    x = np.random.default_rng(0).random([3] + item, dtype=np.float32)
+    http_ref = {}
+
+    def raw():
+        i = grpc.InferInput("x", x.shape, "FP32")
+        i.set_data_from_numpy(x)
+        y = client.infer(cnn, [i], outputs=[grpc.InferRequestedOutput("probabilities")], request_id="g1")
+        expect(y.get_response().id == "g1", y.get_response().id)
+        http_ref["raw"] = y.as_numpy("probabilities")
+        expect(http_ref["raw"].shape == (3, 10) and np.allclose(http_ref["raw"].sum(axis=1), 1, atol=1e-5), "bad probabilities")
+    check("grpc infer raw_input_contents", raw)
+
+    def typed():
+        # tritonclient.grpc always sends raw contents; typed contents go through its own generated stub.
+        r = service_pb2.ModelInferRequest(model_name=cnn, id="typed")
+        t = r.inputs.add(name="x", datatype="FP32", shape=list(x.shape))
+        t.contents.fp32_contents.extend(x.ravel().tolist())
+        resp = client._client_stub.ModelInfer(r)
+        y = np.frombuffer(resp.raw_output_contents[0], dtype="<f4").reshape([int(d) for d in resp.outputs[0].shape])
+        expect(np.array_equal(y, http_ref.get("raw")), "typed contents differ from raw contents")
+    check("grpc infer typed contents == raw", typed)
+
+    def text_bytes():
+        s = np.array([[b"A man is eating food."], [b"The new movie is awesome."]], dtype=np.object_)
+        i = grpc.InferInput("text", s.shape, "BYTES")
+        i.set_data_from_numpy(s)
+        y = client.infer(text, [i]).as_numpy("embeddings")
+        expect(y.shape == (2, 384) and abs(float(np.linalg.norm(y[0])) - 1) < 1e-3, y.shape)
+    check("grpc text BYTES", text_bytes)
+
+    def stream():
+        answers = queue.Queue()
+        client.start_stream(callback=lambda result, error: answers.put((result, error)))
+        try:
+            for k in range(4):
+                i = grpc.InferInput("x", [1] + item, "FP32")
+                i.set_data_from_numpy(x[k % 3:k % 3 + 1])
+                client.async_stream_infer(cnn, [i], request_id=f"s{k}")
+            bad = grpc.InferInput("y", [1] + item, "FP32")
+            bad.set_data_from_numpy(x[:1])
+            client.async_stream_infer(cnn, [bad], request_id="bad")
+            got = [answers.get(timeout=30) for _ in range(5)]
+        finally:
+            client.stop_stream()
+        ok = {r.get_response().id: r.as_numpy("probabilities") for r, e in got if e is None}
+        errors = [e for _, e in got if e is not None]
+        expect(sorted(ok) == ["s0", "s1", "s2", "s3"], sorted(ok))
+        expect(np.array_equal(ok["s1"], http_ref["raw"][1:2]), "stream result differs")
+        expect(len(errors) == 1 and "'y'" in str(errors[0]), errors)
+    check("grpc stream infer (4 ok + 1 error in stream)", stream)
+
+    def stats():
+        s = client.get_inference_statistics(cnn, as_json=True)["model_stats"][0]
+        expect(int(s["inference_count"]) >= 8 and s["batch_stats"], s)
+        expect(len(client.get_inference_statistics(as_json=True)["model_stats"]) == 2, "all-model stats")
+    check("grpc statistics", stats)
+
+    def errors():
+        i = grpc.InferInput("x", [1, 3], "FP32")
+        i.set_data_from_numpy(np.zeros((1, 3), dtype=np.float32))
+        for model, expected in ((cnn, "StatusCode.INVALID_ARGUMENT"), ("no_such_model", "StatusCode.NOT_FOUND")):
+            try:
+                client.infer(model, [i])
+                raise AssertionError(f"{model}: no error")
+            except InferenceServerException as e:
+                expect(str(e.status()) == expected, f"{model}: status {e.status()} ({e})")
+                expect(model != cnn or "'x'" in e.message(), e.message())
+    check("grpc error statuses", errors)
+
+    def repository():
+        index = client.get_model_repository_index(as_json=True)
+        expect({m["name"] for m in index["models"]} == {cnn, text}, index)
+        client.unload_model(cnn)
+        expect(not client.is_model_ready(cnn), "still ready after unload")
+        client.load_model(cnn)
+        expect(client.is_model_ready(cnn), "not ready after load")
+    check("grpc repository index/unload/load", repository)
+
+
+def run_metrics_checks(url):
+    def scrape():
+        text = urllib.request.urlopen(url, timeout=10).read().decode()
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                values[key] = float(value)
+        return values
+
+    def metrics():
+        v = scrape()
+        label = '{model="digits_cnn",version="1"}'
+        for name in ("nv_inference_request_success", "nv_inference_request_failure", "nv_inference_count", "nv_inference_exec_count",
+                     "nv_inference_request_duration_us", "nv_inference_queue_duration_us", "nv_inference_compute_input_duration_us",
+                     "nv_inference_compute_infer_duration_us", "nv_inference_compute_output_duration_us",
+                     "nv_inference_pending_request_count"):
+            expect(name + label in v, f"no {name}{label}")
+        expect(v["nv_inference_request_success" + label] >= 10, v["nv_inference_request_success" + label])
+        expect(v["nv_inference_request_failure" + label] >= 2, v["nv_inference_request_failure" + label])
+        expect(v.get("process_resident_memory_bytes", 0) > 0, "no RSS")
+        expect(any(k.startswith("compress_inference_request_latency_seconds_bucket") for k in v), "no latency histogram")
+        expect(any(k.startswith("compress_inference_batch_size_bucket") for k in v), "no batch-size histogram")
+    check("metrics: Triton names, counters moved", metrics)
 
 
 def measure(client, n):

@@ -3,22 +3,35 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import ServingCore
+import ServingGRPC
+import ServingMetrics
 import ServingREST
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve models over KServe v2 / Open Inference Protocol REST, with dynamic batching.",
+        abstract: "Serve models over KServe v2 / Open Inference Protocol REST and gRPC, with dynamic batching and metrics.",
         discussion: """
             Give a model repository (REPO/<model>/config.yaml, with a version folder or a `model:` path) or model paths \
-            (each served under its base name with the options below). SIGTERM or SIGINT stops accepting, answers queued and \
-            in-flight requests within --grace-period, and exits 0.
+            (each served under its base name with the options below). Ports as Triton's: HTTP 8000, gRPC 8001 \
+            (inference.GRPCInferenceService), Prometheus metrics on 8002/metrics. SIGTERM or SIGINT stops accepting, answers \
+            queued and in-flight requests (REST and gRPC) within --grace-period, and exits 0.
             """)
 
     @Argument(help: "A model repository folder, or one or more models (artifact, run folder, Hugging Face folder, .keras/.h5).")
     var models: [String]
     @Option(name: .long, help: "HTTP port (0: any free port, printed when listening).")
     var httpPort = 8000
+    @Option(name: .long, help: "gRPC port (0: any free port, printed when listening).")
+    var grpcPort = 8001
+    @Option(name: .long, help: "Prometheus metrics port, GET /metrics (0: any free port, printed when listening).")
+    var metricsPort = 8002
+    @Flag(name: .long, inversion: .prefixedNo, help: "Serve gRPC.")
+    var grpc = true
+    @Flag(name: .long, inversion: .prefixedNo, help: "Serve metrics.")
+    var metrics = true
+    @Flag(name: .long, help: "Log one structured line per request (REST and gRPC) on stderr.")
+    var accessLog = false
     @Option(name: .long, help: "Address to bind (default loopback only).")
     var host = "127.0.0.1"
     @Option(name: .long, help: "Quick start: max_batch_size of each model.")
@@ -41,7 +54,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         if models.isEmpty { throw ValidationError("give a model repository or at least one model") }
-        if !(0...65535).contains(httpPort) { throw ValidationError("--http-port must be within 0...65535") }
+        for (flag, port) in [("--http-port", httpPort), ("--grpc-port", grpcPort), ("--metrics-port", metricsPort)]
+        where !(0...65535).contains(port) {
+            throw ValidationError("\(flag) must be within 0...65535")
+        }
         if ModelConfig.TextInputs(rawValue: textInputs) == nil { throw ValidationError("--text-inputs must be text, tokens or both") }
         if maxBatchSize < 1 || instances < 1 || maxQueueDelayUs < 0 || gracePeriod < 0 || maxBodyBytes < 1 || requestTimeoutMs < 0 {
             throw ValidationError("--max-batch-size, --instances and --max-body-bytes must be positive; delays and periods >= 0")
@@ -79,18 +95,35 @@ struct ServeCommand: AsyncParsableCommand {
                 config.textInputs = ModelConfig.TextInputs(rawValue: textInputs) ?? .both
                 repository = try ModelRepository.quickStart(models, config: config)
             }
+            let prometheus = PrometheusMetrics()
             var options = InferenceServer.Options(threadsPerInstance: common.threads)
             options.logger = logger
+            options.metrics = prometheus.factory
             if requestTimeoutMs > 0 { options.requestTimeoutNanoseconds = UInt64(requestTimeoutMs) * 1_000_000 }
             let server = InferenceServer(repository: repository, options: options)
             let app = RESTServer.application(
-                server: server, host: host, port: httpPort, maxBodyBytes: maxBodyBytes, authToken: authToken, logger: logger,
+                server: server, host: host, port: httpPort, maxBodyBytes: maxBodyBytes, authToken: authToken, accessLog: accessLog,
+                logger: logger,
                 onRunning: { port in
                     logger.info("listening on http://\(host):\(port) (models load in the background; see /v2/health/ready)")
                 })
-            // Services shut down in reverse order: HTTP stops accepting and finishes its requests first, then the
-            // core drains whatever is still queued.
-            var group = ServiceGroupConfiguration(services: [server, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            // Services shut down in reverse order: HTTP and gRPC stop accepting and finish their requests first, then
+            // the core drains whatever is still queued; metrics stay up until the end.
+            var services: [any Service] = [server]
+            if metrics {
+                services.append(
+                    MetricsServer.application(
+                        server: server, metrics: prometheus, host: host, port: metricsPort, logger: logger,
+                        onRunning: { port in logger.info("metrics on http://\(host):\(port)/metrics") }))
+            }
+            if grpc {
+                services.append(
+                    GRPCInferenceServer(
+                        server: server, host: host, port: grpcPort, maxMessageBytes: maxBodyBytes, accessLog: accessLog, logger: logger,
+                        onRunning: { port in logger.info("listening on grpc://\(host):\(port)") }))
+            }
+            services.append(app)
+            var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             group.maximumGracefulShutdownDuration = .seconds(gracePeriod)
             try await ServiceGroup(configuration: group).run()
         }

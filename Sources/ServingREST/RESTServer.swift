@@ -12,10 +12,14 @@ import ServingCore
 /// ```
 public enum RESTServer {
     /// The router with every endpoint (what in-process tests drive with `app.test(.router)`).
+    /// With `accessLog`, one line per request goes to `logger`.
     public static func router(
-        for server: InferenceServer, maxBodyBytes: Int = 64 << 20, authToken: String? = nil
+        for server: InferenceServer, maxBodyBytes: Int = 64 << 20, authToken: String? = nil, accessLog: Bool = false,
+        logger: Logger = Logger(label: "compress.serve")
     ) -> Router<BasicRequestContext> {
         let router = Router()
+        // Outermost, so the line records the status the error middleware chose.
+        if accessLog { router.add(middleware: AccessLogMiddleware(logger: logger)) }
         RESTRoutes(server: server, maxBodyBytes: maxBodyBytes, authToken: authToken).register(on: router)
         return router
     }
@@ -24,11 +28,12 @@ public enum RESTServer {
     /// `onRunning` gets the bound port once listening.
     public static func application(
         server: InferenceServer, host: String = "127.0.0.1", port: Int = 8000, maxBodyBytes: Int = 64 << 20, authToken: String? = nil,
+        accessLog: Bool = false,
         logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
-            router: router(for: server, maxBodyBytes: maxBodyBytes, authToken: authToken),
+            router: router(for: server, maxBodyBytes: maxBodyBytes, authToken: authToken, accessLog: accessLog, logger: logger),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "compress"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)
