@@ -18,8 +18,8 @@ public final class PrometheusMetrics: Sendable {
     /// The swift-metrics factory writing into ``registry``, with buckets suited to inference latencies.
     public let factory: PrometheusMetricsFactory
 
-    private let cpuSeconds: Gauge
-    private let residentBytes: Gauge
+    private let cpuSeconds: Prometheus.Gauge
+    private let residentBytes: Prometheus.Gauge
 
     /// Latency buckets: 100 µs to 10 s, so both the digits CNN (≈0.3 ms) and MiniLM batches (tens of ms) resolve.
     static let latencyBuckets: [Duration] = [
@@ -30,8 +30,10 @@ public final class PrometheusMetrics: Sendable {
     /// Batch-size buckets: powers of two up to the largest max_batch_size worth batching.
     static let batchSizeBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 
-    static let pending = MetricNameDescriptor(
-        metricName: ServingMetricNames.pendingRequestCount, helpText: "Requests waiting in the model's queue.")
+    static var pending: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: ServingMetricNames.pendingRequestCount, helpText: "Requests waiting in the model's queue.")
+    }
 
     public init() {
         let registry = PrometheusCollectorRegistry()
