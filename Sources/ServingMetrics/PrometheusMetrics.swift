@@ -48,18 +48,20 @@ public final class PrometheusMetrics: Sendable {
             descriptor: MetricNameDescriptor(metricName: "process_resident_memory_bytes", helpText: "Resident memory of the server process."))
     }
 
-    /// Updates the gauges read at scrape time and returns the text exposition of every metric.
+    /// Updates the gauges read at scrape time and returns the text exposition of every metric: the registry's, then
+    /// the shadow agreement and canary series (``ShadowExposition``), all from one ``InferenceServer/metricsSnapshot()``.
     public func scrape(_ server: InferenceServer) -> [UInt8] {
-        if let models = try? server.statistics().modelStats {
-            for m in models {
-                let depth = (try? server.pendingRequests(model: m.name)) ?? 0
-                registry.makeGauge(descriptor: Self.pending, labels: [("model", m.name), ("version", m.version)]).set(Int64(depth))
-            }
+        let snapshot = server.metricsSnapshot()
+        for m in snapshot.models {
+            registry.makeGauge(descriptor: Self.pending, labels: [("model", m.name), ("version", m.version)])
+                .set(Int64(snapshot.pendingRequests[m.name] ?? 0))
         }
         let usage = ProcessUsage.read()
         cpuSeconds.set(usage.cpuSeconds)
         residentBytes.set(usage.residentBytes)
-        return registry.emitToBuffer()
+        var out = registry.emitToBuffer()
+        out.append(contentsOf: ShadowExposition.text(shadows: snapshot.shadows, splits: snapshot.trafficSplits).utf8)
+        return out
     }
 }
 

@@ -4,13 +4,14 @@
 public enum ServingMetricNames {
     /// Requests answered with outputs (counter).
     public static let requestSuccess = "nv_inference_request_success"
-    /// Requests that failed after reaching the model (counter).
+    /// Requests that failed after reaching the model (counter), with Triton's `reason` label: REJECTED (queue full or
+    /// queue timeout), CANCELED, BACKEND (the engine failed) or OTHER (bad input and the rest).
     public static let requestFailure = "nv_inference_request_failure"
     /// Items inferred; a request with a batch of 4 counts 4 (counter).
     public static let inferenceCount = "nv_inference_count"
     /// Forward passes run (counter); below `nv_inference_count` when requests were batched together.
     public static let executionCount = "nv_inference_exec_count"
-    /// Cumulative request durations in µs, arrival to answer, successes and failures (counter).
+    /// Cumulative durations of successful requests in µs, arrival to answer (counter; Triton leaves failures out).
     public static let requestDuration = "nv_inference_request_duration_us"
     /// Cumulative time requests waited in the batcher's queue, µs (counter).
     public static let queueDuration = "nv_inference_queue_duration_us"

@@ -31,10 +31,12 @@ public final class StatisticsRecorder: Sendable {
         metrics.latency.recordNanoseconds(nanoseconds)
     }
 
-    func recordFailure(nanoseconds: UInt64) {
+    /// A request that failed with `error`: counted in the statistics' `fail` and in
+    /// `nv_inference_request_failure{reason=...}`. As in Triton, `nv_inference_request_duration_us` and the latency
+    /// histogram count successes only.
+    func recordFailure(nanoseconds: UInt64, error: InferenceError) {
         state.withLock { $0.inferenceStats.fail.add(nanoseconds) }
-        metrics.failure.increment()
-        metrics.requestDuration.increment(by: nanoseconds / 1000)
+        metrics.failures[FailureReason(error).rawValue].increment()
     }
 
     /// One execution of `items` items for requests that waited `queueNanoseconds` each.
@@ -72,7 +74,10 @@ public final class StatisticsRecorder: Sendable {
 
 /// The swift-metrics handles of one model version, made once (a handle costs a factory lookup).
 private struct RecorderMetrics: Sendable {
-    let success, failure, inferences, executions: Counter
+    let success, inferences, executions: Counter
+    /// One `nv_inference_request_failure` series per ``FailureReason`` (by raw value), all made at load as Triton
+    /// does, so a dashboard sees zeros rather than missing series.
+    let failures: [Counter]
     let requestDuration, queueDuration, computeInput, computeInfer, computeOutput: Counter
     let latency: CoreMetrics.Timer
     let batchSize: Recorder
@@ -81,7 +86,10 @@ private struct RecorderMetrics: Sendable {
         let labels = [("model", model), ("version", version)]
         func counter(_ name: String) -> Counter { Counter(label: name, dimensions: labels, factory: factory) }
         success = counter(ServingMetricNames.requestSuccess)
-        failure = counter(ServingMetricNames.requestFailure)
+        // Labels in Triton's (alphabetical) order.
+        failures = FailureReason.allCases.map { reason in
+            Counter(label: ServingMetricNames.requestFailure, dimensions: [("model", model), ("reason", reason.label), ("version", version)], factory: factory)
+        }
         inferences = counter(ServingMetricNames.inferenceCount)
         executions = counter(ServingMetricNames.executionCount)
         requestDuration = counter(ServingMetricNames.requestDuration)
@@ -91,5 +99,29 @@ private struct RecorderMetrics: Sendable {
         computeOutput = counter(ServingMetricNames.computeOutputDuration)
         latency = CoreMetrics.Timer(label: ServingMetricNames.requestLatency, dimensions: labels, factory: factory)
         batchSize = Recorder(label: ServingMetricNames.batchSize, dimensions: labels, aggregate: true, factory: factory)
+    }
+}
+
+/// Triton's `reason` label of `nv_inference_request_failure`: the scheduler refused the request (queue full, queue
+/// timeout), the backend failed, or anything else (bad input, unknown version, shutting down). CANCELED (a client
+/// that went away) is made for completeness; compress does not tell cancellations apart yet.
+enum FailureReason: Int, CaseIterable, Sendable {
+    case rejected, canceled, backend, other
+
+    init(_ error: InferenceError) {
+        switch error {
+        case .queueFull, .timedOut: self = .rejected
+        case .internal: self = .backend
+        case .invalidArgument, .notFound, .unavailable: self = .other
+        }
+    }
+
+    var label: String {
+        switch self {
+        case .rejected: return "REJECTED"
+        case .canceled: return "CANCELED"
+        case .backend: return "BACKEND"
+        case .other: return "OTHER"
+        }
     }
 }

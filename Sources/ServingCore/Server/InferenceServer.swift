@@ -159,7 +159,7 @@ public final class InferenceServer: Sendable, Service {
             if mirror, let shadow = h.shadow { mirrorToShadow(shadow, request: request, live: outputs, liveNanoseconds: elapsed) }
             return InferResponse(modelName: h.served.name, modelVersion: h.served.version, id: request.id, parameters: parameters, outputs: outputs)
         } catch {
-            h.statistics.recordFailure(nanoseconds: monotonicNanoseconds() - start)
+            h.statistics.recordFailure(nanoseconds: monotonicNanoseconds() - start, error: error)
             throw error
         }
     }
