@@ -44,7 +44,9 @@ struct ServeCommand: AsyncParsableCommand {
     var gracePeriod = 30
     @Option(name: .long, help: "Largest request body in bytes (413 beyond it).")
     var maxBodyBytes = 64 << 20
-    @Option(name: .long, help: "A file holding a bearer token: every route but /v2/health/* then needs 'Authorization: Bearer <token>'.")
+    @Option(
+        name: .long,
+        help: "A file holding a bearer token: every REST route but /v2/health/* and every gRPC call but ServerLive/Ready then need 'Authorization: Bearer <token>'.")
     var authTokenFile: String?
     @Option(name: .long, help: "Milliseconds a request may take end to end before it is answered 503 (0: no limit).")
     var requestTimeoutMs = 0
@@ -119,7 +121,8 @@ struct ServeCommand: AsyncParsableCommand {
             if grpc {
                 services.append(
                     GRPCInferenceServer(
-                        server: server, host: host, port: grpcPort, maxMessageBytes: maxBodyBytes, accessLog: accessLog, logger: logger,
+                        server: server, host: host, port: grpcPort, maxMessageBytes: maxBodyBytes, authToken: authToken, accessLog: accessLog,
+                        logger: logger,
                         onRunning: { port in logger.info("listening on grpc://\(host):\(port)") }))
             }
             services.append(app)

@@ -174,7 +174,29 @@ import Testing
             #expect(await rpcCode { _ = try await client.modelInfer(tooMany) } == .invalidArgument)
 
             // The server still answers after all of that.
-            #expect(try await client.serverLive(Inference_ServerLiveRequest()).live)
+            let live = try await client.serverLive(Inference_ServerLiveRequest()).live
+            #expect(live)
+        }
+        await server.shutdown()
+    }
+
+    /// With a token, health is open and every other RPC needs `authorization: Bearer <token>` (UNAUTHENTICATED
+    /// without it or with a wrong one).
+    @Test func bearerTokenAuth() async throws {
+        let server = try await Fixtures.server([Fixtures.cnnEntry()])
+        try await Fixtures.withLoopback(server, authToken: "s3cret") { client, _, _ in
+            let live = try await client.serverLive(Inference_ServerLiveRequest()).live
+            let ready = try await client.serverReady(Inference_ServerReadyRequest()).ready
+            #expect(live && ready)
+            var meta = Inference_ModelMetadataRequest()
+            meta.name = "cnn"
+            #expect(await rpcCode { _ = try await client.modelMetadata(meta) } == .unauthenticated)
+            #expect(await rpcCode { _ = try await client.modelMetadata(meta, metadata: ["authorization": "Bearer wrong"]) } == .unauthenticated)
+            #expect(await rpcCode { _ = try await client.modelInfer(Fixtures.cnnRequest(1, raw: true)) } == .unauthenticated)
+            let name = try await client.modelMetadata(meta, metadata: ["authorization": "Bearer s3cret"]).name
+            #expect(name == "cnn")
+            let y = try await client.modelInfer(Fixtures.cnnRequest(2, raw: true), metadata: ["authorization": "bearer s3cret"])
+            #expect(floats(fromLittleEndian: y.rawOutputContents[0]) == (try Fixtures.cnnExpected(2)))
         }
         await server.shutdown()
     }

@@ -53,11 +53,11 @@ enum Fixtures {
     /// Runs `body` with a generated client connected over 127.0.0.1 to a gRPC server (ephemeral port) for `server`,
     /// then stops both (the server gracefully).
     static func withLoopback<R: Sendable>(
-        _ server: InferenceServer,
+        _ server: InferenceServer, authToken: String? = nil,
         _ body: @Sendable (Inference_GRPCInferenceService.Client<HTTP2ClientTransport.Posix>, GRPCClient<HTTP2ClientTransport.Posix>, Int)
             async throws -> R
     ) async throws -> R {
-        let grpc = GRPCInferenceServer(server: server, host: "127.0.0.1", port: 0, logger: Logger(label: "test"))
+        let grpc = GRPCInferenceServer(server: server, host: "127.0.0.1", port: 0, authToken: authToken, logger: Logger(label: "test"))
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await grpc.run() }
             // Stop the server whether the body passed or threw, or the group would wait for it forever.
