@@ -18,12 +18,15 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import queue
 import urllib.request
 
+import grpc as grpcio
 import numpy as np
+import socket
 import tritonclient.grpc as grpc
 import tritonclient.http as http
 from tritonclient.grpc import service_pb2
@@ -33,6 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 results = []
 MINILM = None
+REQUEST_ID = "conf-" + os.urandom(4).hex()
 
 
 def check(name, fn):
@@ -65,10 +69,13 @@ def main():
     url = f"127.0.0.1:{args.port}"
     global MINILM
     MINILM = args.minilm
+    # stderr to a file, not a pipe: the access log writes a line per request and a full pipe would stall the server.
+    log = tempfile.TemporaryFile("w+")
     server = subprocess.Popen(
         [args.compress, "serve", args.cnn, args.minilm, "--http-port", str(args.port), "--grpc-port", str(args.grpc_port),
-         "--metrics-port", str(args.metrics_port), "--threads", "1", "--max-queue-delay-us", str(args.max_queue_delay_us)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+         "--metrics-port", str(args.metrics_port), "--threads", "1", "--max-queue-delay-us", str(args.max_queue_delay_us),
+         "--access-log"],
+        stdout=subprocess.DEVNULL, stderr=log, text=True)
     client = http.InferenceServerClient(url=url, concurrency=4)
     try:
         deadline = time.time() + 120
@@ -80,8 +87,9 @@ def main():
                 pass
             time.sleep(0.2)
         embeddings = run_checks(client)
-        run_grpc_checks(grpc.InferenceServerClient(url=f"127.0.0.1:{args.grpc_port}"))
+        run_grpc_checks(grpc.InferenceServerClient(url=f"127.0.0.1:{args.grpc_port}"), f"127.0.0.1:{args.grpc_port}")
         run_metrics_checks(f"http://127.0.0.1:{args.metrics_port}/metrics")
+        request_id_checks(args)
         if args.measure:
             measure(client, args.measure)
     finally:
@@ -91,7 +99,15 @@ def main():
         except subprocess.TimeoutExpired:
             server.kill()
             code = "killed"
-        check("SIGTERM exits 0", lambda: expect(code == 0, f"exit {code}: {server.stderr.read()[-2000:]}"))
+        log.seek(0)
+        lines = log.read()
+        check("SIGTERM exits 0", lambda: expect(code == 0, f"exit {code}: {lines[-2000:]}"))
+
+    def access_log():
+        for protocol in ("http", "grpc"):
+            hits = [l for l in lines.splitlines() if f"request_id={REQUEST_ID}-{protocol}" in l]
+            expect(hits and all("status=" in l and "duration_us=" in l for l in hits), f"no {protocol} access line for the request id")
+    check("access log: one structured line per request, with its request id (REST and gRPC)", access_log)
     if not args.skip_repository:
         repository_checks(args, embeddings)
     failed = sum(1 for _, e in results if e)
@@ -215,14 +231,13 @@ def run_checks(client):
 
 def repository_checks(args, quick_embeddings):
     """The example repository with auth on: ensembles, steps, token signature, canary."""
-    import tempfile
-    port = args.port + 1
+    port, grpc_port, metrics_port = args.port + 10, args.port + 11, args.port + 12
     token = "conformance-" + os.urandom(6).hex()
     with tempfile.NamedTemporaryFile("w", suffix=".token", delete=False) as f:
         f.write(token)
     server = subprocess.Popen(
-        [args.compress, "serve", os.path.join(REPO, "Tests/Fixtures/serving-repository"), "--http-port", str(port), "--threads", "1",
-         "--auth-token-file", f.name],
+        [args.compress, "serve", os.path.join(REPO, "Tests/Fixtures/serving-repository"), "--http-port", str(port), "--grpc-port", str(grpc_port),
+         "--metrics-port", str(metrics_port), "--threads", "1", "--auth-token-file", f.name],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     client = http.InferenceServerClient(url=f"127.0.0.1:{port}")
     auth = {"Authorization": f"Bearer {token}"}
@@ -247,6 +262,22 @@ def repository_checks(args, quick_embeddings):
                     expect(str(e.status()) == "401", f"status {e.status()}")
         check("auth: 401 without a valid token", unauthorized)
 
+        g = grpc.InferenceServerClient(url=f"127.0.0.1:{grpc_port}")
+        gauth = {"authorization": f"Bearer {token}"}
+
+        def grpc_auth():
+            expect(g.is_server_live() and g.is_server_ready(), "gRPC health should need no token")
+            for call in (lambda: g.get_server_metadata(), lambda: g.get_model_metadata("digits-cnn"),
+                         lambda: g.get_model_metadata("digits-cnn", headers={"authorization": "Bearer wrong"})):
+                try:
+                    call()
+                    raise AssertionError("no error without a valid token")
+                except InferenceServerException as e:
+                    expect(str(e.status()) == "StatusCode.UNAUTHENTICATED", f"status {e.status()}")
+            m = g.get_model_metadata("minilm-text", headers=gauth, as_json=True)
+            expect(m["platform"] == "ensemble", m)
+        check("auth over gRPC: health open, UNAUTHENTICATED without a valid token", grpc_auth)
+
         def token_signature():
             m = client.get_model_metadata("minilm", headers=auth)
             expect([i["name"] for i in m["inputs"]] == ["input_ids", "attention_mask"], m)
@@ -265,10 +296,14 @@ def repository_checks(args, quick_embeddings):
             expect(y.shape == (2, 384), y.shape)
             if quick_embeddings is not None:
                 expect(np.abs(y - quick_embeddings).max() <= 1e-5, f"differs from the whole model by {np.abs(y - quick_embeddings).max()}")
+            gi = grpc.InferInput("text", sentences.shape, "BYTES")
+            gi.set_data_from_numpy(sentences)
+            gy = g.infer("minilm-text", [gi], headers=gauth).as_numpy("embeddings")
+            expect(np.array_equal(gy, y), "the ensemble over gRPC differs from REST")
             for step in ("minilm-tokenizer", "minilm-encoder", "minilm-pooling", "minilm-text"):
                 s = client.get_inference_statistics(step, headers=auth)["model_stats"][0]
                 expect(int(s["inference_stats"]["success"]["count"]) >= 1, f"{step}: {s}")
-        check("ensemble minilm-text == whole model, per-step statistics", text_ensemble)
+        check("ensemble minilm-text == whole model (REST and gRPC), per-step statistics", text_ensemble)
 
         x = np.random.default_rng(2).random([4, 8, 8, 1], dtype=np.float32)
 
@@ -287,6 +322,14 @@ def repository_checks(args, quick_embeddings):
             routed = [run("digits-canary").get_response()["parameters"]["routed_to"] for _ in range(20)]
             expect(set(routed) <= {"digits-cnn", "digits-mlp"} and "digits-cnn" in routed, routed)
         check("canary traffic_split routes and says where", canary)
+
+        def canary_metrics():
+            text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+            routed = sum(float(line.rpartition(" ")[2]) for line in text.splitlines()
+                         if line.startswith('compress_canary_routed_total{model="digits-canary"'))
+            expect(routed >= 20, f"compress_canary_routed_total sums to {routed}")
+            expect('nv_inference_request_success{model="minilm-encoder",version="1"}' in text, "no per-step series")
+        check("metrics: canary routing and per-step series", canary_metrics)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -298,7 +341,7 @@ def repository_checks(args, quick_embeddings):
         check("repository server: SIGTERM exits 0", lambda: expect(code == 0, f"exit {code}: {server.stderr.read()[-2000:]}"))
 
 
-def run_grpc_checks(client):
+def run_grpc_checks(client, addr):
     cnn, text = "digits_cnn", "all-MiniLM-L6-v2"
     check("grpc live/ready", lambda: expect(client.is_server_live() and client.is_server_ready(), "not live/ready"))
     check("grpc model ready", lambda: expect(client.is_model_ready(cnn) and not client.is_model_ready("no_such_model"), "ready"))
@@ -366,7 +409,8 @@ def run_grpc_checks(client):
         ok = {r.get_response().id: r.as_numpy("probabilities") for r, e in got if e is None}
         errors = [e for _, e in got if e is not None]
         expect(sorted(ok) == ["s0", "s1", "s2", "s3"], sorted(ok))
-        expect(np.array_equal(ok["s1"], http_ref["raw"][1:2]), "stream result differs")
+        # Requests of a stream run concurrently and may share a batch: equal to rounding, not bit for bit.
+        expect(np.allclose(ok["s1"], http_ref["raw"][1:2], rtol=1e-5, atol=1e-6), "stream result differs")
         expect(len(errors) == 1 and "'y'" in str(errors[0]), errors)
     check("grpc stream infer (4 ok + 1 error in stream)", stream)
 
@@ -397,6 +441,58 @@ def run_grpc_checks(client):
         expect(client.is_model_ready(cnn), "not ready after load")
     check("grpc repository index/unload/load", repository)
 
+    def garbage():
+        # Raw bytes on the ModelInfer method: a truncated valid message, bytes that are no protobuf, a field that
+        # claims more bytes than follow. Each must be INVALID_ARGUMENT, and the server must go on serving.
+        r = service_pb2.ModelInferRequest(model_name=cnn, id="garbage")
+        t = r.inputs.add(name="x", datatype="FP32", shape=[1] + item)
+        t.contents.fp32_contents.extend([0.5] * int(np.prod(item)))
+        valid = r.SerializeToString()
+        channel = grpcio.insecure_channel(addr)
+        call = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")
+        for payload in (valid[: len(valid) // 2], valid[:7], b"\xff" * 5, b"\x0a\x80", os.urandom(64)):
+            try:
+                call(payload, timeout=10)
+                raise AssertionError(f"{len(payload)} garbage bytes answered OK")
+            except grpcio.RpcError as e:
+                expect(e.code() == grpcio.StatusCode.INVALID_ARGUMENT, f"{len(payload)} bytes: {e.code()} {e.details()}")
+        channel.close()
+        # Not HTTP/2 at all, on sockets of their own: the server closes them.
+        host, port = addr.rsplit(":", 1)
+        for junk in (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + b"\xab" * 4096, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 200, 0, 0, 0, 0, 0, 1, 7])):
+            with socket.create_connection((host, int(port)), timeout=5) as sock:
+                sock.sendall(junk)
+                try:
+                    sock.recv(4096)
+                except OSError:
+                    pass
+        expect(client.is_server_live() and client.is_model_ready(cnn), "server stopped serving after garbage")
+        i = grpc.InferInput("x", x.shape, "FP32")
+        i.set_data_from_numpy(x)
+        expect(np.array_equal(client.infer(cnn, [i]).as_numpy("probabilities"), http_ref["raw"]), "answers changed after garbage")
+    check("grpc truncated/garbage messages -> INVALID_ARGUMENT, server unharmed", garbage)
+
+
+def request_id_checks(args):
+    """X-Request-ID (REST header) and x-request-id (gRPC metadata) come back on the response."""
+    def rest():
+        req = urllib.request.Request(f"http://127.0.0.1:{args.port}/v2/models/digits_cnn", headers={"X-Request-ID": f"{REQUEST_ID}-http"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            expect(r.headers.get("X-Request-ID") == f"{REQUEST_ID}-http", dict(r.headers))
+    check("REST echoes X-Request-ID", rest)
+
+    def grpc_echo():
+        channel = grpcio.insecure_channel(f"127.0.0.1:{args.grpc_port}")
+        call = channel.unary_unary("/inference.GRPCInferenceService/ModelMetadata",
+                                   request_serializer=service_pb2.ModelMetadataRequest.SerializeToString,
+                                   response_deserializer=service_pb2.ModelMetadataResponse.FromString)
+        response, c = call.with_call(service_pb2.ModelMetadataRequest(name="digits_cnn"), metadata=[("x-request-id", f"{REQUEST_ID}-grpc")],
+                                     timeout=10)
+        channel.close()
+        echoed = dict(c.initial_metadata()).get("x-request-id")
+        expect(response.name == "digits_cnn" and echoed == f"{REQUEST_ID}-grpc", (response.name, echoed))
+    check("gRPC echoes x-request-id", grpc_echo)
+
 
 def run_metrics_checks(url):
     def scrape():
@@ -411,13 +507,20 @@ def run_metrics_checks(url):
     def metrics():
         v = scrape()
         label = '{model="digits_cnn",version="1"}'
-        for name in ("nv_inference_request_success", "nv_inference_request_failure", "nv_inference_count", "nv_inference_exec_count",
+        for name in ("nv_inference_request_success", "nv_inference_count", "nv_inference_exec_count",
                      "nv_inference_request_duration_us", "nv_inference_queue_duration_us", "nv_inference_compute_input_duration_us",
                      "nv_inference_compute_infer_duration_us", "nv_inference_compute_output_duration_us",
                      "nv_inference_pending_request_count"):
             expect(name + label in v, f"no {name}{label}")
         expect(v["nv_inference_request_success" + label] >= 10, v["nv_inference_request_success" + label])
-        expect(v["nv_inference_request_failure" + label] >= 2, v["nv_inference_request_failure" + label])
+        # Triton's failure series carry a reason (REJECTED, CANCELED, BACKEND, OTHER); bad inputs are OTHER.
+        failure = '{model="digits_cnn",reason="%s",version="1"}'
+        for reason in ("REJECTED", "CANCELED", "BACKEND", "OTHER"):
+            expect("nv_inference_request_failure" + failure % reason in v, f"no nv_inference_request_failure{failure % reason}")
+        expect(v["nv_inference_request_failure" + failure % "OTHER"] >= 2, v["nv_inference_request_failure" + failure % "OTHER"])
+        # Latency histogram of successes only, as Triton's request duration counts them.
+        expect(v["compress_inference_request_latency_seconds_count" + label] == v["nv_inference_request_success" + label],
+               "latency histogram count != successes")
         expect(v.get("process_resident_memory_bytes", 0) > 0, "no RSS")
         expect(any(k.startswith("compress_inference_request_latency_seconds_bucket") for k in v), "no latency histogram")
         expect(any(k.startswith("compress_inference_batch_size_bucket") for k in v), "no batch-size histogram")

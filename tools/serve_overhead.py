@@ -67,10 +67,14 @@ def main():
     ap.add_argument("--compress", default=os.path.join(REPO, ".build/release/compress"))
     ap.add_argument("--cnn", default=os.path.join(REPO, "Tests/Fixtures/keras/digits_cnn.keras"))
     ap.add_argument("--minilm", default=os.path.join(REPO, "models/all-MiniLM-L6-v2"))
-    ap.add_argument("--minilm-args", default="--shape input_ids:1,16 --shape attention_mask:1,16 --input-data zero",
-                    help="perf_analyzer flags for MiniLM ('' skips MiniLM)")
+    # 16 tokens per request as the serving peer's README runs it, but real ids: `--input-data zero` would mask every
+    # token, and compress packs tokens by the mask, so there would be nothing to compute (Triton's ORT model would
+    # still run all 16). {tokens} is replaced by a file from tools/make_perf_inputs.py --fixed 16.
+    ap.add_argument("--minilm-args", default="--input-data {tokens}",
+                    help="perf_analyzer flags for MiniLM ('' skips MiniLM; the peer's zero-data flags: "
+                         "'--shape input_ids:16 --shape attention_mask:16 --input-data zero')")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--interval-ms", type=int, default=3000)
+    ap.add_argument("--interval-ms", type=int, default=3000, help="perf_analyzer's measurement window (a smoke run: 500)")
     ap.add_argument("--ports", default="18741,18742,18743", help="HTTP, gRPC, metrics")
     ap.add_argument("--json", help="write every round's figures here")
     args = ap.parse_args()
@@ -78,10 +82,18 @@ def main():
     ports = {"http": http_port, "grpc": grpc_port}
     models = [("digits_cnn", args.cnn, [])]
     if args.minilm_args:
-        models.append(("all-MiniLM-L6-v2", args.minilm, args.minilm_args.split()))
+        minilm_args = args.minilm_args
+        if "{tokens}" in minilm_args:
+            tokens = os.path.join(tempfile.gettempdir(), "serve_overhead_tokens16.json")
+            subprocess.run([sys.executable, os.path.join(HERE, "make_perf_inputs.py"), "--model", args.minilm, "--fixed", "16",
+                            "--limit", "200", "--out", tokens], check=True)
+            minilm_args = minilm_args.replace("{tokens}", tokens)
+        models.append(("all-MiniLM-L6-v2", args.minilm, minilm_args.split()))
     server = subprocess.Popen(
         [args.compress, "serve"] + [m[1] for m in models] + ["--http-port", str(http_port), "--grpc-port", str(grpc_port),
-                                                             "--metrics-port", str(metrics_port), "--threads", "1", "--quiet"],
+                                                             "--metrics-port", str(metrics_port), "--threads", "1", "--quiet",
+                                                             # INT64 ids only, as the peer's minilm_fp32 takes them.
+                                                             "--text-inputs", "tokens"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     rounds = []
     try:

@@ -311,7 +311,11 @@ import Testing
             for i in 0..<3 {
                 let a = try #require(byID["s\(i)"])
                 #expect(a.errorMessage.isEmpty)
-                #expect(floats(fromLittleEndian: a.inferResponse.rawOutputContents[0]) == expected[i])
+                // A stream's requests run concurrently and may share a batch, whose GEMM shapes differ from batch 1's:
+                // equal to rounding (seen: 5e-7 on probabilities near 0.4), not bit for bit.
+                let got = floats(fromLittleEndian: a.inferResponse.rawOutputContents[0])
+                #expect(got.count == expected[i].count)
+                #expect(zip(got, expected[i]).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) }, "s\(i): \(got) vs \(expected[i])")
             }
             #expect(byID["bad"]?.errorMessage.contains("'y'") == true)
         }
