@@ -77,7 +77,7 @@ cleanup() { [ -n "$SERVER" ] && kill -TERM "$SERVER" 2>/dev/null && wait "$SERVE
 trap cleanup EXIT
 if [ ${#served[@]} -gt 0 ]; then
   say "compress serve $OUT/repository (${#served[@]} models)"
-  "$BIN" serve "$OUT/repository" --http-port "$PORT" --threads "$SERVER_THREADS" --quiet &
+  "$BIN" serve "$OUT/repository" --http-port "$PORT" --grpc-port $((PORT + 1)) --metrics-port $((PORT + 2)) --threads "$SERVER_THREADS" --quiet &
   SERVER=$!
   for _ in $(seq 1 900); do
     curl -sf "127.0.0.1:$PORT/v2/health/ready" >/dev/null && break

@@ -95,7 +95,8 @@ def main():
     }
     serve = subprocess.Popen(
         [str(COMPRESS), "serve", str(ROOT / "Tests/Fixtures/keras/digits_cnn.keras"), str(ROOT / "models/all-MiniLM-L6-v2"),
-         str(ROOT.parent / "shared/fixtures/keras/digits_mlp.keras"), "--http-port", str(args.port), "--threads", "1", "--quiet"],
+         str(ROOT.parent / "shared/fixtures/keras/digits_mlp.keras"), "--http-port", str(args.port),
+         "--grpc-port", str(args.port + 1), "--metrics-port", str(args.port + 2), "--threads", "1", "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{args.port}"
     try:

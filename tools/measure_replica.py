@@ -132,7 +132,8 @@ def main():
     bodies = [json.dumps({"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": [s]}]}).encode()
               for s in sentences]
     port = free_port()
-    cmd = [args.bin, "serve", args.model, f"--http-port={port}", f"--threads={args.threads}", "--quiet"]
+    cmd = [args.bin, "serve", args.model, f"--http-port={port}", "--grpc-port=0", "--metrics-port=0",
+           f"--threads={args.threads}", "--quiet"]
     log = tempfile.TemporaryFile()
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=log, stderr=log)

@@ -18,7 +18,8 @@ TOKENS=/tmp/serve_bench_tokens.json
 $PY tools/make_perf_inputs.py --sentences "$DATA" --out $TOKENS
 
 wait_ready() { for _ in $(seq 1 600); do curl -sf "127.0.0.1:$PORT/v2/health/ready" >/dev/null && return 0; sleep 0.2; done; return 1; }
-serve() { "$BIN" serve "$@" --http-port $PORT --threads "$THREADS" --quiet & SERVER=$!; wait_ready; }
+# gRPC and metrics beside HTTP, never on Triton's 8001/8002 (a peer may hold them).
+serve() { "$BIN" serve "$@" --http-port $PORT --grpc-port $((PORT + 1)) --metrics-port $((PORT + 2)) --threads "$THREADS" --quiet & SERVER=$!; wait_ready; }
 stop() { kill -TERM "$SERVER"; wait "$SERVER"; echo "server exit $?"; }
 pa() { timeout 300 "$PA" -u 127.0.0.1:$PORT --measurement-interval "$SECONDS_PER" --stability-percentage 25 --max-trials 6 "$@" 2>&1 \
         | grep -E "Concurrency:|Request Rate:|Throughput|p50 latency|p99 latency|Avg request latency|Server:|Inference count|Execution count|queue|compute infer|Successful|Failed|error" ; }
@@ -47,7 +48,7 @@ done
 
 RATE=$(python3 -c "print(round(2 * float('${RPS:-100}')))")
 echo "== overload: $RATE req/s (2x the sustainable ${RPS:-?} infer/s) for ${OVERLOAD_SECONDS} s on the repository's minilm (max_queue_size 256)"
-"$BIN" serve Tests/Fixtures/serving-repository --http-port $PORT --threads "$THREADS" --quiet & SERVER=$!
+"$BIN" serve Tests/Fixtures/serving-repository --http-port $PORT --grpc-port $((PORT + 1)) --metrics-port $((PORT + 2)) --threads "$THREADS" --quiet & SERVER=$!
 wait_ready
 python3 tools/serve_overload.py --url 127.0.0.1:$PORT --model minilm --pid $SERVER --rate "$RATE" --seconds "$OVERLOAD_SECONDS" \
   --tokens $TOKENS --json

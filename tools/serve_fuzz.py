@@ -52,7 +52,7 @@ def main():
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
     server = subprocess.Popen(
         [args.compress, "serve", os.path.join(REPO, "Tests/Fixtures/serving-repository"), "--http-port", str(args.port),
-         "--threads", "1", "--auth-token-file", token_file, "--request-timeout-ms", "20000"],
+         "--grpc-port", str(args.port + 1), "--metrics-port", str(args.port + 2), "--threads", "1", "--auth-token-file", token_file, "--request-timeout-ms", "20000"],
         stdout=subprocess.DEVNULL, stderr=log)
     failures = []
     try:
