@@ -110,7 +110,7 @@ struct ServeCommand: AsyncParsableCommand {
                     logger.info("listening on http://\(host):\(port) (models load in the background; see /v2/health/ready)")
                 })
             // Services shut down in reverse order: HTTP and gRPC stop accepting and finish their requests first, then
-            // the core drains whatever is still queued; metrics stay up until the end.
+            // metrics stop, then the core drains whatever is still queued.
             var services: [any Service] = [server]
             if metrics {
                 services.append(
