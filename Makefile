@@ -137,8 +137,8 @@ probe: release models
 ## The thread sanitizer over the suites where many threads share frozen models and executors (a report fails the run).
 TSAN_SUITES := ConcurrentForwardTests|ExecutorTests|PrunedMiniLMTests
 tsan: deps models
-	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
-	TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan --filter "$(TSAN_SUITES)"
+	COMPRESS_ENGINE_ONLY=1 $(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	COMPRESS_ENGINE_ONLY=1 TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan --filter "$(TSAN_SUITES)"
 
 ## The main job on the bundled data and models: measure, quantize and export the digits CNN and MiniLM,
 ## then compare before/after (Markdown and HTML reports under artifacts/).

@@ -100,19 +100,30 @@ let package = Package(
         .target(
             name: "Bench",
             dependencies: [
-                "ServingCore", "Pipeline", "Charts", "Console", "Evaluation", "Runtime", "Formats", "Tensors",
+                "ServingCore", "InferenceGRPCProtocol", "Pipeline", "Charts", "Console", "Evaluation", "Runtime", "Formats", "Tensors",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
-        // gRPC adapter (grpc-swift 2): Generated/ holds the code protoc made from Protos/inference (committed;
-        // tools/generate_grpc.sh regenerates it, so no build runs the protobuf plugins).
+        // The Open Inference Protocol's gRPC messages, client and service stubs: Generated/ holds the code protoc made
+        // from Protos/inference (committed; tools/generate_grpc.sh regenerates it, so no build runs the protobuf
+        // plugins). Its own target so the load generator speaks gRPC without linking the server.
+        .target(
+            name: "InferenceGRPCProtocol",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]),
+        // gRPC adapter (grpc-swift 2) over ServingCore.
         .target(
             name: "ServingGRPC",
             dependencies: [
-                "ServingCore",
+                "ServingCore", "InferenceGRPCProtocol",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -174,7 +185,8 @@ let package = Package(
         .testTarget(
             name: "BenchTests",
             dependencies: [
-                "Bench", "ServingCore", "ServingREST", "Evaluation", "Runtime", "Formats", "Layers", "Tensors",
+                "Bench", "ServingCore", "ServingREST", "ServingGRPC", "Evaluation", "Runtime", "Formats", "Layers", "Tensors",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -184,7 +196,7 @@ let package = Package(
         .testTarget(
             name: "ServingGRPCTests",
             dependencies: [
-                "ServingGRPC", "ServingCore", "Runtime", "Formats", "Tensors",
+                "ServingGRPC", "InferenceGRPCProtocol", "ServingCore", "Runtime", "Formats", "Tensors",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -204,6 +216,18 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// COMPRESS_ENGINE_ONLY=1 (used by `make tsan`): the engine's targets and tests only. The thread-sanitizer suites check
+// executors and frozen models; the server stack (NIO, Hummingbird, grpc-swift with a second BoringSSL, GRDB) would
+// double that build for suites it does not run (measured: the gRPC stack alone adds ~300 s to a clean debug build).
+if Context.environment["COMPRESS_ENGINE_ONLY"] != nil {
+    let server: Set<String> = [
+        "ServingCore", "ServingREST", "ServingGRPC", "ServingMetrics", "ServingQueue", "ServingAsync", "InferenceGRPCProtocol", "Bench",
+        "CompressCLI", "CHiredis",
+    ]
+    package.targets.removeAll { server.contains($0.name) || ($0.name.hasSuffix("Tests") && server.contains(String($0.name.dropLast(5)))) }
+    package.products.removeAll { $0.name == "compress" }
+}
 
 // Benchmarks stay out of the default build and out of tests (STYLE rule 11): set COMPRESS_BENCHMARKS=1 to add them.
 if Context.environment["COMPRESS_BENCHMARKS"] != nil {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates Sources/ServingGRPC/Generated from Protos/inference/grpc_service.proto (the Open Inference Protocol's
+# Regenerates Sources/InferenceGRPCProtocol/Generated from Protos/inference/grpc_service.proto (the Open Inference Protocol's
 # gRPC proto plus the Triton extension RPCs; see its header). The generated files are committed, so no build runs
 # the protobuf plugins: run this only after changing the proto, under the shared build lock.
 #
@@ -11,7 +11,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PLUGINS_DIR=${PLUGINS_DIR:-/tmp/compress-grpc-plugins}
-OUT="$ROOT/Sources/ServingGRPC/Generated"
+OUT="$ROOT/Sources/InferenceGRPCProtocol/Generated"
 
 command -v protoc > /dev/null || { echo "generate_grpc: protoc not found (apt-get install protobuf-compiler)" >&2; exit 1; }
 python3 "$ROOT/tools/check_grpc_proto.py" 2> /dev/null || \

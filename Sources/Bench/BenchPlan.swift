@@ -5,7 +5,10 @@ import Formats
 public struct BenchPlan: Sendable {
     public var url: String
     public var model: String
+    /// REST tensors as JSON or binary (when `grpc` is false).
     public var encoding: RESTTarget.Encoding = .binary
+    /// Drive the server over gRPC (`url` is then HOST:PORT of its gRPC listener) instead of REST.
+    public var grpc = false
     public var dataSpec: String?
     public var shapes: [RequestSource.ShapeOption] = []
     public var fill: RequestSource.Fill = .random
@@ -25,9 +28,12 @@ public struct BenchPlan: Sendable {
     /// Connects, checks the model, builds the requests and runs every level. `progress` gets one line per window.
     public func run(progress: (@Sendable (String) -> Void)?) async throws -> BenchResult {
         let maxConcurrency = modes.map { mode -> Int in if case let .concurrency(n) = mode { return n } else { return 1 } }.max() ?? 1
-        let target = try RESTTarget(
-            url: url, model: model, encoding: encoding, connections: max(maxConcurrency, min(settings.maxOutstanding, 256)),
-            threads: clientThreads)
+        let target: any LoadTarget =
+            grpc
+            ? try GRPCTarget(endpoint: url, model: model)
+            : try RESTTarget(
+                url: url, model: model, encoding: encoding, connections: max(maxConcurrency, min(settings.maxOutstanding, 256)),
+                threads: clientThreads)
         do {
             let result = try await run(on: target, progress: progress)
             try await target.shutdown()

@@ -18,11 +18,11 @@ struct BenchCommand: AsyncParsableCommand {
             stays under N ms. Server-side times come from the statistics extension (GET v2/models/NAME/stats).
             """)
 
-    @Argument(help: "Server URL, e.g. http://127.0.0.1:8000.")
+    @Argument(help: "Server URL, e.g. http://127.0.0.1:8000 (REST) or 127.0.0.1:8001 (gRPC).")
     var url: String
     @Option(name: .long, help: "Model name on the server.")
     var model: String
-    @Option(name: .long, help: "Transport: rest-binary (binary tensor data, as perf_analyzer sends) or rest-json.")
+    @Option(name: .long, help: "Transport: rest-binary (binary tensor data, as perf_analyzer sends), rest-json, or grpc (raw tensor contents).")
     var `protocol` = "rest-binary"
     @Option(name: .long, help: "Real inputs, cycled: FILE.txt (one sentence a line, sent as BYTES) or FILE.h5 (e.g. datasets/digits/test.h5).")
     var data: String?
@@ -72,8 +72,10 @@ struct BenchCommand: AsyncParsableCommand {
             throw ValidationError("--window, --max-duration and --stability-percentage must be positive, --warmup >= 0")
         }
         if let b = latencyBoundMs, !(b > 0) { throw ValidationError("--latency-bound-ms must be positive") }
-        if RESTTarget.Encoding(rawValue: self.protocol.replacingOccurrences(of: "rest-", with: "")) == nil || !self.protocol.hasPrefix("rest-") {
-            throw ValidationError("--protocol must be rest-binary or rest-json (gRPC arrives with the gRPC server)")
+        if self.protocol != "grpc",
+            RESTTarget.Encoding(rawValue: self.protocol.replacingOccurrences(of: "rest-", with: "")) == nil || !self.protocol.hasPrefix("rest-")
+        {
+            throw ValidationError("--protocol must be rest-binary, rest-json or grpc")
         }
         if RequestSource.Fill(rawValue: inputData) == nil { throw ValidationError("--input-data must be random or zero") }
     }
@@ -85,6 +87,7 @@ struct BenchCommand: AsyncParsableCommand {
     private func makePlan() throws -> BenchPlan {
         var plan = BenchPlan(url: url, model: model)
         plan.encoding = RESTTarget.Encoding(rawValue: self.protocol.replacingOccurrences(of: "rest-", with: "")) ?? .binary
+        plan.grpc = self.protocol == "grpc"
         plan.dataSpec = data
         plan.shapes = try shape.map { try RequestSource.ShapeOption(parsing: $0) }
         plan.fill = RequestSource.Fill(rawValue: inputData) ?? .random

@@ -1,5 +1,6 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import InferenceGRPCProtocol
 import Logging
 import ServiceLifecycle
 import ServingCore

@@ -1,3 +1,4 @@
+import InferenceGRPCProtocol
 import ServingCore
 
 /// The core's metadata, statistics, configuration and repository types as gRPC messages (Triton's field numbers;

@@ -1,4 +1,5 @@
 import Foundation
+import InferenceGRPCProtocol
 import ServingCore
 
 /// Converts between the gRPC messages and the core's protocol types: typed `contents` and `raw_input_contents` in,

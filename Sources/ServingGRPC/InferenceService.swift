@@ -1,5 +1,6 @@
 import Foundation
 import GRPCCore
+import InferenceGRPCProtocol
 import ServingCore
 
 /// `inference.GRPCInferenceService` over an ``InferenceServer``: each RPC decodes, calls the core, encodes.

@@ -1,5 +1,6 @@
 import GRPCCore
 import GRPCInProcessTransport
+import InferenceGRPCProtocol
 import ServingCore
 import ServingGRPC
 import Testing

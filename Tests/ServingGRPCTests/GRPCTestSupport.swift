@@ -2,6 +2,7 @@ import Formats
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import InferenceGRPCProtocol
 import Logging
 import Runtime
 import ServingCore

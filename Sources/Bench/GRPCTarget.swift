@@ -1,0 +1,150 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import InferenceGRPCProtocol
+import ServingCore
+
+/// The Open Inference Protocol over gRPC (`inference.GRPCInferenceService`, grpc-swift 2 over HTTP/2), inputs and
+/// outputs as `raw_input_contents`/`raw_output_contents` (what `perf_analyzer -i grpc` sends). Every request of a
+/// run shares one HTTP/2 connection, as perf_analyzer's gRPC client does.
+public final class GRPCTarget: LoadTarget {
+    public var protocolName: String { "grpc" }
+    private let endpoint: String
+    private let model: String
+    private let client: GRPCClient<HTTP2ClientTransport.Posix>
+    private let service: Inference_GRPCInferenceService.Client<HTTP2ClientTransport.Posix>
+    private let connections: Task<Void, Never>
+
+    /// A client for `endpoint` (`HOST:PORT`, optionally `grpc://HOST:PORT`) and `model`.
+    public init(endpoint: String, model: String) throws {
+        var e = endpoint
+        if e.hasPrefix("grpc://") { e.removeFirst("grpc://".count) }
+        while e.hasSuffix("/") { e.removeLast() }
+        guard let colon = e.lastIndex(of: ":"), let port = Int(e[e.index(after: colon)...]), (1...65535).contains(port), colon != e.startIndex
+        else { throw BenchError("bad gRPC endpoint '\(endpoint)': expected HOST:PORT (e.g. 127.0.0.1:8001)") }
+        let host = String(e[..<colon])
+        self.endpoint = e
+        self.model = model
+        let transport = try HTTP2ClientTransport.Posix(
+            target: .dns(host: host, port: port), transportSecurity: .plaintext,
+            config: .defaults { $0.http2.maxFrameSize = 1 << 20 })
+        let client = GRPCClient(transport: transport)
+        self.client = client
+        service = Inference_GRPCInferenceService.Client(wrapping: client)
+        connections = Task { try? await client.runConnections() }
+    }
+
+    public func metadata() async throws -> ModelMetadata {
+        var request = Inference_ModelMetadataRequest()
+        request.name = model
+        let r: Inference_ModelMetadataResponse
+        do { r = try await service.modelMetadata(request, options: Self.options(seconds: 10)) } catch let error as RPCError {
+            if error.code == .notFound || error.code == .invalidArgument || error.code == .unavailable && error.message.contains("model") {
+                throw BenchError("model '\(model)' not found at \(endpoint): \(error.message)")
+            }
+            throw BenchError("cannot reach \(endpoint) over gRPC: \(Self.describe(error))")
+        }
+        func tensor(_ t: Inference_ModelMetadataResponse.TensorMetadata) throws -> TensorMetadata {
+            guard let type = TensorDataType(rawValue: t.datatype) else {
+                throw BenchError("\(endpoint): model '\(model)' declares tensor '\(t.name)' with unknown datatype '\(t.datatype)'")
+            }
+            return TensorMetadata(name: t.name, datatype: type, shape: t.shape.map { Int($0) })
+        }
+        return ModelMetadata(
+            name: r.name, versions: r.versions, platform: r.platform, inputs: try r.inputs.map(tensor), outputs: try r.outputs.map(tensor))
+    }
+
+    public func statistics() async throws -> ModelStatistics? {
+        var request = Inference_ModelStatisticsRequest()
+        request.name = model
+        guard let r = try? await service.modelStatistics(request, options: Self.options(seconds: 10)),
+            let s = r.modelStats.first(where: { $0.name == model }) ?? r.modelStats.first
+        else { return nil }
+        func d(_ x: Inference_StatisticDuration) -> StatDuration { StatDuration(count: x.count, ns: x.ns) }
+        var out = ModelStatistics(name: s.name, version: s.version)
+        out.lastInference = s.lastInference
+        out.inferenceCount = s.inferenceCount
+        out.executionCount = s.executionCount
+        let i = s.inferenceStats
+        out.inferenceStats.success = d(i.success)
+        out.inferenceStats.fail = d(i.fail)
+        out.inferenceStats.queue = d(i.queue)
+        out.inferenceStats.computeInput = d(i.computeInput)
+        out.inferenceStats.computeInfer = d(i.computeInfer)
+        out.inferenceStats.computeOutput = d(i.computeOutput)
+        return out
+    }
+
+    public func infer(_ request: BenchRequest) async -> RequestOutcome {
+        let t0 = monotonicNanoseconds()
+        var message = Inference_ModelInferRequest()
+        message.modelName = model
+        message.inputs = request.inputs.map { input in
+            var t = Inference_ModelInferRequest.InferInputTensor()
+            t.name = input.name
+            t.datatype = input.data.datatype.rawValue
+            t.shape = input.shape.map { Int64($0) }
+            return t
+        }
+        message.rawInputContents = request.inputs.map { input in
+            var bytes: [UInt8] = []
+            input.data.appendBinary(to: &bytes)
+            return Data(bytes)
+        }
+        let t1 = monotonicNanoseconds()
+        let response: Inference_ModelInferResponse
+        do { response = try await service.modelInfer(message, options: Self.options(seconds: 120)) } catch let error as RPCError {
+            return RequestOutcome(
+                status: Self.httpStatus(error.code), serializeNs: t1 - t0, sendWaitNs: monotonicNanoseconds() - t1, error: Self.describe(error))
+        } catch {
+            return RequestOutcome(status: 0, serializeNs: t1 - t0, sendWaitNs: monotonicNanoseconds() - t1, error: "\(error)")
+        }
+        let t2 = monotonicNanoseconds()
+        var outcome = RequestOutcome(status: 200, serializeNs: t1 - t0, sendWaitNs: t2 - t1)
+        // Each output must carry data: raw contents (one per output, in order) or typed contents.
+        let raw = response.rawOutputContents
+        if response.outputs.isEmpty {
+            outcome.status = -1
+            outcome.error = "malformed response: no outputs"
+        } else if !raw.isEmpty && raw.count != response.outputs.count {
+            outcome.status = -1
+            outcome.error = "malformed response: \(response.outputs.count) outputs, \(raw.count) raw contents"
+        } else if raw.isEmpty && response.outputs.contains(where: { !$0.hasContents }) {
+            outcome.status = -1
+            outcome.error = "malformed response: an output without contents"
+        }
+        outcome.deserializeNs = monotonicNanoseconds() - t2
+        return outcome
+    }
+
+    public func shutdown() async throws {
+        client.beginGracefulShutdown()
+        await connections.value
+    }
+
+    static func options(seconds: Int) -> CallOptions {
+        var o = CallOptions.defaults
+        o.timeout = .seconds(seconds)
+        return o
+    }
+
+    /// gRPC status → the HTTP status the REST transport would have answered (Triton's mapping), so error tables
+    /// read the same for both protocols.
+    static func httpStatus(_ code: RPCError.Code) -> Int {
+        switch code {
+        case .invalidArgument, .outOfRange, .failedPrecondition: return 400
+        case .unauthenticated: return 401
+        case .permissionDenied: return 403
+        case .notFound: return 404
+        case .resourceExhausted: return 429
+        case .unimplemented: return 501
+        case .unavailable: return 503
+        case .deadlineExceeded: return 504
+        default: return 500
+        }
+    }
+
+    static func describe(_ error: RPCError) -> String {
+        "\(error.code): \(error.message)".replacingOccurrences(of: "\n", with: " ")
+    }
+}
