@@ -49,7 +49,14 @@ enum StudentBuilder {
             throw StageFailure("student.architecture.width applies to layer chains (CNN/MLP); for BERT use student.keep_layers")
         }
         let lastDense = chain.specs.lastIndex { $0.type == .dense }
-        let specs = chain.specs.enumerated().map { i, s -> LayerSpec in
+        let dropout = spec.architecture?.dropout
+        let specs = chain.specs.enumerated().compactMap { i, s -> LayerSpec? in
+            if s.type == .dropout, let dropout {
+                guard dropout > 0 else { return nil }
+                var s = s
+                s.rate = Float(dropout)
+                return s
+            }
             var s = s
             if s.type == .conv2d || (s.type == .dense && i != lastDense), let out = s.outFeatures {
                 s.outFeatures = max(1, Int((Double(out) * width).rounded()))
@@ -62,7 +69,7 @@ enum StudentBuilder {
         try initialize(student, seed: seed)
         return (
             LoadedModel(kind: .sequential(student), source: teacher.source, format: "in-memory"),
-            "teacher architecture at width \(width) (\(specs.compactMap { $0.type == .conv2d || $0.type == .dense ? $0.outFeatures.map(String.init) : nil }.joined(separator: "-"))), random init"
+            "teacher architecture at width \(width) (\(specs.compactMap { $0.type == .conv2d || $0.type == .dense ? $0.outFeatures.map(String.init) : nil }.joined(separator: "-"))\(dropout.map { ", dropout \($0)" } ?? "")), random init"
         )
     }
 

@@ -99,7 +99,10 @@ public struct StudentSection: Codable, Sendable, ConfigSection {
     public struct ArchitectureSection: Codable, Sendable, ConfigSection {
         /// Fraction of channels/units kept in every convolution and hidden dense layer (the output layer keeps its size).
         public var width: Double
-        enum CodingKeys: String, CodingKey, CaseIterable { case width }
+        /// Rate of every Dropout layer of the student (default: the teacher's; 0 removes them). A narrow student has
+        /// little capacity to spare, so the teacher's dropout may only slow it down.
+        public var dropout: Double?
+        enum CodingKeys: String, CodingKey, CaseIterable { case width, dropout }
         public static var keySchema: KeySchema { KeySchema(CodingKeys.self) }
     }
 
@@ -138,6 +141,9 @@ public struct StudentSection: Codable, Sendable, ConfigSection {
         }
         if let w = architecture?.width, !(w > 0 && w <= 1) {
             throw StageProblem("student.architecture.width must be in (0, 1], got \(w)")
+        }
+        if let d = architecture?.dropout, !(d >= 0 && d < 1) {
+            throw StageProblem("student.architecture.dropout must be in [0, 1), got \(d)")
         }
     }
 }
