@@ -80,6 +80,9 @@ public struct DistillStage: RecipeStage {
             let objective = try ClassifierObjective(
                 model: s, inputs: x, labels: y, validationInputs: vx, validationLabels: vy, teacher: t,
                 distillation: Distillation(temperature: temperature, alpha: alpha, labelSmoothing: smoothing), executor: context.executor)
+            if let a = objective.teacherTrainingAccuracy {
+                context.progress.message("teacher logits cached for \(y.count) training examples (teacher accuracy on them \(String(format: "%.4f", a)))")
+            }
             var run = try trainAndReport(
                 objective,
                 options: context.trainerOptions(settings, epochs: epochs, batchSize: batch, seed: seed, checkpointEvery: checkpointEvery, name: "distill"),
@@ -108,6 +111,15 @@ public struct DistillStage: RecipeStage {
             let l = SentenceDistillLoss(
                 mse: Float(loss?.embedding?.mse ?? 1), cosine: Float(loss?.embedding?.cosine ?? 1), layerMap: pairs,
                 hiddenWeight: Float(loss?.hidden?.weight ?? (pairs.isEmpty ? 0 : 1)))
+            // The objective first: a bad layer map or width fails before any measuring.
+            let objective: SentenceDistillObjective
+            do {
+                objective = try SentenceDistillObjective(
+                    student: s, teacher: t, sequences: sequences, validationSequences: validation, loss: l, frozen: frozen ?? [],
+                    executor: context.executor)
+            } catch let e as TrainingError {
+                throw StageFailure("stage \(context.index + 1) (distill): \(e)")
+            }
             var untrained: TrainingRunReport?
             if baseline ?? true {
                 // The layer-dropped student before any training: what distillation must improve on.
@@ -116,14 +128,6 @@ public struct DistillStage: RecipeStage {
                     role: "baseline: untrained student", objective: "none", student: studentText, parameters: copy.root.parameterCount,
                     trainExamples: 0, validationExamples: 0, epochs: 0, batchSize: 0, steps: 0, seed: seed, optimizer: "–", curve: [],
                     bestEpoch: nil, trainSeconds: 0, resumedAtStep: nil, heldOut: try context.heldOut(copy, reference: teacherModel))
-            }
-            let objective: SentenceDistillObjective
-            do {
-                objective = try SentenceDistillObjective(
-                    student: s, teacher: t, sequences: sequences, validationSequences: validation, loss: l, frozen: frozen ?? [],
-                    executor: context.executor)
-            } catch let e as TrainingError {
-                throw StageFailure("stage \(context.index + 1) (distill): \(e)")
             }
             let settings = (optimizer ?? OptimizerSection()).settings(defaultLR: 1e-4)
             var parts: [String] = []

@@ -74,16 +74,28 @@ public final class ClassifierObjective: TrainingObjective {
     public func validate(executor: Executor) throws -> ValidationResult {
         let logits = try Self.logits(model, inputs: validationInputs, executor: executor)
         let ce = try CrossEntropy().evaluate(logits: logits, labels: validationLabels)
+        return ValidationResult(loss: ce.loss, metric: Self.accuracy(logits, validationLabels))
+    }
+
+    /// Accuracy of the cached teacher logits on the training labels (nil without a teacher): what the soft targets
+    /// are worth, printed by the distill stage.
+    public var teacherTrainingAccuracy: Double? {
+        guard let teacherLogits else { return nil }
+        return Self.accuracy(teacherLogits, labels)
+    }
+
+    /// Fraction of rows of (N, C) `logits` whose argmax is the label.
+    static func accuracy(_ logits: Tensor, _ labels: [Int]) -> Double {
         let c = logits.shape[1]
         var correct = 0
         logits.withUnsafeFloats { p in
-            for (r, label) in validationLabels.enumerated() {
+            for (r, label) in labels.enumerated() {
                 var best = 0
                 for j in 1..<c where p[r * c + j] > p[r * c + best] { best = j }
                 if best == label { correct += 1 }
             }
         }
-        return ValidationResult(loss: ce.loss, metric: Double(correct) / Double(validationLabels.count))
+        return Double(correct) / Double(max(labels.count, 1))
     }
 
     /// Rows `indices` of `t`, in that order.
