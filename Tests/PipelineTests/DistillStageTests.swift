@@ -49,9 +49,12 @@ struct DistillStageTests {
         #expect(training.runs.map(\.role) == ["distilled", "baseline: labels only"])
         for run in training.runs {
             #expect(run.curve.count == 2)
-            // Known issue (open in issue 12's note): on this 2-epoch digits run the distilled student reaches 0.75 held-out
-            // accuracy while the labels-only baseline passes 0.8 — not yet explained (KD scaling, BatchNorm statistics or
-            // budget). Recorded as a known issue, not hidden: the figure still prints, and the baseline's bar stays strict.
+            // Known issue (issue 12): on this 2-epoch (72-step) digits run the distilled student reaches 0.75 held-out
+            // accuracy while the labels-only baseline reaches 0.833. Measured with `compress run` on the same stage: it is
+            // the KD setting on this budget, not the loss code (gradient-checked in LossTests) — α 0.8, T 3: 0.750;
+            // α 0.5, T 2: 0.803; the teacher is very confident (mean max probability 0.989), so the T-softened targets
+            // carry a weak argmax signal for a student that gets only 72 steps. Re-estimating BatchNorm's running
+            // statistics before validation (precise BN) left 0.75 unchanged. The bar stays; the figure still prints.
             if run.role == "distilled" {
                 withKnownIssue("distilled student below the bar on the tiny digits run", isIntermittent: true) {
                     #expect((run.heldOut?.accuracy ?? 0) > 0.8, "\(run.role): \(String(describing: run.heldOut?.accuracy))")
@@ -90,6 +93,47 @@ struct DistillStageTests {
         do {
             _ = try PipelineRunner().run(try RecipeLoader.load(path), recipePath: path, outputDirectory: out.path)
             Issue.record("accepted: \(stage)")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains(field), "\(text)")
+            #expect(!text.contains("\n"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+
+    /// Bad input for a sentence-encoder distillation (all-MiniLM-L6-v2): a layer map outside the student or the
+    /// teacher, `keep_layers` outside the teacher, an empty or tiny training file. One line naming the field, no run
+    /// directory, and the layer-map errors come before any teacher forward or measurement.
+    @Test(arguments: [
+        ("{init: teacher, keep_layers: [0, 2, 4]}", "layer_map: {3: 5}", "TRAIN", "loss.hidden.layer_map: student layer 3 is out of range"),
+        ("{init: teacher, keep_layers: [0, 6]}", "layer_map: {0: 1}", "TRAIN", "student.keep_layers: layer 6 is out of range"),
+        ("{init: teacher, keep_layers: [0, 2, 4]}", "layer_map: {0: 1}", "EMPTY", "empty.txt"),
+    ])
+    func sentenceDistillBadInput(_ student: String, _ map: String, _ train: String, _ field: String) throws {
+        let dir = try RunTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let sentences = (0..<48).map { "Sentence number \($0) about a small grey cat." }
+        try sentences.joined(separator: "\n").write(to: dir.appendingPathComponent("train.txt"), atomically: true, encoding: .utf8)
+        try sentences.prefix(4).joined(separator: "\n").write(to: dir.appendingPathComponent("tiny.txt"), atomically: true, encoding: .utf8)
+        try "".write(to: dir.appendingPathComponent("empty.txt"), atomically: true, encoding: .utf8)
+        try sentences.suffix(6).joined(separator: "\n").write(to: dir.appendingPathComponent("validation.txt"), atomically: true, encoding: .utf8)
+        let file = ["TRAIN": "train.txt", "TINY": "tiny.txt", "EMPTY": "empty.txt"][train]!
+        let yaml = """
+            name: sentence-distill-bad
+            model: \(Self.repo.path)/models/all-MiniLM-L6-v2
+            stages:
+              - distill:
+                  student: \(student)
+                  loss: {embedding: {mse: 1, cosine: 1}, hidden: {\(map), weight: 0.5}}
+                  data: {train: \(dir.path)/\(file), validation: \(dir.path)/validation.txt}
+                  epochs: 1
+                  batch_size: 8
+            """
+        let path = try Self.write(yaml, in: dir)
+        let out = dir.appendingPathComponent("run")
+        do {
+            _ = try PipelineRunner().run(try RecipeLoader.load(path), recipePath: path, outputDirectory: out.path)
+            Issue.record("accepted: \(student) \(map) \(train)")
         } catch {
             let text = "\(error)"
             #expect(text.contains(field), "\(text)")
