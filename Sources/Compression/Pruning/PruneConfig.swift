@@ -136,16 +136,73 @@ public struct PruneConfig: Codable, Sendable, ConfigSection {
         public static var keySchema: KeySchema { KeySchema(CodingKeys.self) }
     }
 
-    /// `{epochs, distill_from: teacher, learning_rate, batch_size}`: recovery training after (each step of) pruning,
-    /// by the training engine; masks are re-applied after every optimizer step.
+    /// `{epochs, distill_from: teacher, data: {train, validation}, learning_rate, batch_size, ...}`: recovery training
+    /// after pruning, by the training engine; masks are re-applied after every optimizer step, so pruned weights stay
+    /// exactly zero. With a gradual schedule on masks, the pruning steps happen inside this training (Zhu & Gupta):
+    /// evenly over the first `prune_window` of its optimizer steps, and the kept epoch is one after the last step.
     public struct FineTune: Codable, Sendable, Equatable, ConfigSection {
         public var epochs: Int
-        /// `teacher` (the model before this stage) or a model path; absent: labels only.
+        /// `teacher` (the model entering this stage) or a model path; absent: labels only (classifiers).
         public var distillFrom: String?
+        /// The training split and its validation split (keep-best), never the recipe's evaluation data.
+        public var data: FineTuneData?
         public var learningRate: Double?
         public var batchSize: Int?
+        public var weightDecay: Double?
+        /// Linear warmup: a fraction of all steps when < 1, else a number of steps.
+        public var warmup: Double?
+        public var seed: Int?
+        /// Hinton distillation of classifiers: weight of the soft loss and its temperature (default 0.9 and 4).
+        public var alpha: Double?
+        public var temperature: Double?
+        /// Sentence encoders: weight of the per-layer hidden-state MSE to the teacher (same layer count; default 0).
+        public var hiddenWeight: Double?
+        /// Fraction of the fine-tuning steps over which a gradual schedule's pruning steps are spread (default 0.7).
+        public var pruneWindow: Double?
+
+        public init(epochs: Int, distillFrom: String? = nil, data: FineTuneData? = nil) {
+            self.epochs = epochs; self.distillFrom = distillFrom; self.data = data
+        }
+
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case epochs, distillFrom = "distill_from", learningRate = "learning_rate", batchSize = "batch_size"
+            case epochs, distillFrom = "distill_from", data, learningRate = "learning_rate", batchSize = "batch_size"
+            case weightDecay = "weight_decay", warmup, seed, alpha, temperature, hiddenWeight = "hidden_weight"
+            case pruneWindow = "prune_window"
+        }
+        public static var keySchema: KeySchema { KeySchema(CodingKeys.self, nested: [.data: FineTuneData.self]) }
+
+        /// Checks values; errors name the key under `fine_tune`.
+        func validate() throws {
+            func bad(_ key: String, _ message: String) -> CompressionError { .pruning(key: "fine_tune.\(key)", message: message) }
+            guard (1...10_000).contains(epochs) else { throw bad("epochs", "must be in 1...10000, got \(epochs)") }
+            guard let data else { throw bad("data", "missing ({train: FILE, validation: FILE}: the split to fine-tune on)") }
+            if let v = data.validation, v == data.train { throw bad("data.validation", "must differ from data.train (a held-out split)") }
+            if let f = data.validationFraction, !(f > 0 && f < 1) { throw bad("data.validation_fraction", "must be in (0, 1), got \(f)") }
+            for (k, v) in [("data.max_train", data.maxTrain), ("data.max_validation", data.maxValidation), ("batch_size", batchSize)] {
+                if let v, v < 1 { throw bad(k, "must be ≥ 1, got \(v)") }
+            }
+            if let r = learningRate, !(r.isFinite && r > 0) { throw bad("learning_rate", "must be a positive number, got \(r)") }
+            if let w = weightDecay, !(w.isFinite && w >= 0) { throw bad("weight_decay", "must be ≥ 0, got \(w)") }
+            if let w = warmup, !(w.isFinite && w >= 0) { throw bad("warmup", "must be ≥ 0, got \(w)") }
+            if let s = seed, s < 0 { throw bad("seed", "must be ≥ 0, got \(s)") }
+            if let a = alpha, !(a >= 0 && a <= 1) { throw bad("alpha", "must be in [0, 1], got \(a)") }
+            if let t = temperature, !(t.isFinite && t > 0) { throw bad("temperature", "must be > 0, got \(t)") }
+            if let h = hiddenWeight, !(h.isFinite && h >= 0) { throw bad("hidden_weight", "must be ≥ 0, got \(h)") }
+            if let w = pruneWindow, !(w > 0 && w <= 1) { throw bad("prune_window", "must be in (0, 1], got \(w)") }
+        }
+    }
+
+    /// `fine_tune.data`: files as in a distill stage's `data` (`.h5` arrays with labels, `.txt` sentences,
+    /// `fashion-mnist:train`); without `validation`, the last `validation_fraction` (default 0.1) of `train`.
+    public struct FineTuneData: Codable, Sendable, Equatable, ConfigSection {
+        public var train: String
+        public var validation: String?
+        public var validationFraction: Double?
+        public var maxTrain: Int?
+        public var maxValidation: Int?
+        public init(train: String, validation: String? = nil) { self.train = train; self.validation = validation }
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case train, validation, validationFraction = "validation_fraction", maxTrain = "max_train", maxValidation = "max_validation"
         }
         public static var keySchema: KeySchema { KeySchema(CodingKeys.self) }
     }
@@ -225,7 +282,7 @@ public struct PruneConfig: Codable, Sendable, ConfigSection {
                 throw CompressionError.pruning(key: "criterion", message: "whole layers are ranked by calibration (activation), not \(c.rawValue)")
             }
         }
-        if let f = fineTune, f.epochs < 1 { throw CompressionError.pruning(key: "fine_tune.epochs", message: "must be ≥ 1, got \(f.epochs)") }
+        try fineTune?.validate()
         if let s = sensitivity {
             guard !s.sparsities.isEmpty else { throw CompressionError.pruning(key: "sensitivity.sparsities", message: "empty") }
             for r in s.sparsities { try ratio(r, "sensitivity.sparsities") }

@@ -48,15 +48,17 @@ public struct PruningMasks: Sendable {
 
     public init(_ masks: [String: [UInt8]] = [:]) { self.masks = masks }
 
-    /// Zeros the masked weights of `model` (unfrozen): the trainer's hook after each optimizer step.
+    /// Zeros the masked weights of `model` (unfrozen): the trainer's hook after each optimizer step. In place, each
+    /// edited module re-prepared once (no copies: this runs after every step of a fine-tune).
     public func apply(to model: Module) throws {
-        for (path, mask) in masks.sorted(by: { $0.key < $1.key }) {
-            let parts = path.split(separator: ".")
-            guard let module = model.module(at: parts.dropLast().joined(separator: ".")) else { throw ModelError.noSuchModule(path) }
-            var w = module.parameter(String(parts.last!))
-            guard w.count == mask.count else { throw ModelError.shapeMismatch(name: path, expected: [mask.count], got: w.shape) }
-            w.withUnsafeMutableFloats { p in for i in 0..<mask.count where mask[i] == 0 { p[i] = 0 } }
-            try module.setParameter(String(parts.last!), w, path: path)
+        let params = Dictionary(uniqueKeysWithValues: model.namedParameters().map { ($0.0, $0.1.count) })
+        for (path, mask) in masks {
+            guard let count = params[path] else { throw ModelError.noSuchModule(path) }
+            guard count == mask.count else { throw ModelError.shapeMismatch(name: path, expected: [mask.count], got: [count]) }
+        }
+        try model.editParametersInPlace(masks.keys.sorted()) { path, w in
+            let mask = masks[path]!
+            for i in 0..<mask.count where mask[i] == 0 { w[i] = 0 }
         }
     }
 

@@ -31,10 +31,8 @@ public struct PruneStage: RecipeStage {
                 "stage \(index + 1) (prune) needs data.calibration for criterion \(config.effectiveCriterion.rawValue) or sensitivity",
                 at: ["data"])
         }
-        if config.fineTune != nil, FineTuneHook.trainer == nil {
-            throw StageProblem(
-                "prune.fine_tune: the training loop is not available in this build yet (issue 12); remove fine_tune",
-                at: ["stages", "\(index)"])
+        if let spec = config.fineTune?.data, let held = recipe.data?.evaluation, [spec.train, spec.validation].contains(where: { held.contains($0 ?? "") }) {
+            throw StageProblem("prune.fine_tune.data is also the recipe's evaluation data; fine-tuning needs its own split", at: ["stages", "\(index)"])
         }
     }
 
@@ -61,7 +59,8 @@ public struct PruneStage: RecipeStage {
         }
         let steps = schedule?.steps ?? 1
         report.steps = steps
-        let teacher = context.model
+        var fineTunes: [TrainingRunReport] = []
+        let teacher = try config.fineTune.flatMap { try PruneFineTune.teacher($0, entering: context.model, verify: context.verify) }
         switch config.structure {
         case let .structured(kind):
             let units = try Self.unitCounts(context.model, kind: kind)
@@ -74,20 +73,40 @@ public struct PruneStage: RecipeStage {
                 let (pruned, plan) = try pruner.pruneStructured(model, kind: kind, sparsity: stepRatio, calibration: calibration)
                 model = pruned
                 lastPlan = plan
-                if let ft = config.fineTune { model = try FineTuneHook.run(ft, model: model, teacher: teacher, masks: nil, context: context) }
+                if let ft = config.fineTune {
+                    // Shapes change between steps, so each step recovers in its own run (`epochs` each).
+                    let tuner = PruneFineTune(settings: ft, context: context, checkpointName: "prune-ft\(step)")
+                    fineTunes.append(try tuner.run(model, teacher: teacher, masks: nil).0)
+                }
             }
             context.model = model
             report.groups = lastPlan.kept.keys.sorted().map { PruneReport.Group(root: $0, units: units[$0] ?? 0, kept: lastPlan.kept[$0]!.count) }
         case let .sparse(pattern):
             var masks = PruningMasks()
-            for step in 1...steps {
-                let target = schedule?.sparsity(at: step) ?? config.targetSparsity ?? 0
-                masks = try pruner.pruneMasked(context.model, pattern: pattern, sparsity: target)
-                if let ft = config.fineTune {
-                    context.model = try FineTuneHook.run(ft, model: context.model, teacher: teacher, masks: masks, context: context)
+            if let ft = config.fineTune {
+                // Zhu & Gupta: step 1 now, the other steps inside the fine-tuning run, the masks kept at every step.
+                let model = context.model, fixed = pruner
+                masks = try pruner.pruneMasked(model, pattern: pattern, sparsity: schedule?.sparsity(at: 1) ?? config.targetSparsity ?? 0)
+                let gradual = schedule.map { sch in
+                    PruneFineTune.Gradual(steps: sch.steps) { k in try fixed.pruneMasked(model, pattern: pattern, sparsity: sch.sparsity(at: k)) }
+                }
+                let tuner = PruneFineTune(settings: ft, context: context, checkpointName: steps > 1 ? nil : "prune-ft")
+                let (run, final) = try tuner.run(model, teacher: teacher, masks: masks, gradual: gradual)
+                fineTunes.append(run)
+                masks = final ?? masks
+            } else {
+                for step in 1...steps {
+                    let target = schedule?.sparsity(at: step) ?? config.targetSparsity ?? 0
+                    masks = try pruner.pruneMasked(context.model, pattern: pattern, sparsity: target)
                 }
             }
             report.weightSparsity = PruningMasks.zeroFraction(context.model.root, paths: Array(masks.masks.keys))
+        }
+        if !fineTunes.isEmpty {
+            for i in fineTunes.indices.dropLast() { fineTunes[i].role += " (step \(i + 1))" }
+            fineTunes[fineTunes.count - 1].heldOut = try context.heldOut(context.model, reference: teacher ?? context.original)
+            record.training = TrainingStageReport(
+                teacher: config.fineTune?.distillFrom, teacherParameters: teacher?.root.parameterCount, teacherHeldOut: nil, runs: fineTunes)
         }
         report.parametersAfter = context.model.root.parameterCount
         record.pruning = report
@@ -104,6 +123,8 @@ public struct PruneStage: RecipeStage {
     static func stepRatio(target: Double, original: [String: Int], current: [String: Int]) -> Double {
         guard let smallest = original.min(by: { $0.value < $1.value }), let now = current[smallest.key], now > 0 else { return target }
         let keep = StructuredPruner.keepCount(smallest.value, ratio: target)
+        // A ratio that empties a group passes through unchanged, so the pruner's error quotes the recipe's value.
+        guard keep > 0 else { return target }
         return max(0, min(Double(now - keep) / Double(now), 0.999_999))
     }
 }
@@ -157,26 +178,5 @@ enum TaylorGradients {
             try m.backward(loss.gradient, tape: tape, gradients: grads, context: context)
         }
         return Dictionary(uniqueKeysWithValues: grads.paths.map { ($0, grads.tensor($0)!) })
-    }
-}
-
-/// Where `prune` reaches the training engine's loop for `fine_tune`. The Trainer (issue 12) registers itself here;
-/// until it does, recipes with `fine_tune` are refused at validation, so nothing runs half-way.
-public enum FineTuneHook {
-    /// Fine-tunes `model` (distilling from `teacher` when asked), calling `afterStep` after each optimizer step.
-    public typealias Trainer = @Sendable (
-        _ settings: PruneConfig.FineTune, _ model: LoadedModel, _ teacher: LoadedModel, _ afterStep: (Module) throws -> Void,
-        _ context: StageContext
-    ) throws -> LoadedModel
-
-    /// Set once by the training loop's module; nil until the trainer lands.
-    public static let trainer: Trainer? = nil
-
-    static func run(
-        _ settings: PruneConfig.FineTune, model: LoadedModel, teacher: LoadedModel, masks: PruningMasks?, context: StageContext
-    ) throws -> LoadedModel {
-        guard let trainer else { throw StageProblem("prune.fine_tune: the training loop is not available in this build yet") }
-        // Pruned weights stay pruned: the masks are re-applied after every optimizer step.
-        return try trainer(settings, model, teacher, { module in try masks?.apply(to: module) }, context)
     }
 }

@@ -121,7 +121,7 @@ public final class Trainer {
         guard v.loss.isFinite else {
             try diverged("validation loss is \(v.loss) after epoch \(epoch + 1)", state: state, module: objective.module)
         }
-        if v.loss < (state.best?.loss ?? .infinity) {
+        if epoch + 1 >= options.keepBestFromEpoch, v.loss < (state.best?.loss ?? .infinity) {
             // A deep copy: optimizers may update parameter storage in place.
             var snapshot: [String: Tensor] = [:]
             for (path, t) in objective.module.namedParameters() { snapshot[path] = t.deepCopy() }

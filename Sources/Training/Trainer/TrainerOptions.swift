@@ -71,6 +71,9 @@ public struct TrainerOptions: Sendable {
     public var checkpointEvery: Int?
     /// Name shown in progress lines.
     public var label: String
+    /// Epochs before this (1-based) are never kept as the best: gradual pruning is still removing weights in them,
+    /// and keep-best must not hand back a denser model than the schedule's end.
+    public var keepBestFromEpoch = 1
 
     public init(
         optimizer: OptimizerSettings = OptimizerSettings(), epochs: Int = 1, batchSize: Int = 32, seed: UInt64 = 0,
