@@ -48,7 +48,12 @@ struct StageRegistryTests {
                 "calibration_samples",
             ],
             "stages.prune.schedule": ["kind", "start", "end", "steps"],
-            "stages.prune.fine_tune": ["epochs", "distill_from", "learning_rate", "batch_size"],
+            // fine_tune grew its data and training keys when it was wired to the trainer (issue 8).
+            "stages.prune.fine_tune": [
+                "epochs", "distill_from", "learning_rate", "batch_size", "data", "weight_decay", "warmup", "seed", "alpha", "temperature",
+                "hidden_weight", "prune_window",
+            ],
+            "stages.prune.fine_tune.data": ["train", "validation", "validation_fraction", "max_train", "max_validation"],
             "stages.prune.sensitivity": ["sparsities"],
         ]
         let schema = Recipe.keySchema(stages: RecipeStages.all).keys
