@@ -346,6 +346,80 @@ static void test_pack_kn(const char* isa) {
     }
 }
 
+// ck_sgemm_tn_f32 (c += aᵀ·b over rows) against its twin bit for bit, on shapes that exercise every row-tile height,
+// column tails on both vectors, several row blocks, split column ranges and split row ranges; plus the twin against a
+// float64 product.
+static void test_sgemm_tn(const char* isa) {
+    const size_t shapes[][3] = {{1, 1, 1}, {7, 5, 9}, {300, 13, 17}, {600, 32, 9}, {257, 64, 288}, {33, 25, 50}, {129, 12, 33}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        size_t rows = shapes[s][0], m = shapes[s][1], n = shapes[s][2], lda = m + 2, ldb = n + 3, ldc = n + 1;
+        float *a = alloc_f(rows * lda), *b = alloc_f(rows * ldb), *c = alloc_f(m * ldc), *cr = alloc_f(m * ldc);
+        float* c0 = alloc_f(m * ldc);
+        fill_f(a, rows * lda, -1, 1);
+        fill_f(b, rows * ldb, -1, 1);
+        fill_f(c0, m * ldc, -1, 1);
+        int exact = 1;
+        // Whole range; then columns split at 16 / rows split in two (as the Swift callers thread it).
+        for (int split = 0; split < 3; split++) {
+            memcpy(c, c0, m * ldc * sizeof(float));
+            memcpy(cr, c0, m * ldc * sizeof(float));
+            size_t nm = split == 1 && n > 16 ? 16 : n, rm = split == 2 ? rows / 2 : rows;
+            ck_sgemm_tn_f32(c, ldc, a, lda, b, ldb, 0, rm, m, 0, nm);
+            ck_sgemm_tn_f32(c, ldc, a, lda, b, ldb, rm, rows, m, 0, nm);
+            ck_sgemm_tn_f32(c, ldc, a, lda, b, ldb, 0, rows, m, nm, n);
+            ck_sgemm_tn_f32_ref(cr, ldc, a, lda, b, ldb, 0, rows, m, 0, n);
+            exact &= !memcmp(c, cr, m * ldc * sizeof(float));
+        }
+        double worst = 0;
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) {
+                double acc = c0[i * ldc + j];
+                for (size_t r = 0; r < rows; r++) acc += (double)a[r * lda + i] * (double)b[r * ldb + j];
+                if (fabs(acc - cr[i * ldc + j]) > worst) worst = fabs(acc - cr[i * ldc + j]);
+            }
+        char why[64];
+        snprintf(why, sizeof why, "%zux%zux%zu worst %.2g", rows, m, n, worst);
+        check(exact && worst <= 1e-6 * (double)rows, "sgemm_tn exact vs twin", isa, why);
+        free(a), free(b), free(c), free(cr), free(c0);
+    }
+}
+
+// ReLU backward (with and without the fused bias sums) and column sums, bit for bit against the twins; y has
+// zeros, negatives, NaNs and dx aliases dy in one pass.
+static void test_relu_backward(const char* isa) {
+    const size_t shapes[][2] = {{1, 1}, {3, 7}, {65, 16}, {40, 33}, {9, 130}, {5, 3136}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        size_t rows = shapes[s][0], cols = shapes[s][1], count = rows * cols;
+        float *y = alloc_f(count), *dy = alloc_f(count), *dx = alloc_f(count), *dxr = alloc_f(count);
+        float *db = alloc_f(cols), *dbr = alloc_f(cols);
+        fill_f(y, count, -1, 1);
+        fill_f(dy, count, -2, 2);
+        for (size_t i = 0; i < count; i += 7) y[i] = 0.0f;
+        for (size_t i = 3; i < count; i += 11) y[i] = NAN;
+        fill_f(db, cols, -1, 1);
+        memcpy(dbr, db, cols * sizeof(float));
+        int ok = 1;
+        ck_relu_backward_f32(dx, dy, y, rows, cols, NULL);
+        ck_relu_backward_f32_ref(dxr, dy, y, rows, cols, NULL);
+        ok &= !memcmp(dx, dxr, count * sizeof(float));
+        ck_relu_backward_f32(dx, dy, y, rows, cols, db);
+        ck_relu_backward_f32_ref(dxr, dy, y, rows, cols, dbr);
+        ok &= !memcmp(dx, dxr, count * sizeof(float)) && !memcmp(db, dbr, cols * sizeof(float));
+        for (size_t i = 0; i < count; i++) ok &= dxr[i] == (y[i] <= 0.0f ? 0.0f : dy[i]);
+        memcpy(dx, dy, count * sizeof(float));
+        ck_relu_backward_f32(dx, dx, y, rows, cols, NULL);  // in place
+        ok &= !memcmp(dx, dxr, count * sizeof(float));
+        size_t half = cols > 1 ? cols / 2 : 1;
+        ck_colsum_f32(db, dy, cols, rows, half);
+        ck_colsum_f32_ref(dbr, dy, cols, rows, half);
+        ok &= !memcmp(db, dbr, cols * sizeof(float));
+        char why[48];
+        snprintf(why, sizeof why, "%zux%zu", rows, cols);
+        check(ok, "relu_backward / colsum exact", isa, why);
+        free(y), free(dy), free(dx), free(dxr), free(db), free(dbr);
+    }
+}
+
 static void test_f32(const char* isa) {
     test_gelu_vs_f64(isa);
     // GELU: |err| ≤ 2e-7 absolute, or ≤ 1.5 ulp-ish of the output (1.8e-7·|y|) where the output
@@ -364,6 +438,8 @@ static void test_f32(const char* isa) {
     test_window(isa);
     test_batchnorm(isa);
     test_pack_kn(isa);
+    test_sgemm_tn(isa);
+    test_relu_backward(isa);
 }
 
 // MARK: - int8

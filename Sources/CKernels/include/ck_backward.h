@@ -60,6 +60,16 @@ void ck_attention_train_backward_f32_ref(const float* q, const float* k, const f
                                          const float* dctx, size_t ld_ctx, float* dq, float* dk, float* dv, size_t len,
                                          size_t dh, float scale, float* scratch);
 
+/// ReLU backward from the ReLU's output y: dx = y ≤ 0 ? 0 : dy (dy kept where y is NaN). dx, dy, y: (rows, cols);
+/// dx may alias dy (overwritten). With dbias (cols) non-NULL, also dbias[j] += Σ_r dx[r, j], rows in order (the bias
+/// gradient of the layer whose output the ReLU took, in the same pass). Bit-identical to the twin on every ISA.
+void ck_relu_backward_f32(float* dx, const float* dy, const float* y, size_t rows, size_t cols, float* dbias);
+void ck_relu_backward_f32_ref(float* dx, const float* dy, const float* y, size_t rows, size_t cols, float* dbias);
+
+/// Column sums: sum[j] += Σ_r x[r, j], rows in order; x (rows, cols) with row stride ld. Bit-identical to the twin.
+void ck_colsum_f32(float* sum, const float* x, size_t ld, size_t rows, size_t cols);
+void ck_colsum_f32_ref(float* sum, const float* x, size_t ld, size_t rows, size_t cols);
+
 #ifdef __cplusplus
 }
 #endif

@@ -53,20 +53,19 @@ extension Conv2D: TrainableLayer {
         _ dy: Tensor, tape: any LayerTape, gradients: Gradients, path: String, needInputGradient: Bool, context: TrainingContext
     ) throws -> Tensor? {
         let tape = tape as! Conv2DTape
-        var dpre = dy
-        activation.backward(&dpre, tape: tape.activation, on: context.executor)
         let patch = geometry.patch, rows = tape.cols.shape[0]
         let weight = parameter("weight")
         var dcols = needInputGradient ? Tensor(uninitialized: [rows, patch]) : nil  // (N·OH·OW, patch)
         let dweight = gradients.buffer(path, "weight"), dbias = useBias ? gradients.buffer(path, "bias") : nil
         let (k, n) = (patch, filters)
-        dpre.withUnsafeFloats { dp in
+        // dpre (rows, F) = act'(dy), with db += Σ dpre fused into the activation pass.
+        tape.activation.withPreActivationGradient(dy, dbias: dbias, on: context.executor) { dp in
             tape.cols.withUnsafeFloats { cp in
                 weight.withUnsafeFloats { wp in
                     let run = { (dinp: UnsafeMutablePointer<Float>?) in
                         LinearKernel.backward(
-                            dinp: dinp, dweight: dweight, dbias: dbias,
-                            dout: dp.baseAddress!, inp: cp.baseAddress!, weight: wp.baseAddress!, rows: rows, inFeatures: k, outFeatures: n, on: context.executor)
+                            dinp: dinp, dweight: dweight, dbias: nil,
+                            dout: dp, inp: cp.baseAddress!, weight: wp.baseAddress!, rows: rows, inFeatures: k, outFeatures: n, on: context.executor)
                     }
                     if dcols != nil { dcols!.withUnsafeMutableFloats { run($0.baseAddress!) } } else { run(nil) }
                 }

@@ -36,20 +36,19 @@ extension Linear: TrainableLayer {
         _ dy: Tensor, tape: any LayerTape, gradients: Gradients, path: String, needInputGradient: Bool, context: TrainingContext
     ) throws -> Tensor? {
         let tape = tape as! LinearTape
-        var dpre = dy
-        tape.activation.activation.backward(&dpre, tape: tape.activation, on: context.executor)
         let rows = tape.x.count / inFeatures
         var dx = needInputGradient ? Tensor(uninitialized: tape.x.shape) : nil  // (rows, in)
         let weight = parameter("weight")
         let dweight = gradients.buffer(path, "weight"), dbias = useBias ? gradients.buffer(path, "bias") : nil
         let (k, n) = (inFeatures, outFeatures)
-        dpre.withUnsafeFloats { dp in
+        // dpre (rows, out) = act'(dy), with db += Σ dpre fused into the activation pass.
+        tape.activation.withPreActivationGradient(dy, dbias: dbias, on: context.executor) { dp in
             tape.x.withUnsafeFloats { xp in
                 weight.withUnsafeFloats { wp in
                     let run = { (dinp: UnsafeMutablePointer<Float>?) in
                         LinearKernel.backward(
-                            dinp: dinp, dweight: dweight, dbias: dbias,
-                            dout: dp.baseAddress!, inp: xp.baseAddress!, weight: wp.baseAddress!, rows: rows, inFeatures: k, outFeatures: n, on: context.executor)
+                            dinp: dinp, dweight: dweight, dbias: nil,
+                            dout: dp, inp: xp.baseAddress!, weight: wp.baseAddress!, rows: rows, inFeatures: k, outFeatures: n, on: context.executor)
                     }
                     if dx != nil { dx!.withUnsafeMutableFloats { run($0.baseAddress!) } } else { run(nil) }
                 }

@@ -30,20 +30,12 @@ enum LinearKernel {
     ) {
         let ld = ldOut ?? n
         if let dweight {
-            // doutᵀ (n, rows) as the left operand, inp (rows, k) packed as the right one.
-            executor.withScratch(floats: n * rows + ck_sgemm_packed_size(k, rows)) { buf in
-                let (doutT, packed) = (buf, buf + n * rows)
-                ck_transpose_f32(doutT, rows, dout, ld, rows, n)
-                ck_sgemm_pack_b_kn(inp, k, rows, k, packed)
-                TrainingGEMM.run(packed, a: doutT, lda: rows, c: dweight, ldc: k, m: n, n: k, k: rows, accumulate: true, on: executor)
-            }
+            // doutᵀ (n, rows) · inp (rows, k), reduced over rows by ck_sgemm_tn_f32 straight from both row-major
+            // buffers: no transpose of dout, no packed copy of inp.
+            TrainingGEMM.accumulateTransposed(
+                dweight, ldc: k, a: dout, lda: ld, b: inp, ldb: k, rows: rows, m: n, n: k, on: executor)
         }
-        if let dbias {
-            for r in 0..<rows {
-                let row = dout + r * ld
-                for j in 0..<n { dbias[j] += row[j] }
-            }
-        }
+        if let dbias { ck_colsum_f32(dbias, dout, ld, rows, n) }
         if let dinp {
             executor.withScratch(floats: ck_sgemm_packed_size(k, n)) { packed in
                 ck_sgemm_pack_b_kn(weight, k, n, k, packed)  // weight (n, k) as the right operand of dout · weight
@@ -75,6 +67,42 @@ enum TrainingGEMM {
             for i in 0..<m {
                 let dst = c + i * ldc, src = tmp + i * n
                 for j in 0..<n { dst[j] += src[j] }
+            }
+        }
+    }
+
+    /// c(m, n) += aᵀ·b reduced over `rows`: a (rows, m; lda), b (rows, n; ldb), c (m, ldc) — a weight gradient
+    /// doutᵀ·x on ``ck_sgemm_tn_f32``. Threads take column ranges when there are enough columns (disjoint parts of c:
+    /// the same bits as one thread), otherwise row ranges summed into per-range buffers and added in order, so a run
+    /// is bit-identical for a given thread count.
+    static func accumulateTransposed(
+        _ c: UnsafeMutablePointer<Float>, ldc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        rows: Int, m: Int, n: Int, on executor: Executor
+    ) {
+        if rows == 0 || m == 0 || n == 0 { return }
+        let threads = executor.threads
+        if threads <= 1 || m * n * rows < 1 << 20 {
+            ck_sgemm_tn_f32(c, ldc, a, lda, b, ldb, 0, rows, m, 0, n)
+            return
+        }
+        if n >= 32 * threads {
+            let per = ((n + threads - 1) / threads + 31) / 32 * 32  // whole 32-column tiles per thread
+            executor.parallelChunks((n + per - 1) / per) { r in
+                for t in r { ck_sgemm_tn_f32(c, ldc, a, lda, b, ldb, 0, rows, m, t * per, min(n, (t + 1) * per)) }
+            }
+            return
+        }
+        let per = (rows + threads - 1) / threads, size = m * n
+        executor.withScratch(floats: threads * size) { partial in
+            partial.initialize(repeating: 0, count: threads * size)
+            executor.parallelChunks(threads) { r in
+                for t in r { ck_sgemm_tn_f32(partial + t * size, n, a, lda, b, ldb, min(rows, t * per), min(rows, (t + 1) * per), m, 0, n) }
+            }
+            for t in 0..<threads {
+                for i in 0..<m {
+                    let dst = c + i * ldc, src = partial + t * size + i * n
+                    for j in 0..<n { dst[j] += src[j] }
+                }
             }
         }
     }
