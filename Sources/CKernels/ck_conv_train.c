@@ -12,14 +12,22 @@ void ck_im2col_nhwc_f32(float* cols, const float* x, const ck_window2d* g, int64
         for (int64_t oy = 0; oy < g->oh; oy++)
             for (int64_t ox = 0; ox < g->ow; ox++) {
                 float* row = cols + ((b * g->oh + oy) * g->ow + ox) * patch;
-                memset(row, 0, (size_t)patch * sizeof(float));
                 for (int64_t ky = 0; ky < g->kh; ky++) {
                     int64_t iy = oy * g->sh + ky - g->pad_top;
-                    if (iy < 0 || iy >= g->h) continue;
                     for (int64_t kx = 0; kx < g->kw; kx++) {
                         int64_t ix = ox * g->sw + kx - g->pad_left;
-                        if (ix < 0 || ix >= g->w) continue;
-                        memcpy(row + (ky * g->kw + kx) * c, x + ((b * g->h + iy) * g->w + ix) * c, (size_t)c * sizeof(float));
+                        float* dst = row + (ky * g->kw + kx) * c;
+                        // Only cells over the padding are zeroed, and one-channel cells (a first conv on grey images:
+                        // 9-float rows) are stored directly: a memset plus a 4-byte memcpy per cell was 5 % of a
+                        // Fashion-CNN step.
+                        if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) {
+                            if (c == 1) dst[0] = 0.0f;
+                            else memset(dst, 0, (size_t)c * sizeof(float));
+                            continue;
+                        }
+                        const float* src = x + ((b * g->h + iy) * g->w + ix) * c;
+                        if (c == 1) dst[0] = src[0];
+                        else memcpy(dst, src, (size_t)c * sizeof(float));
                     }
                 }
             }

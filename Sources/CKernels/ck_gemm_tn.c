@@ -55,10 +55,13 @@ CK_AVX2 static void ck_sgemm_tn_avx2(float* c, size_t ldc, const float* a, size_
             const size_t w = n1 - j < 16 ? n1 - j : 16;
             const __m256i k0 = ck_avx2_tail_mask(w < 8 ? w : 8), k1 = ck_avx2_tail_mask(w > 8 ? w - 8 : 0);
             const float* bj = b + rb * ldb + j;
-            for (size_t i = 0; i < m; i += 6) {
+            const size_t tiles = (m + 5) / 6;
+            for (size_t t = 0, i = 0; t < tiles; t++) {
+                const size_t mr = (m - i) / (tiles - t);
                 float* cij = c + i * ldc + j;
                 const float* ai = a + rb * lda + i;
-                switch (m - i < 6 ? m - i : 6) {
+                i += mr;
+                switch (mr) {
                 case 6: tn_tile_avx2(6, cij, ldc, ai, lda, bj, ldb, rows, k0, k1); break;
                 case 5: tn_tile_avx2(5, cij, ldc, ai, lda, bj, ldb, rows, k0, k1); break;
                 case 4: tn_tile_avx2(4, cij, ldc, ai, lda, bj, ldb, rows, k0, k1); break;
@@ -109,7 +112,7 @@ CK_INLINE CK_AVX512 void tn_tile16_avx512(const int mr, float* c, size_t ldc, co
 }
 
 #define TN512_CASES(CALL)                                                                                               \
-    switch (m - i < 12 ? m - i : 12) {                                                                                  \
+    switch (mr) {                                                                                                       \
     case 12: CALL(12); break;                                                                                           \
     case 11: CALL(11); break;                                                                                           \
     case 10: CALL(10); break;                                                                                           \
@@ -132,9 +135,13 @@ CK_AVX512 static void ck_sgemm_tn_avx512(float* c, size_t ldc, const float* a, s
             const size_t w = n1 - j < 32 ? n1 - j : 32;
             const __mmask16 k0 = ck_avx512_tail_mask(w < 16 ? w : 16), k1 = ck_avx512_tail_mask(w > 16 ? w - 16 : 0);
             const float* bj = b + rb * ldb + j;
-            for (size_t i = 0; i < m; i += 12) {
+            // Near-equal row tiles of at most 12 (64 → 10, 10, 11, 11, 11, 11 rather than 5 × 12 + 4).
+            const size_t tiles = (m + 11) / 12;
+            for (size_t t = 0, i = 0; t < tiles; t++) {
+                const size_t mr = (m - i) / (tiles - t);
                 float* cij = c + i * ldc + j;
                 const float* ai = a + rb * lda + i;
+                i += mr;
                 if (w > 16) {
 #define TN512_WIDE(MR) tn_tile_avx512(MR, cij, ldc, ai, lda, bj, ldb, rows, k0, k1)
                     TN512_CASES(TN512_WIDE)

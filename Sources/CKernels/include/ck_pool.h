@@ -27,6 +27,11 @@ int ck_pool_threads(const ck_pool* pool);
 /// Thread-safe: while one caller's job runs, another caller (or a task calling back in) runs its tasks serially.
 void ck_pool_run(ck_pool* pool, size_t tasks, ck_task_fn fn, void* context);
 
+/// Keeps freed blocks of up to 32 MB in the process heap for reuse instead of returning them to the OS (glibc:
+/// mallopt M_MMAP_THRESHOLD = 32 MB, M_TRIM_THRESHOLD = 512 MB; elsewhere a no-op). For training, which frees and
+/// reallocates the same activations every step. Process wide and one-way. Returns 1 when applied.
+int ck_keep_freed_memory(void);
+
 #ifdef __cplusplus
 }
 #endif

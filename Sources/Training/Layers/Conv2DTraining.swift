@@ -79,12 +79,15 @@ extension Conv2D: TrainableLayer {
     /// (``ck_col2im_nhwc_f32``), images split across the executor's threads.
     func col2im(_ dcols: Tensor, inputShape: [Int], outputShape: [Int], on executor: Executor) -> Tensor {
         var g = window(inputShape: inputShape, outputShape: outputShape)
-        var dx = Tensor(zeros: inputShape)  // (N, H, W, C)
+        var dx = Tensor(uninitialized: inputShape)  // (N, H, W, C)
+        let perImage = inputShape.dropFirst().reduce(1, *)
         dx.withUnsafeMutableFloats { xp in
             dcols.withUnsafeFloats { cp in
                 let (x0, c0) = (xp.baseAddress!, cp.baseAddress!)
                 withUnsafePointer(to: &g) { gp in
                     executor.parallelChunks(inputShape[0], minimumPerChunk: max(1, 16_384 / max(1, dcols.count / inputShape[0]))) { r in
+                        // Each range zeroes its own images just before accumulating into them (threaded, cache-warm).
+                        (x0 + r.lowerBound * perImage).initialize(repeating: 0, count: r.count * perImage)
                         ck_col2im_nhwc_f32(x0, c0, gp, Int64(r.lowerBound), Int64(r.upperBound))
                     }
                 }

@@ -45,16 +45,19 @@ extension Pool2D: TrainableLayer {
     ) throws -> Tensor? {
         guard needInputGradient else { return nil }
         let tape = tape as! Pool2DTape
-        var dx = Tensor(zeros: tape.inputShape)
+        var dx = kind == .max ? Tensor(uninitialized: tape.inputShape) : Tensor(zeros: tape.inputShape)
         dx.withUnsafeMutableFloats { xp in
             dy.withUnsafeFloats { dp in
                 if kind == .max {
-                    // Each image's outputs scatter only into that image's inputs: image ranges run in parallel.
-                    let perImage = dp.count / max(1, tape.inputShape[0])
+                    // Each image's outputs scatter only into that image's inputs: image ranges run in parallel, and
+                    // each zeroes its own images just before scattering (threaded and cache-warm, where a zero-filled
+                    // tensor was one serial memset of the whole batch).
+                    let perImage = dp.count / max(1, tape.inputShape[0]), perInput = xp.count / max(1, tape.inputShape[0])
                     let (x0, d0) = (xp.baseAddress!, dp.baseAddress!)
                     tape.argmax.withUnsafeBufferPointer { ap in
                         let a0 = ap.baseAddress!
                         context.executor.parallelChunks(tape.inputShape[0], minimumPerChunk: max(1, 32_768 / max(1, perImage))) { r in
+                            (x0 + r.lowerBound * perInput).initialize(repeating: 0, count: r.count * perInput)
                             ck_maxpool_backward_f32(x0, d0, a0, Int64(r.lowerBound * perImage), Int64(r.upperBound * perImage))
                         }
                     }
