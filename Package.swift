@@ -11,6 +11,8 @@
 //   5  ServingCore (KServe v2 protocol types, model repository, dynamic batcher, statistics; no HTTP), its sibling
 //      adapters ServingREST (Hummingbird), ServingGRPC (grpc-swift 2) and ServingMetrics (Prometheus), ServingQueue
 //      (durable job queue for async inference: SQLite via GRDB, Redis Streams via hiredis; knows nothing of models)
+//   5½ ServingAsync (async inference over ServingCore + ServingQueue: accepting jobs, the queue worker, callbacks;
+//      ServingREST adapts it)
 //   6  CompressCLI (the `compress` executable: commands only)
 import PackageDescription
 
@@ -87,7 +89,7 @@ let package = Package(
         .target(
             name: "ServingREST",
             dependencies: [
-                "ServingCore",
+                "ServingCore", "ServingAsync", "ServingQueue",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -95,6 +97,17 @@ let package = Package(
             ]),
         // Async inference's job queue: one protocol, an embedded SQLite backend and a Redis Streams backend.
         .target(name: "ServingQueue", dependencies: ["CHiredis", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Async inference over the queue: accepting jobs, the worker that runs them through the batcher, callbacks.
+        // Wire formats come from the transports (JobCodec), so it sits under ServingREST.
+        .target(
+            name: "ServingAsync",
+            dependencies: [
+                "ServingCore", "ServingQueue",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         // Layer 5: the load generator (`compress bench`). A client of the protocol: it reads ServingCore's message
         // types, never its server.
         .target(
@@ -147,7 +160,7 @@ let package = Package(
         .executableTarget(
             name: "CompressCLI",
             dependencies: [
-                "ServingCore", "ServingREST", "ServingGRPC", "ServingMetrics", "Bench",
+                "ServingCore", "ServingREST", "ServingGRPC", "ServingMetrics", "ServingAsync", "ServingQueue", "Bench",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 "Pipeline", "Compression", "Console", "Evaluation", "Runtime", "Formats", "Layers", "Tensors", "Tokenizers",
@@ -174,6 +187,13 @@ let package = Package(
             dependencies: ["Pipeline", "Compression", "Console", "Evaluation", "Training", "Runtime", "Formats", "Layers", "Tensors"]),
         .testTarget(name: "ServingCoreTests", dependencies: ["ServingCore", "Runtime", "Formats", "Tensors"]),
         .testTarget(name: "ServingQueueTests", dependencies: ["ServingQueue"]),
+        .testTarget(
+            name: "ServingAsyncTests",
+            dependencies: [
+                "ServingAsync", "ServingREST", "ServingQueue", "ServingCore", "Runtime", "Formats",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]),
         .testTarget(
             name: "ServingRESTTests",
             dependencies: [

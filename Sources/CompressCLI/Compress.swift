@@ -14,7 +14,7 @@ struct Compress: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             InspectCommand.self, PredictCommand.self, EvalCommand.self, RunCommand.self, CompareCommand.self, SensitivityCommand.self,
-            ParallelCommand.self, ServeCommand.self, BenchCommand.self, ProfileCommand.self, ReportCommand.self,
+            ParallelCommand.self, ServeCommand.self, WorkerCommand.self, BenchCommand.self, ProfileCommand.self, ReportCommand.self,
         ]
     )
 }

@@ -2,9 +2,11 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import ServingAsync
 import ServingCore
 import ServingGRPC
 import ServingMetrics
+import ServingQueue
 import ServingREST
 
 struct ServeCommand: AsyncParsableCommand {
@@ -52,6 +54,15 @@ struct ServeCommand: AsyncParsableCommand {
     var requestTimeoutMs = 0
     @Option(name: .long, help: "Quick start: a text encoder's inputs: text (BYTES), tokens (INT64 input_ids + attention_mask, for perf_analyzer) or both.")
     var textInputs = "both"
+    @Flag(name: .customLong("async"), help: "Also accept async inference (POST v2/models/{m}/infer-async, GET v2/jobs/{id}) through --queue.")
+    var asyncMode = false
+    @OptionGroup var queueOptions: QueueOptions
+    @Option(name: .long, help: "With --async: in-process consumers of the queue (0: only accept; `compress worker` runs the jobs).")
+    var asyncConsumers = 1
+    @Option(name: .long, help: "With --async: jobs waiting or in flight beyond which infer-async answers 429 (0: no limit).")
+    var maxQueuedJobs = 100_000
+    @Option(name: .long, help: "With --async: jobs each in-process consumer keeps in flight.")
+    var prefetch = 64
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -63,6 +74,9 @@ struct ServeCommand: AsyncParsableCommand {
         if ModelConfig.TextInputs(rawValue: textInputs) == nil { throw ValidationError("--text-inputs must be text, tokens or both") }
         if maxBatchSize < 1 || instances < 1 || maxQueueDelayUs < 0 || gracePeriod < 0 || maxBodyBytes < 1 || requestTimeoutMs < 0 {
             throw ValidationError("--max-batch-size, --instances and --max-body-bytes must be positive; delays and periods >= 0")
+        }
+        if asyncConsumers < 0 || maxQueuedJobs < 0 || prefetch < 1 {
+            throw ValidationError("--async-consumers and --max-queued-jobs must be >= 0, --prefetch positive")
         }
     }
 
@@ -103,15 +117,30 @@ struct ServeCommand: AsyncParsableCommand {
             options.metrics = prometheus.factory
             if requestTimeoutMs > 0 { options.requestTimeoutNanoseconds = UInt64(requestTimeoutMs) * 1_000_000 }
             let server = InferenceServer(repository: repository, options: options)
+            var asyncInference: AsyncInference? = nil
+            var workers: [any Service] = []
+            if asyncMode {
+                let queue = try queueOptions.open()
+                asyncInference = AsyncInference(server: server, queue: queue, maxQueuedJobs: maxQueuedJobs)
+                for i in 0..<asyncConsumers {
+                    var w = QueueWorker.Options()
+                    w.prefetch = prefetch
+                    w.maxPayloadBytes = maxBodyBytes
+                    w.logger = logger
+                    w.consumer += "-\(i)"
+                    workers.append(QueueWorker(server: server, queue: queue, codec: RESTJobCodec(), options: w))
+                }
+                logger.info("async inference on \(queueOptions.queue) with \(asyncConsumers) in-process consumer(s)")
+            }
             let app = RESTServer.application(
                 server: server, host: host, port: httpPort, maxBodyBytes: maxBodyBytes, authToken: authToken, accessLog: accessLog,
-                logger: logger,
+                asyncInference: asyncInference, logger: logger,
                 onRunning: { port in
                     logger.info("listening on http://\(host):\(port) (models load in the background; see /v2/health/ready)")
                 })
             // Services shut down in reverse order: HTTP and gRPC stop accepting and finish their requests first, then
             // metrics stop, then the core drains whatever is still queued.
-            var services: [any Service] = [server]
+            var services: [any Service] = [server] + workers
             if metrics {
                 services.append(
                     MetricsServer.application(

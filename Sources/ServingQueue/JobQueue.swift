@@ -32,12 +32,18 @@ public protocol JobQueue: Sendable {
     @discardableResult func complete(_ job: ClaimedJob, result: Data) throws -> Bool
     /// A failed attempt: retried after the visibility timeout, dead-lettered with `reason` at the last attempt.
     func fail(_ job: ClaimedJob, reason: String) throws
+    /// A permanent failure (a payload no attempt can run: corrupt, oversized, invalid for the model): dead-letters
+    /// the job now with `reason`, whatever attempt it is on. Ignored for a stale delivery, as ``fail(_:reason:)``.
+    func reject(_ job: ClaimedJob, reason: String) throws
     /// Where a job is; `nil` for an unknown id or a result whose TTL has passed.
     func status(of id: String) throws -> JobStatus?
     /// The oldest dead-lettered jobs, with their reasons.
     func deadLetters(limit: Int) throws -> [DeadLetter]
     /// Counts for autoscaling and metrics: jobs not yet delivered (consumer lag), in flight, dead.
     func depth() throws -> QueueDepth
+    /// Totals since the queue was created, shared by every process using it (stored in the backend, so any
+    /// worker's `/metrics` reports the same numbers: aggregate them with `max`, not `sum`).
+    func counters() throws -> QueueCounters
 }
 
 /// Timing and limits of a queue.
@@ -120,6 +126,25 @@ public struct QueueDepth: Sendable, Equatable {
     public var waiting: Int
     public var inFlight: Int
     public var dead: Int
+}
+
+/// Monotonic totals of a queue (Prometheus counters).
+public struct QueueCounters: Sendable, Equatable {
+    /// Jobs accepted (idempotent repeats not counted).
+    public var enqueued: Int
+    /// Jobs completed (first result only; duplicate completions after a reclaim not counted).
+    public var completed: Int
+    /// Failed attempts (each retried or, at the last attempt, dead-lettered).
+    public var failed: Int
+    /// Jobs dead-lettered (failed, rejected, timed out too often, or trimmed before completion).
+    public var deadLettered: Int
+
+    public init(enqueued: Int = 0, completed: Int = 0, failed: Int = 0, deadLettered: Int = 0) {
+        self.enqueued = enqueued
+        self.completed = completed
+        self.failed = failed
+        self.deadLettered = deadLettered
+    }
 }
 
 /// A queue backend failed; the message names the backend, the operation and the cause.

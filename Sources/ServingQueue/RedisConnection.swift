@@ -47,11 +47,20 @@ public final class RedisConnection: @unchecked Sendable {
     public let host: String
     public let port: Int
     private let timeout: Duration
+    private let password: String?
+    /// Successful reconnects after the first connection (a restarted or failed-over server).
+    private var reconnects = 0
+    private var everConnected = false
 
-    public init(host: String, port: Int, timeout: Duration = .seconds(5)) throws {
+    /// Successful reconnects after the first connection (a restarted or failed-over server).
+    public var reconnectCount: Int { lock.withLock { reconnects } }
+
+    /// `password`: sent with `AUTH` on every (re)connection.
+    public init(host: String, port: Int, password: String? = nil, timeout: Duration = .seconds(5)) throws {
         self.host = host
         self.port = port
         self.timeout = timeout
+        self.password = password
         try lock.withLock { try connect() }
     }
 
@@ -77,6 +86,15 @@ public final class RedisConnection: @unchecked Sendable {
         }
         _ = redisSetTimeout(c, timeoutValue)
         context = c
+        if let password {
+            if case let .error(e) = try send([Data("AUTH".utf8), Data(password.utf8)]) {
+                redisFree(c)
+                context = nil
+                throw QueueError("redis \(host):\(port): AUTH: \(e)")
+            }
+        }
+        if everConnected { reconnects += 1 }
+        everConnected = true
     }
 
     private func errorString(_ c: UnsafeMutablePointer<redisContext>) -> String {

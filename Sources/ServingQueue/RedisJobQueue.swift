@@ -13,6 +13,10 @@ import Foundation
 ///   race and only the first result is kept.
 /// - `S:idem:<key>`: the job id of an idempotency key (`SET NX PX`), for `idempotencyWindow`.
 /// - `S:dead`: the dead-letter stream (`id`, `model`, `attempts`, `reason`).
+/// - `S:count:<name>`: totals (`enqueued`, `completed`, `failed`, `dead`) for metrics, bumped in the same
+///   transaction as the change they count.
+///
+/// A restarted Redis without persistence loses the group: ``claim(consumer:max:)`` recreates it on `NOGROUP`.
 ///
 /// Needs Redis ≥ 6.2 (`XAUTOCLAIM`); the lag that KEDA reads needs 7.0.
 public final class RedisJobQueue: JobQueue {
@@ -24,9 +28,9 @@ public final class RedisJobQueue: JobQueue {
     /// Connects and creates the consumer group (and the stream) if they do not exist.
     public init(
         host: String = "127.0.0.1", port: Int = 6379, stream: String = "compress:jobs", group: String = "compress-workers",
-        config: QueueConfig = QueueConfig()
+        password: String? = nil, config: QueueConfig = QueueConfig()
     ) throws {
-        redis = try RedisConnection(host: host, port: port)
+        redis = try RedisConnection(host: host, port: port, password: password)
         self.config = config
         self.stream = stream
         self.group = group
@@ -37,12 +41,21 @@ public final class RedisJobQueue: JobQueue {
                 throw QueueError("redis \(host):\(port): version \(line.dropFirst(14)) has no XAUTOCLAIM; need 6.2 or later")
             }
         }
+        try createGroup()
+    }
+
+    private func createGroup() throws {
         // From 0, not $: jobs added before the group existed are delivered too.
         let created = try redis.command(["XGROUP", "CREATE", stream, group, "0", "MKSTREAM"])
         if case let .error(e) = created, !e.hasPrefix("BUSYGROUP") {
-            throw QueueError("redis \(host):\(port): XGROUP CREATE \(stream) \(group): \(e)")
+            throw QueueError("redis \(redis.host):\(redis.port): XGROUP CREATE \(stream) \(group): \(e)")
         }
     }
+
+    private func counterKey(_ name: String) -> String { "\(stream):count:\(name)" }
+
+    /// Times the connection was reopened after a failure (a restarted server), for metrics.
+    public var reconnects: Int { redis.reconnectCount }
 
     private var deadStream: String { stream + ":dead" }
     private func jobKey(_ id: String) -> String { "\(stream):job:\(id)" }
@@ -80,6 +93,7 @@ public final class RedisJobQueue: JobQueue {
         // The job's hash and its stream entry appear together.
         try run(["MULTI"])
         try run(["HSET", jobKey(id), "state", "queued", "model", submission.model, "attempts", "0"])
+        try run(["INCR", counterKey("enqueued")])
         try run([
             Data("XADD".utf8), Data(stream.utf8), Data("MAXLEN".utf8), Data("~".utf8), Data(String(config.maxLength).utf8),
             Data("*".utf8), Data("id".utf8), Data(id.utf8), Data("model".utf8), Data(submission.model.utf8),
@@ -106,6 +120,16 @@ public final class RedisJobQueue: JobQueue {
     }
 
     public func claim(consumer: String, max: Int) throws -> [ClaimedJob] {
+        do {
+            return try claimOnce(consumer: consumer, max: max)
+        } catch let e as QueueError where e.message.contains("NOGROUP") {
+            // The server restarted without persistence (or the stream was deleted): the group is gone.
+            try createGroup()
+            return try claimOnce(consumer: consumer, max: max)
+        }
+    }
+
+    private func claimOnce(consumer: String, max: Int) throws -> [ClaimedJob] {
         guard max > 0 else { return [] }
         var out: [ClaimedJob] = []
         // 1. Deliveries older than the visibility timeout: their consumer died or stalled.
@@ -121,6 +145,7 @@ public final class RedisJobQueue: JobQueue {
             guard let entryID = gone.text else { continue }
             try run(["XACK", stream, group, entryID])
             try run(["XADD", deadStream, "*", "id", "", "model", "", "attempts", "0", "reason", "entry \(entryID) trimmed by MAXLEN before completion"])
+            try run(["INCR", counterKey("dead")])
         }
         // 2. New entries.
         if out.count < max {
@@ -160,6 +185,7 @@ public final class RedisJobQueue: JobQueue {
         try run(["HSET", jobKey(id), "state", "dead", "reason", reason, "attempts", String(attempts)])
         try run(["PEXPIRE", jobKey(id), String(config.resultTTL.wholeMilliseconds)])
         try run(["XACK", stream, group, entryID])
+        try run(["INCR", counterKey("dead")])
         try run(["EXEC"])
     }
 
@@ -170,22 +196,35 @@ public final class RedisJobQueue: JobQueue {
         if (not s) or s == 'done' then return 0 end
         redis.call('HSET', KEYS[1], 'state', 'done', 'result', ARGV[3])
         redis.call('PEXPIRE', KEYS[1], ARGV[4])
+        redis.call('INCR', KEYS[3])
         return 1
         """
 
     @discardableResult
     public func complete(_ job: ClaimedJob, result: Data) throws -> Bool {
         let reply = try run([
-            Data("EVAL".utf8), Data(Self.completeScript.utf8), Data("2".utf8), Data(jobKey(job.id).utf8), Data(stream.utf8),
+            Data("EVAL".utf8), Data(Self.completeScript.utf8), Data("3".utf8), Data(jobKey(job.id).utf8), Data(stream.utf8),
+            Data(counterKey("completed").utf8),
             Data(group.utf8), Data(job.receipt.utf8), result, Data(String(config.resultTTL.wholeMilliseconds).utf8),
         ])
         return reply.integer == 1
     }
 
-    public func fail(_ job: ClaimedJob, reason: String) throws {
+    /// Whether `job` is the job's current delivery: a stale consumer's report after a reclaim is ignored.
+    private func isCurrent(_ job: ClaimedJob) throws -> Bool {
         let fields = try run(["HMGET", jobKey(job.id), "state", "attempts"]).array ?? []
-        // Only the current delivery may fail the job: a stale consumer's report after a reclaim is ignored.
-        guard fields.count == 2, fields[0].text == "claimed", fields[1].integer == Int64(job.attempt) else { return }
+        return fields.count == 2 && fields[0].text == "claimed" && fields[1].integer == Int64(job.attempt)
+    }
+
+    public func reject(_ job: ClaimedJob, reason: String) throws {
+        guard try isCurrent(job) else { return }
+        try run(["INCR", counterKey("failed")])
+        try deadLetter(entryID: job.receipt, id: job.id, model: job.model, attempts: job.attempt, reason: reason)
+    }
+
+    public func fail(_ job: ClaimedJob, reason: String) throws {
+        guard try isCurrent(job) else { return }
+        try run(["INCR", counterKey("failed")])
         if job.attempt >= config.maxAttempts {
             try deadLetter(entryID: job.receipt, id: job.id, model: job.model, attempts: job.attempt,
                            reason: "failed \(job.attempt) times; last: \(reason)")
@@ -220,6 +259,13 @@ public final class RedisJobQueue: JobQueue {
             func text(_ k: String) -> String { f[k].map { String(decoding: $0, as: UTF8.self) } ?? "" }
             return DeadLetter(id: text("id"), model: text("model"), attempts: Int(text("attempts")) ?? 0, reason: text("reason"))
         }
+    }
+
+    public func counters() throws -> QueueCounters {
+        let names = ["enqueued", "completed", "failed", "dead"]
+        let values = (try run(["MGET"] + names.map(counterKey)).array ?? []).map { Int($0.integer ?? 0) }
+        guard values.count == 4 else { throw QueueError("redis \(redis.host):\(redis.port): MGET counters: unexpected reply") }
+        return QueueCounters(enqueued: values[0], completed: values[1], failed: values[2], deadLettered: values[3])
     }
 
     public func depth() throws -> QueueDepth {

@@ -52,7 +52,16 @@ public final class SQLiteJobQueue: JobQueue {
                     CREATE INDEX job_result_expires ON job(result_expires) WHERE state = 'done';
                     """)
         }
+        m.registerMigration("v2-counters") { db in
+            // Totals for metrics, bumped in the transaction that makes the change they count.
+            try db.execute(sql: "CREATE TABLE counter (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)")
+        }
         return m
+    }
+
+    private func bump(_ db: Database, _ name: String) throws {
+        try db.execute(
+            sql: "INSERT INTO counter (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1", arguments: [name])
     }
 
     private func now() -> Double { Date().timeIntervalSince1970 }
@@ -92,6 +101,7 @@ public final class SQLiteJobQueue: JobQueue {
                     id, submission.idempotencyKey, submission.idempotencyKey.map { _ in t + config.idempotencyWindow.secondsValue },
                     submission.model, submission.payload, t,
                 ])
+            try bump(db, "enqueued")
             return EnqueueOutcome(id: id, duplicate: false)
         }
     }
@@ -121,6 +131,7 @@ public final class SQLiteJobQueue: JobQueue {
                     try db.execute(
                         sql: "UPDATE job SET state = 'dead', reason = ?, receipt = NULL WHERE id = ?",
                         arguments: ["delivered \(attempts) times without completing (visibility timeout expired)", id])
+                    try bump(db, "dead")
                     continue
                 }
                 let receipt = UUID().uuidString.lowercased()
@@ -145,6 +156,7 @@ public final class SQLiteJobQueue: JobQueue {
                     claimed_until = NULL WHERE id = ?
                     """,
                 arguments: [result, now() + config.resultTTL.secondsValue, job.id])
+            try bump(db, "completed")
             return true
         }
     }
@@ -156,15 +168,46 @@ public final class SQLiteJobQueue: JobQueue {
                 row["state"] as String == "claimed", row["receipt"] as String? == job.receipt
             else { return }
             let attempts: Int = row["attempts"]
+            try bump(db, "failed")
             if attempts >= config.maxAttempts {
                 try db.execute(
                     sql: "UPDATE job SET state = 'dead', reason = ?, receipt = NULL WHERE id = ?",
                     arguments: ["failed \(attempts) times; last: \(reason)", job.id])
+                try bump(db, "dead")
             } else {
                 try db.execute(
                     sql: "UPDATE job SET state = 'queued', reason = ?, receipt = NULL, claimed_until = ? WHERE id = ?",
                     arguments: [reason, now() + config.visibilityTimeout.secondsValue, job.id])
             }
+        }
+    }
+
+    public func reject(_ job: ClaimedJob, reason: String) throws {
+        try run("reject \(job.id)") { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT state, receipt FROM job WHERE id = ?", arguments: [job.id]),
+                row["state"] as String == "claimed", row["receipt"] as String? == job.receipt
+            else { return }
+            try db.execute(
+                sql: "UPDATE job SET state = 'dead', reason = ?, receipt = NULL, payload = x'' WHERE id = ?", arguments: [reason, job.id])
+            try bump(db, "failed")
+            try bump(db, "dead")
+        }
+    }
+
+    public func counters() throws -> QueueCounters {
+        try pool.read { db in
+            var c = QueueCounters()
+            for row in try Row.fetchAll(db, sql: "SELECT name, value FROM counter") {
+                let v: Int = row["value"]
+                switch row["name"] as String {
+                case "enqueued": c.enqueued = v
+                case "completed": c.completed = v
+                case "failed": c.failed = v
+                case "dead": c.deadLettered = v
+                default: break
+                }
+            }
+            return c
         }
     }
 

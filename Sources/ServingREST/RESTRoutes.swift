@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import ServingAsync
 import ServingCore
 
 /// The KServe v2 / Open Inference Protocol REST endpoints over an ``InferenceServer``, plus Triton's statistics,
@@ -16,11 +17,14 @@ public struct RESTRoutes: Sendable {
     public var maxBodyBytes: Int
     /// When set, every route but health needs `Authorization: Bearer <authToken>`.
     public var authToken: String?
+    /// When set, the async endpoints (`infer-async`, `v2/jobs/{id}`) enqueue through it.
+    public var asyncInference: AsyncInference?
 
-    public init(server: InferenceServer, maxBodyBytes: Int = 64 << 20, authToken: String? = nil) {
+    public init(server: InferenceServer, maxBodyBytes: Int = 64 << 20, authToken: String? = nil, asyncInference: AsyncInference? = nil) {
         self.server = server
         self.maxBodyBytes = maxBodyBytes
         self.authToken = authToken
+        self.asyncInference = asyncInference
     }
 
     public func register<Context: RequestContext>(on router: Router<Context>) {
@@ -55,6 +59,8 @@ public struct RESTRoutes: Sendable {
                 try await infer(request, model: try c.parameters.require("model"), version: c.parameters.get("version"))
             }
         }
+
+        if let asyncInference { AsyncRoutes(front: asyncInference, maxBodyBytes: maxBodyBytes).register(on: router) }
 
         router.post("/v2/repository/index") { request, _ in
             let body = try await request.body.collect(upTo: 1 << 16)

@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import NIOCore
+import ServingAsync
 import ServingCore
 
 /// Builds the Hummingbird application serving an ``InferenceServer`` over HTTP/1.1.
@@ -15,12 +16,12 @@ public enum RESTServer {
     /// With `accessLog`, one line per request goes to `logger`.
     public static func router(
         for server: InferenceServer, maxBodyBytes: Int = 64 << 20, authToken: String? = nil, accessLog: Bool = false,
-        logger: Logger = Logger(label: "compress.serve")
+        asyncInference: AsyncInference? = nil, logger: Logger = Logger(label: "compress.serve")
     ) -> Router<BasicRequestContext> {
         let router = Router()
         // Outermost, so the line records the status the error middleware chose.
         if accessLog { router.add(middleware: AccessLogMiddleware(logger: logger)) }
-        RESTRoutes(server: server, maxBodyBytes: maxBodyBytes, authToken: authToken).register(on: router)
+        RESTRoutes(server: server, maxBodyBytes: maxBodyBytes, authToken: authToken, asyncInference: asyncInference).register(on: router)
         return router
     }
 
@@ -29,11 +30,11 @@ public enum RESTServer {
     public static func application(
         server: InferenceServer, host: String = "127.0.0.1", port: Int = 8000, maxBodyBytes: Int = 64 << 20, authToken: String? = nil,
         accessLog: Bool = false,
-        logger: Logger,
+        asyncInference: AsyncInference? = nil, logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
-            router: router(for: server, maxBodyBytes: maxBodyBytes, authToken: authToken, accessLog: accessLog, logger: logger),
+            router: router(for: server, maxBodyBytes: maxBodyBytes, authToken: authToken, accessLog: accessLog, asyncInference: asyncInference, logger: logger),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "compress"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)
