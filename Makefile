@@ -74,6 +74,17 @@ test: deps models fashion-data deploy-check
 	@# kill -9 tests on the debug binary already built above: a release build of the server stack would add minutes to
 	@# CI, and atomic writes do not depend on the optimiser (the slower run also gives the kills more to interrupt).
 	bash Tests/Reliability/interrupt_run.sh .build/debug/compress
+	python3 Tests/Reliability/async_faults.py --compress .build/debug/compress
+
+## Async inference faults on the real processes (kill -9 a worker mid-batch, restart redis-server, poison payloads,
+## overload → 429), each bounded to ~30 s, loopback only, own redis-server (Tests/Reliability/async_faults.py).
+async-faults: release
+	python3 Tests/Reliability/async_faults.py --compress $(BIN)
+
+## Async throughput (10,000 queued MiniLM jobs, Redis and SQLite) against the synchronous server at concurrency 32,
+## end-to-end latency at 70 % load (tools/async_bench.py; run it under the build lock on a quiet host).
+async-bench: release models datasets
+	python3 tools/async_bench.py --compress $(BIN) --jobs 10000
 
 ## Headless Chromium (Debian's package) for report-check; installed only when missing.
 chromium:

@@ -96,9 +96,12 @@ public final class QueueWorker: Service, Sendable {
                     continue
                 }
                 inFlight.withLock { $0 += jobs.count }
-                for job in jobs {
+                // Decode the whole claim first, then start every job: their requests reach the batcher together and
+                // form full batches, rather than trickling in one decode at a time behind a fast forward pass.
+                let prepared = jobs.map { ($0, prepare($0)) }
+                for (job, p) in prepared {
                     group.addTask {
-                        await self.process(job)
+                        await self.process(job, p)
                         inFlight.withLock { $0 -= 1 }
                     }
                 }
@@ -106,22 +109,36 @@ public final class QueueWorker: Service, Sendable {
         }
     }
 
+    /// A claimed job's payload, decoded, or why it cannot run.
+    enum Prepared: Sendable {
+        case ready(JobEnvelope, InferRequest)
+        case bad(String)
+    }
+
+    func prepare(_ job: ClaimedJob) -> Prepared {
+        guard job.payload.count <= options.maxPayloadBytes else {
+            return .bad("payload of \(job.payload.count) bytes exceeds the worker's limit of \(options.maxPayloadBytes)")
+        }
+        do {
+            let envelope = try JobEnvelope(decoding: job.payload)
+            return .ready(envelope, try codec.decode(envelope.body, headerLength: envelope.meta.headerLength))
+        } catch {
+            return .bad("invalid_argument: \(error.message)")
+        }
+    }
+
     /// Runs one job and records its outcome; never throws (every failure ends in the queue or the log).
-    func process(_ job: ClaimedJob) async {
+    func process(_ job: ClaimedJob, _ prepared: Prepared) async {
         statistics.claimed()
         if job.attempt > 1 { statistics.redelivered() }
-        guard job.payload.count <= options.maxPayloadBytes else {
-            await settle(job, .reject("payload of \(job.payload.count) bytes exceeds the worker's limit of \(options.maxPayloadBytes)"))
-            return
-        }
         let envelope: JobEnvelope
         let request: InferRequest
-        do {
-            envelope = try JobEnvelope(decoding: job.payload)
-            request = try codec.decode(envelope.body, headerLength: envelope.meta.headerLength)
-        } catch {
-            await settle(job, .reject("invalid_argument: \(error.message)"))
+        switch prepared {
+        case let .bad(reason):
+            await settle(job, .reject(reason))
             return
+        case let .ready(e, r):
+            (envelope, request) = (e, r)
         }
         let response: InferResponse
         do {

@@ -123,6 +123,34 @@ public final class RedisConnection: @unchecked Sendable {
         }
     }
 
+    /// Runs `commands` as one `MULTI … EXEC` transaction and returns EXEC's reply. The connection is held for the
+    /// whole transaction: callers on other threads cannot slip commands into it (each `command` call takes the
+    /// lock alone, so a transaction built from separate calls would interleave with theirs).
+    @discardableResult
+    public func transaction(_ commands: [[Data]]) throws -> RedisReply {
+        try lock.withLock {
+            func attempt() throws -> RedisReply {
+                _ = try send([Data("MULTI".utf8)])
+                for c in commands {
+                    if case let .error(e) = try send(c) {
+                        _ = try? send([Data("DISCARD".utf8)])
+                        throw QueueError("redis \(host):\(port): \(String(decoding: c.first ?? Data(), as: UTF8.self)) in MULTI: \(e)")
+                    }
+                }
+                return try send([Data("EXEC".utf8)])
+            }
+            do {
+                return try attempt()
+            } catch let e as QueueError where e.message.contains(" in MULTI: ") {
+                throw e
+            } catch {
+                // The connection broke: a new one has no half-built transaction, so the whole one is retried once.
+                try connect()
+                return try attempt()
+            }
+        }
+    }
+
     private func send(_ args: [Data]) throws -> RedisReply {
         guard let c = context else { throw QueueError("redis \(host):\(port): not connected") }
         var joined = Data()

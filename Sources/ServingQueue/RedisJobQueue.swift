@@ -71,6 +71,14 @@ public final class RedisJobQueue: JobQueue {
         try check(try redis.command(args), args.prefix(2).map { String(decoding: $0, as: UTF8.self) })
     }
 
+    private func strings(_ args: [String]) -> [Data] { args.map { Data($0.utf8) } }
+
+    /// MULTI … EXEC on the connection, atomic against this process's other threads too.
+    @discardableResult
+    private func transaction(_ commands: [[Data]]) throws -> RedisReply {
+        try check(try redis.transaction(commands), ["EXEC"])
+    }
+
     private func check(_ reply: RedisReply, _ args: [String]) throws -> RedisReply {
         if case let .error(e) = reply {
             throw QueueError("redis \(redis.host):\(redis.port): \(args.prefix(2).joined(separator: " ")): \(e)")
@@ -91,15 +99,15 @@ public final class RedisJobQueue: JobQueue {
             }
         }
         // The job's hash and its stream entry appear together.
-        try run(["MULTI"])
-        try run(["HSET", jobKey(id), "state", "queued", "model", submission.model, "attempts", "0"])
-        try run(["INCR", counterKey("enqueued")])
-        try run([
-            Data("XADD".utf8), Data(stream.utf8), Data("MAXLEN".utf8), Data("~".utf8), Data(String(config.maxLength).utf8),
-            Data("*".utf8), Data("id".utf8), Data(id.utf8), Data("model".utf8), Data(submission.model.utf8),
-            Data("payload".utf8), submission.payload,
+        let exec = try transaction([
+            strings(["HSET", jobKey(id), "state", "queued", "model", submission.model, "attempts", "0"]),
+            strings(["INCR", counterKey("enqueued")]),
+            [
+                Data("XADD".utf8), Data(stream.utf8), Data("MAXLEN".utf8), Data("~".utf8), Data(String(config.maxLength).utf8),
+                Data("*".utf8), Data("id".utf8), Data(id.utf8), Data("model".utf8), Data(submission.model.utf8),
+                Data("payload".utf8), submission.payload,
+            ],
         ])
-        let exec = try run(["EXEC"])
         if let items = exec.array, let failed = items.first(where: { if case .error = $0 { return true } else { return false } }) {
             throw QueueError("redis \(redis.host):\(redis.port): enqueue \(id): \(failed)")
         }
@@ -180,13 +188,13 @@ public final class RedisJobQueue: JobQueue {
     }
 
     private func deadLetter(entryID: String, id: String, model: String, attempts: Int, reason: String) throws {
-        try run(["MULTI"])
-        try run(["XADD", deadStream, "*", "id", id, "model", model, "attempts", String(attempts), "reason", reason])
-        try run(["HSET", jobKey(id), "state", "dead", "reason", reason, "attempts", String(attempts)])
-        try run(["PEXPIRE", jobKey(id), String(config.resultTTL.wholeMilliseconds)])
-        try run(["XACK", stream, group, entryID])
-        try run(["INCR", counterKey("dead")])
-        try run(["EXEC"])
+        try transaction([
+            strings(["XADD", deadStream, "*", "id", id, "model", model, "attempts", String(attempts), "reason", reason]),
+            strings(["HSET", jobKey(id), "state", "dead", "reason", reason, "attempts", String(attempts)]),
+            strings(["PEXPIRE", jobKey(id), String(config.resultTTL.wholeMilliseconds)]),
+            strings(["XACK", stream, group, entryID]),
+            strings(["INCR", counterKey("dead")]),
+        ])
     }
 
     /// Atomically: keep the first result only, then acknowledge the delivery.
@@ -271,7 +279,13 @@ public final class RedisJobQueue: JobQueue {
     public func depth() throws -> QueueDepth {
         var waiting = 0
         var inFlight = 0
-        for g in try run(["XINFO", "GROUPS", stream]).array ?? [] {
+        let groups: [RedisReply]
+        do {
+            groups = try run(["XINFO", "GROUPS", stream]).array ?? []
+        } catch let e as QueueError where e.message.contains("no such key") {
+            groups = []  // no stream yet (a fresh or restarted server): nothing queued
+        }
+        for g in groups {
             let kv = g.array ?? []
             var f: [String: RedisReply] = [:]
             var i = 0
