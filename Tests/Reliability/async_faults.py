@@ -32,7 +32,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CNN = os.path.join(ROOT, "Tests/Fixtures/keras/digits_cnn.keras")
-ITEM = 28 * 28  # digits CNN input, [1, 28, 28, 1]
+ITEM = 8 * 8  # digits CNN input (sklearn digits), [1, 8, 8, 1]
 
 
 def free_port():
@@ -160,7 +160,7 @@ class Harness:
             c = http.client.HTTPConnection("127.0.0.1", self.http, timeout=30)
             out = []
             for i in chunk:
-                body = json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 28, 28, 1],
+                body = json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 8, 8, 1],
                                                "data": [((j * 7919 + i * 104729) % 1000) / 1000 for j in range(ITEM)]}]})
                 headers = {"Content-Type": "application/json"}
                 if key_prefix:
@@ -168,12 +168,12 @@ class Harness:
                 c.request("POST", "/v2/models/digits_cnn/infer-async", body, headers)
                 r = c.getresponse()
                 data = r.read()
-                out.append((r.status, json.loads(data).get("id") if r.status == 202 else None))
+                out.append((i, r.status, json.loads(data).get("id") if r.status == 202 else None))
             return out
         chunks = [range(t, n, threads) for t in range(threads)]
         with cf.ThreadPoolExecutor(threads) as pool:
-            results = [x for part in pool.map(run, chunks) for x in part]
-        return [i for s, i in results if i], [s for s, _ in results]
+            results = sorted(x for part in pool.map(run, chunks) for x in part)  # in submission-index order
+        return [j for _, _, j in results if j], [s for _, s, _ in results]
 
     def job_states(self, ids):
         c = http.client.HTTPConnection("127.0.0.1", self.http, timeout=30)
@@ -272,7 +272,7 @@ def scenario_restart(compress):
 def scenario_poison(compress):
     h = Harness(compress)
     try:
-        h.redis.cli("XADD", "compress:jobs", "*", "id", "corrupt-1", "model", "digits_cnn", "payload", "\x00garbage")
+        h.redis.cli("XADD", "compress:jobs", "*", "id", "corrupt-1", "model", "digits_cnn", "payload", "garbage")
         h.redis.cli("XADD", "compress:jobs", "*", "id", "unknown-model", "model", "nope", "payload", "x")
         h.redis.cli("-x", "XADD", "compress:jobs", "*", "id", "oversized-1", "model", "digits_cnn", "payload",
                     stdin=b"CJ1\n" + b"\x00\x00\x00\x02{}" + b"0" * 300_000)
