@@ -52,8 +52,9 @@ REDIS_STREAMS_KEYS = {"address", "host", "port", "addressFromEnv", "hostFromEnv"
 PROMETHEUS_KEYS = {"serverAddress", "query", "threshold", "activationThreshold", "namespace", "customHeaders",
                    "ignoreNullValues", "queryParameters", "unsafeSsl", "authModes"}
 # Swift sources whose @Option/@Flag declarations are the flags of each `compress` subcommand.
-CLI_SOURCES = {"serve": ["Sources/CompressCLI/ServeCommand.swift", "Sources/CompressCLI/Compress.swift"],
-               "worker": ["Sources/CompressCLI/WorkerCommand.swift", "Sources/CompressCLI/Compress.swift"]}
+CLI_SOURCES = {"serve": ["Sources/CompressCLI/ServeCommand.swift", "Sources/CompressCLI/Compress.swift", "Sources/CompressCLI/QueueOptions.swift"],
+               "worker": ["Sources/CompressCLI/WorkerCommand.swift", "Sources/CompressCLI/Compress.swift",
+                          "Sources/CompressCLI/QueueOptions.swift"]}
 
 
 class Report:
