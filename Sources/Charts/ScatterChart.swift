@@ -40,7 +40,6 @@ public struct ScatterChart: Sendable {
     public func html() -> String {
         let names = points.map(\.label)
         let legend = legendHeight(names, maxWidth: width - 80)
-        // Room right of the last point for its label.
         let frame = PlotFrame(x: x, y: y, xs: points.map(\.x), ys: points.map(\.y), width: width, height: height + legend, top: 34 + legend)
         var c = SVGCanvas(width: width, height: height + legend)
         c.text(title, 8, 16, size: 13, weight: "600")
