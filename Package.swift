@@ -186,11 +186,14 @@ let package = Package(
             name: "PipelineTests",
             dependencies: ["Pipeline", "Compression", "Console", "Evaluation", "Training", "Runtime", "Formats", "Layers", "Tensors"]),
         .testTarget(name: "ServingCoreTests", dependencies: ["ServingCore", "Runtime", "Formats", "Tensors"]),
-        .testTarget(name: "ServingQueueTests", dependencies: ["ServingQueue"]),
+        // Helpers the queue suites share (a private redis-server on loopback); a plain target, since test targets
+        // cannot share sources.
+        .target(name: "QueueTestSupport", dependencies: ["ServingQueue"], path: "Tests/QueueTestSupport"),
+        .testTarget(name: "ServingQueueTests", dependencies: ["ServingQueue", "QueueTestSupport"]),
         .testTarget(
             name: "ServingAsyncTests",
             dependencies: [
-                "ServingAsync", "ServingREST", "ServingQueue", "ServingCore", "Runtime", "Formats",
+                "ServingAsync", "ServingREST", "ServingQueue", "QueueTestSupport", "ServingCore", "Runtime", "Formats",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]),
@@ -243,7 +246,7 @@ let package = Package(
 if Context.environment["COMPRESS_ENGINE_ONLY"] != nil {
     let server: Set<String> = [
         "ServingCore", "ServingREST", "ServingGRPC", "ServingMetrics", "ServingQueue", "ServingAsync", "InferenceGRPCProtocol", "Bench",
-        "CompressCLI", "CHiredis",
+        "CompressCLI", "CHiredis", "QueueTestSupport",
     ]
     package.targets.removeAll { server.contains($0.name) || ($0.name.hasSuffix("Tests") && server.contains(String($0.name.dropLast(5)))) }
     package.products.removeAll { $0.name == "compress" }

@@ -3,6 +3,7 @@ import Formats
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import QueueTestSupport
 import Runtime
 import ServingAsync
 import ServingCore

@@ -1,4 +1,5 @@
 import Foundation
+import QueueTestSupport
 import Testing
 
 @testable import ServingQueue

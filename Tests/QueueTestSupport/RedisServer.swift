@@ -1,22 +1,21 @@
 import Foundation
 import ServingQueue
 
-/// (A copy of ServingQueueTests/RedisServer.swift: test targets cannot share sources.)
 /// A private redis-server for one test, on a random loopback port, with no persistence; stopped by `stop()`.
 ///
 /// It runs under a small shell watchdog that also stops it if the test process dies (a `kill -9` of `swift test`
 /// must not leave a server behind). Both are stopped with SIGKILL: the test runner blocks SIGTERM/SIGINT in its
 /// threads and children inherit that mask, so a TERM would never arrive. redis-server comes from Debian's
 /// `redis-server` package (`make deps`).
-final class RedisServer: @unchecked Sendable {
-    let port: Int
+public final class RedisServer: @unchecked Sendable {
+    public let port: Int
     private var process: Process
     private var serverPID: pid_t
     private let lock = NSLock()
     private var stopped = false
 
     /// Kills the server and starts a new one on the same port (a restart: the data is gone, no persistence).
-    func restart() throws -> Bool {
+    public func restart() throws -> Bool {
         kill(serverPID, SIGKILL)
         let deadline = Date().addingTimeInterval(5)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
@@ -27,7 +26,7 @@ final class RedisServer: @unchecked Sendable {
         return true
     }
 
-    init() throws {
+    public init() throws {
         var lastError: Error?
         for _ in 0..<5 {
             let port = Int.random(in: 20_000..<60_000)
@@ -78,7 +77,7 @@ final class RedisServer: @unchecked Sendable {
     }
 
     /// Kills the server; the watchdog sees it gone and exits. Never waits more than 5 s.
-    func stop() {
+    public func stop() {
         // Once only: a second kill could hit a reused pid.
         let first = lock.withLock { () -> Bool in
             defer { stopped = true }
