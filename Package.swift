@@ -12,7 +12,7 @@
 //      adapters ServingREST (Hummingbird), ServingGRPC (grpc-swift 2) and ServingMetrics (Prometheus), ServingQueue
 //      (durable job queue for async inference: SQLite via GRDB, Redis Streams via hiredis; knows nothing of models)
 //   5½ ServingAsync (async inference over ServingCore + ServingQueue: accepting jobs, the queue worker, callbacks;
-//      ServingREST adapts it)
+//      ServingREST and ServingGRPC adapt it)
 //   6  CompressCLI (the `compress` executable: commands only)
 import PackageDescription
 
@@ -98,7 +98,7 @@ let package = Package(
         // Async inference's job queue: one protocol, an embedded SQLite backend and a Redis Streams backend.
         .target(name: "ServingQueue", dependencies: ["CHiredis", .product(name: "GRDB", package: "GRDB.swift")]),
         // Async inference over the queue: accepting jobs, the worker that runs them through the batcher, callbacks.
-        // Wire formats come from the transports (JobCodec), so it sits under ServingREST.
+        // Wire formats come from the transports (JobCodec), so it sits under ServingREST and ServingGRPC.
         .target(
             name: "ServingAsync",
             dependencies: [
@@ -122,9 +122,10 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
-        // The Open Inference Protocol's gRPC messages, client and service stubs: Generated/ holds the code protoc made
-        // from Protos/inference (committed; tools/generate_grpc.sh regenerates it, so no build runs the protobuf
-        // plugins). Its own target so the load generator speaks gRPC without linking the server.
+        // The Open Inference Protocol's gRPC messages, client and service stubs, and compress.v1's async service:
+        // Generated/ holds the code protoc made from Protos/inference and Protos/compress (committed;
+        // tools/generate_grpc.sh regenerates it, so no build runs the protobuf plugins). Its own target so the load
+        // generator speaks gRPC without linking the server.
         .target(
             name: "InferenceGRPCProtocol",
             dependencies: [
@@ -136,7 +137,7 @@ let package = Package(
         .target(
             name: "ServingGRPC",
             dependencies: [
-                "ServingCore", "InferenceGRPCProtocol",
+                "ServingCore", "ServingAsync", "InferenceGRPCProtocol",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -193,9 +194,13 @@ let package = Package(
         .testTarget(
             name: "ServingAsyncTests",
             dependencies: [
-                "ServingAsync", "ServingREST", "ServingQueue", "QueueTestSupport", "ServingCore", "Runtime", "Formats",
+                "ServingAsync", "ServingREST", "ServingGRPC", "InferenceGRPCProtocol", "ServingQueue", "QueueTestSupport", "ServingCore",
+                "Runtime", "Formats",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "ServingRESTTests",

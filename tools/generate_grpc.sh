@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates Sources/InferenceGRPCProtocol/Generated from Protos/inference/grpc_service.proto (the Open Inference Protocol's
-# gRPC proto plus the Triton extension RPCs; see its header). The generated files are committed, so no build runs
+# gRPC proto plus the Triton extension RPCs; see its header) and Protos/compress/async_inference.proto (compress.v1's
+# AsyncInferenceService, which imports the former). The generated files are committed, so no build runs
 # the protobuf plugins: run this only after changing the proto, under the shared build lock.
 #
 #   flock /tmp/swift-build.lock tools/generate_grpc.sh
@@ -36,9 +37,9 @@ BIN=$(cd "$PLUGINS_DIR" && swift build --show-bin-path)
 
 mkdir -p "$OUT"
 rm -f "$OUT"/*.swift
-protoc -I "$ROOT/Protos/inference" \
+protoc -I "$ROOT/Protos/inference" -I "$ROOT/Protos/compress" \
     --plugin=protoc-gen-swift="$BIN/protoc-gen-swift" --swift_out="$OUT" --swift_opt=Visibility=Public \
     --plugin=protoc-gen-grpc-swift="$BIN/protoc-gen-grpc-swift-2" --grpc-swift_out="$OUT" \
     --grpc-swift_opt=Visibility=Public,Server=true,Client=true \
-    grpc_service.proto
+    grpc_service.proto async_inference.proto
 ls -l "$OUT"

@@ -3,7 +3,7 @@ import ServingCore
 import ServingQueue
 
 /// The accepting side of async inference: validates and enqueues `infer-async` requests, answers job status.
-/// Transports (REST today) call it; workers (``QueueWorker``) run the jobs.
+/// Transports (REST's infer-async, gRPC's AsyncInferenceService) call it; workers (``QueueWorker``) run the jobs.
 ///
 /// ```swift
 /// let front = AsyncInference(server: server, queue: try SQLiteJobQueue(path: "jobs.sqlite"))
@@ -66,6 +66,18 @@ public final class AsyncInference: Sendable {
             throw InferenceError.unavailable("the job queue is unavailable: \(error)")
         }
         return status.map { JobView.json(id: id, status: $0) }
+    }
+
+    /// The job's state, or nil for an unknown job (or one whose result expired).
+    public func job(_ id: String) async throws -> AsyncJob? {
+        let queue = self.queue
+        let status: JobStatus?
+        do {
+            status = try await blocking { try queue.status(of: id) }
+        } catch {
+            throw InferenceError.unavailable("the job queue is unavailable: \(error)")
+        }
+        return status.map { AsyncJob(id: id, status: $0) }
     }
 
     /// Waiting + in-flight jobs, read at most every 100 ms (counting is a query per submit otherwise).

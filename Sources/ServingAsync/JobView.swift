@@ -13,6 +13,27 @@ public enum JobView {
         return out
     }
 
+    /// The parts of a stored result (what ``storedResult(submittedAt:completedAt:response:)`` wrote); nil for bytes
+    /// it did not write.
+    static func parseStored(_ stored: Data) -> (submittedAt: Double, completedAt: Double, response: Data)? {
+        let bytes = [UInt8](stored)
+        func find(_ marker: String, from start: Int) -> Int? {
+            let m = Array(marker.utf8)
+            guard bytes.count >= m.count, start <= bytes.count - m.count else { return nil }
+            for i in start...(bytes.count - m.count) where bytes[i..<i + m.count].elementsEqual(m) { return i }
+            return nil
+        }
+        // The timestamps are plain numbers, so the first `,"completed_at":` and `,"response":` are the separators.
+        let head = "\"submitted_at\":"
+        guard bytes.starts(with: Array(head.utf8)), let c = find(",\"completed_at\":", from: 0),
+            let r = find(",\"response\":", from: c)
+        else { return nil }
+        let submitted = Double(String(decoding: bytes[head.utf8.count..<c], as: UTF8.self))
+        let completed = Double(String(decoding: bytes[(c + 16)..<r], as: UTF8.self))
+        guard let submitted, let completed else { return nil }
+        return (submitted, completed, Data(bytes[(r + 12)...]))
+    }
+
     /// The JSON body for a job's status.
     public static func json(id: String, status: JobStatus) -> Data {
         let quotedID = String(decoding: (try? JSONEncoder().encode(id)) ?? Data("\"\"".utf8), as: UTF8.self)

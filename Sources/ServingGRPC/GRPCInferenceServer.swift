@@ -23,15 +23,20 @@ public final class GRPCInferenceServer: Service, Sendable {
     ///   - maxMessageBytes: largest request message (Triton accepts up to 2 GiB; the REST body limit's default here).
     ///   - authToken: when set, every RPC but ServerLive/ServerReady needs `authorization: Bearer <authToken>`.
     ///   - accessLog: log one line per RPC to `logger` (request ids are echoed either way).
+    ///   - asyncService: compress.v1.AsyncInferenceService, served on the same port beside
+    ///     inference.GRPCInferenceService behind the same interceptors (`compress serve --async`).
     public init(
         server: InferenceServer, host: String = "127.0.0.1", port: Int = 8001, maxMessageBytes: Int = 64 << 20, authToken: String? = nil,
-        accessLog: Bool = false, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        accessLog: Bool = false, asyncService: AsyncInferenceService? = nil, logger: Logger,
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
         var config = HTTP2ServerTransport.Posix.Config.defaults
         config.rpc.maxRequestPayloadSize = maxMessageBytes
         transport = HTTP2ServerTransport.Posix(address: .ipv4(host: host, port: port), transportSecurity: .plaintext, config: config)
+        var services: [any RegistrableRPCService] = [InferenceService(server: server)]
+        if let asyncService { services.append(asyncService) }
         grpc = GRPCServer(
-            transport: transport, services: [InferenceService(server: server)],
+            transport: transport, services: services,
             // The access log is outermost, so refused RPCs are logged (and their request ids echoed) too.
             interceptors: [AccessLogInterceptor(logger: accessLog ? logger : nil)]
                 + (authToken.map { [BearerAuthInterceptor(token: Array($0.utf8))] } ?? []))
