@@ -54,7 +54,9 @@ struct ServeCommand: AsyncParsableCommand {
     var requestTimeoutMs = 0
     @Option(name: .long, help: "Quick start: a text encoder's inputs: text (BYTES), tokens (INT64 input_ids + attention_mask, for perf_analyzer) or both.")
     var textInputs = "both"
-    @Flag(name: .customLong("async"), help: "Also accept async inference (POST v2/models/{m}/infer-async, GET v2/jobs/{id}) through --queue.")
+    @Flag(
+        name: .customLong("async"),
+        help: "Also accept async inference (POST v2/models/{m}/infer-async, GET v2/jobs/{id}; gRPC compress.v1.AsyncInferenceService) through --queue.")
     var asyncMode = false
     @OptionGroup var queueOptions: QueueOptions
     @Option(name: .long, help: "With --async: in-process consumers of the queue (0: only accept; `compress worker` runs the jobs).")
@@ -119,17 +121,30 @@ struct ServeCommand: AsyncParsableCommand {
             let server = InferenceServer(repository: repository, options: options)
             var asyncInference: AsyncInference? = nil
             var workers: [any Service] = []
+            var asyncService: AsyncInferenceService? = nil
+            var queueMetricsText: (@Sendable () -> String)? = nil
             if asyncMode {
                 let queue = try queueOptions.open()
-                asyncInference = AsyncInference(server: server, queue: queue, maxQueuedJobs: maxQueuedJobs)
+                let front = AsyncInference(server: server, queue: queue, maxQueuedJobs: maxQueuedJobs)
+                asyncInference = front
+                // The queue's payload format: REST bodies as received; gRPC submits are stored in the same form.
+                let codec = RESTJobCodec()
+                let statistics = WorkerStatistics()
                 for i in 0..<asyncConsumers {
                     var w = QueueWorker.Options()
                     w.prefetch = prefetch
                     w.maxPayloadBytes = maxBodyBytes
                     w.logger = logger
                     w.consumer += "-\(i)"
-                    workers.append(QueueWorker(server: server, queue: queue, codec: RESTJobCodec(), options: w))
+                    workers.append(QueueWorker(server: server, queue: queue, codec: codec, options: w, statistics: statistics))
                 }
+                asyncService = AsyncInferenceService(front: front, codec: codec)
+                // The autoscaling signals (depth, lag, pending, enqueued total) on this server's own metrics port too,
+                // so a deployment without separate workers is scaled on them as well.
+                var sources: [any PrometheusTextSource] = [QueueMetrics(queue: queue, stream: queueOptions.streamLabel, group: queueOptions.group)]
+                if asyncConsumers > 0 { sources.append(statistics) }
+                let metricSources = sources
+                queueMetricsText = { PrometheusTextServer.text(of: metricSources) }
                 logger.info("async inference on \(queueOptions.queue) with \(asyncConsumers) in-process consumer(s)")
             }
             let app = RESTServer.application(
@@ -144,14 +159,14 @@ struct ServeCommand: AsyncParsableCommand {
             if metrics {
                 services.append(
                     MetricsServer.application(
-                        server: server, metrics: prometheus, host: host, port: metricsPort, logger: logger,
+                        server: server, metrics: prometheus, host: host, port: metricsPort, additionalText: queueMetricsText, logger: logger,
                         onRunning: { port in logger.info("metrics on http://\(host):\(port)/metrics") }))
             }
             if grpc {
                 services.append(
                     GRPCInferenceServer(
                         server: server, host: host, port: grpcPort, maxMessageBytes: maxBodyBytes, authToken: authToken, accessLog: accessLog,
-                        logger: logger,
+                        asyncService: asyncService, logger: logger,
                         onRunning: { port in logger.info("listening on grpc://\(host):\(port)") }))
             }
             services.append(app)

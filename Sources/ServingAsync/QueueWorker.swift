@@ -37,13 +37,18 @@ public final class QueueWorker: Service, Sendable {
     public let queue: any JobQueue
     public let codec: any JobCodec
     public let options: Options
-    public let statistics = WorkerStatistics()
+    /// This worker's counters (shared with the other consumers of the same process when given at init).
+    public let statistics: WorkerStatistics
 
-    public init(server: InferenceServer, queue: any JobQueue, codec: any JobCodec, options: Options = Options()) {
+    public init(
+        server: InferenceServer, queue: any JobQueue, codec: any JobCodec, options: Options = Options(),
+        statistics: WorkerStatistics = WorkerStatistics()
+    ) {
         self.server = server
         self.queue = queue
         self.codec = codec
         self.options = options
+        self.statistics = statistics
     }
 
     public func run() async throws {

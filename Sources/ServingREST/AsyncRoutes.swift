@@ -62,17 +62,23 @@ public enum PrometheusTextServer {
     public static func router(sources: [any PrometheusTextSource]) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/metrics") { _, _ in
-            var text = ""
-            for s in sources {
-                do { text += try s.prometheusText() } catch {
-                    // One failing source (Redis down) must not hide the others; say so in a comment line.
-                    text += "# error: \(String(describing: error).replacingOccurrences(of: "\n", with: " "))\n"
-                }
-            }
+            let text = self.text(of: sources)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
         return router
+    }
+
+    /// The sources' text, one after the other; a failing source (Redis down) becomes a comment line saying why, so
+    /// it does not hide the others.
+    public static func text(of sources: [any PrometheusTextSource]) -> String {
+        var text = ""
+        for s in sources {
+            do { text += try s.prometheusText() } catch {
+                text += "# error: \(String(describing: error).replacingOccurrences(of: "\n", with: " "))\n"
+            }
+        }
+        return text
     }
 }
