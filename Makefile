@@ -11,7 +11,7 @@ BIN         := .build/release/compress
 
 .PHONY: deps models build release test tsan demo datasets sentence-data sentences fashion-data fixtures bench \
 	bench-training format clean fuzz probe interrupt deploy-venv deploy-check deploy-schemas distill fuzz-rest \
-	chromium report-check bench-optimized serve-conformance \
+	chromium report-check soak bench-optimized serve-conformance \
 	serve-overhead
 
 ## System libraries (OpenBLAS, HDF5, zstd, zlib, hiredis, SQLite for GRDB) and redis-server (the queue tests start their own on a random
@@ -62,7 +62,7 @@ release: deps
 ## All tests: Swift Testing suites plus the standalone C kernel check; then the end-to-end reference suites again
 ## with the kernels capped at AVX2 and at scalar, for users whose CPUs lack AVX-512.
 REFERENCE_SUITES := MiniLMReferenceTests|KerasReferenceTests|QuantizerTests
-LOOPBACK_SUITES := ^ServingAsyncTests\.|LiveGRPCBenchTests|LiveServeBenchTests|GRPCLiveServerTests
+LOOPBACK_SUITES := ^ServingAsyncTests\.|GRPCAsyncInferenceTests|LiveGRPCBenchTests|LiveServeBenchTests|GRPCLiveServerTests
 test: deps models fashion-data deploy-check
 	bash Tests/CKernelsC/run.sh
 	bash Tests/CKernelsC/run_sgemm.sh
@@ -89,6 +89,13 @@ async-faults: release
 ## end-to-end latency at 70 % load (tools/async_bench.py; run it under the build lock on a quiet host).
 async-bench: release models datasets
 	python3 tools/async_bench.py --compress $(BIN) --jobs 10000
+
+## Async soak (not in `make test`: SOAK_MINUTES, default 10): MiniLM jobs at 70 % of the measured sustainable rate
+## through `compress serve --async` + a worker on Redis; errors, RSS growth of both processes and p99 per minute
+## against the targets (0 errors, < 5 %, within 20 %); exit 1 when one is missed (tools/async_soak.py).
+SOAK_MINUTES ?= 10
+soak: release models datasets
+	python3 tools/async_soak.py --compress $(BIN) --minutes $(SOAK_MINUTES)
 
 ## Headless Chromium (Debian's package) for report-check; installed only when missing.
 chromium:

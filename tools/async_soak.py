@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""Async inference soak (issue 11 item 6): jobs at 70 % of the sustainable rate for N minutes against
+`compress serve --async` (accepting only) + one `compress worker`, loopback only. Targets: 0 errors, RSS growth < 5 %
+(server and worker), p99 of end-to-end job latency stable within 20 %.
+
+  flock /tmp/swift-build.lock python3 tools/async_soak.py --compress .build/release/compress --minutes 10   (make soak)
+
+1. The sustainable rate: given with --rate, or measured as tools/async_bench.py does (the worker drains
+   --calibrate-jobs queued jobs; rate = completions per second from the completion times stored with each result).
+2. The soak: jobs arrive open loop (each at its scheduled time, --submit-threads senders) at --load x that rate for
+   --minutes. Every --sample-seconds: VmRSS of the server and the worker (/proc), queue depth and pending (the worker's
+   /metrics).
+3. Afterwards every job's result is read (GET v2/jobs/{id}); end-to-end latency = completed_at - submitted_at (the
+   server's and worker's clocks, one host). p99 per --bucket-seconds (default a minute) by submission time.
+
+Figures: errors (submits not answered 202, jobs not done: failed, lost, HTTP errors), RSS growth % = median RSS of
+the last bucket over the median of the first (per process), p99 drift % = the largest distance of a bucket's p99 from
+the median of the buckets' p99s. JSON with --json (else a table on stdout); exit status 1 when a target is missed.
+"""
+import argparse
+import concurrent.futures as cf
+import http.client
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import async_bench as ab  # noqa: E402  (free_port, wait_ready, metrics, percentile, body_for, submit, results)
+
+ROOT = ab.ROOT
+log = ab.log
+
+
+def rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmRSS"))
+    except (OSError, StopIteration):
+        return None
+
+
+def fetch_results(port, ids, threads=4):
+    """Each job's view (None for an HTTP failure), fetched by a few connections."""
+    out = [None] * len(ids)
+
+    def run(t):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for i in range(t, len(ids), threads):
+            if ids[i] is None:
+                continue
+            try:
+                c.request("GET", f"/v2/jobs/{ids[i]}")
+                r = c.getresponse()
+                data = r.read()
+                out[i] = json.loads(data) if r.status == 200 else {"status": f"http {r.status}"}
+            except (OSError, http.client.HTTPException, ValueError):
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    with cf.ThreadPoolExecutor(threads) as pool:
+        list(pool.map(run, range(threads)))
+    return out
+
+
+def paced_submit(port, model, texts, rate, seconds, threads, stop_at):
+    """Open loop: job i is sent at start + i / rate. Returns [(scheduled offset s, id or None, http status)] and how
+    far behind schedule the senders fell at most (seconds)."""
+    n = int(rate * seconds)
+    sent = [None] * n
+    lag = [0.0] * threads
+    start = time.time()
+
+    def run(t):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for i in range(t, n, threads):
+            due = start + i / rate
+            delay = due - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                lag[t] = max(lag[t], -delay)
+            if time.time() > stop_at:
+                return
+            try:
+                c.request("POST", f"/v2/models/{model}/infer-async", ab.body_for(texts[i % len(texts)]),
+                          {"Content-Type": "application/json", "Idempotency-Key": f"soak-{start}-{i}"})
+                r = c.getresponse()
+                data = r.read()
+                sent[i] = (i / rate, json.loads(data)["id"] if r.status == 202 else None, r.status)
+            except (OSError, http.client.HTTPException, ValueError) as e:
+                sent[i] = (i / rate, None, f"{type(e).__name__}")
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    with cf.ThreadPoolExecutor(threads) as pool:
+        list(pool.map(run, range(threads)))
+    return [s for s in sent if s is not None], max(lag)
+
+
+def wait_drained(metrics_port, total, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            m = ab.metrics(metrics_port)
+            if m.get("compress_queue_jobs_completed_total", 0) + m.get("compress_queue_jobs_dead_lettered_total", 0) >= total:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def sample_loop(pids, metrics_port, every, stop, out, t0):
+    while not stop.is_set():
+        row = {"t": round(time.time() - t0, 1), **{f"rss_kb_{k}": rss_kb(p) for k, p in pids.items()}}
+        try:
+            m = ab.metrics(metrics_port)
+            row["depth"] = m.get("compress_queue_depth")
+            row["pending"] = m.get("compress_queue_pending")
+        except OSError:
+            pass
+        out.append(row)
+        stop.wait(every)
+
+
+def soak(a, texts, tmp):
+    procs, redis = [], None
+    if a.backend == "redis":
+        rport = ab.free_port()
+        redis = subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                  "--dir", tmp], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        queue = f"redis://127.0.0.1:{rport}"
+        time.sleep(0.3)
+    else:
+        queue = f"sqlite:{tmp}/jobs.sqlite"
+    http_port, metrics_port = ab.free_port(), ab.free_port()
+    common = ["--threads", str(a.threads), "--max-batch-size", "32", "--text-inputs", "text", "--quiet", "--queue", queue]
+    name = os.path.basename(a.model.rstrip("/"))
+    try:
+        serve = subprocess.Popen([a.compress, "serve", a.model, "--async", "--async-consumers", "0", "--http-port", str(http_port),
+                                  "--grpc-port", "0", "--metrics-port", "0", "--max-queued-jobs", "0", *common])
+        procs.append(serve)
+        ab.wait_ready(http_port)
+        rate = a.rate
+        calibration = None
+        if not rate:
+            ids = ab.submit(http_port, name, texts, a.calibrate_jobs)
+        worker = subprocess.Popen([a.compress, "worker", a.model, "--metrics-port", str(metrics_port), "--prefetch", "64", *common])
+        procs.append(worker)
+        enqueued = 0
+        if not rate:
+            enqueued = a.calibrate_jobs
+            if not wait_drained(metrics_port, enqueued, a.timeout):
+                raise RuntimeError("the worker did not drain the calibration jobs")
+            done = [j for j in fetch_results(http_port, ids) if j and j.get("status") == "done"]
+            comp = sorted(j["completed_at"] for j in done)
+            rate = (len(comp) - 1) / (comp[-1] - comp[0]) if len(comp) > 1 else 0
+            calibration = {"jobs": a.calibrate_jobs, "done": len(done), "drain_jobs_per_s": round(rate, 1)}
+            log(f"sustainable rate: {rate:.1f} jobs/s (drained {len(done)}/{a.calibrate_jobs})")
+            if rate <= 0:
+                raise RuntimeError("could not measure the sustainable rate")
+        target = a.load * rate
+        seconds = a.minutes * 60
+        log(f"soak: {target:.1f} jobs/s for {seconds:.0f} s ({int(target * seconds)} jobs), samples every {a.sample_seconds} s")
+        samples, stop = [], threading.Event()
+        t0 = time.time()
+        sampler = threading.Thread(target=sample_loop, args=({"serve": serve.pid, "worker": worker.pid}, metrics_port,
+                                                            a.sample_seconds, stop, samples, t0), daemon=True)
+        sampler.start()
+        sent, behind = paced_submit(http_port, name, texts, target, seconds, a.submit_threads, stop_at=t0 + seconds + 30)
+        submitted = [s for s in sent if s[1]]
+        drained = wait_drained(metrics_port, enqueued + len(submitted), a.timeout)
+        stop.set()
+        sampler.join()
+        views = fetch_results(http_port, [s[1] for s in submitted])
+        return report(a, rate, target, calibration, sent, submitted, views, samples, behind, drained)
+    finally:
+        for p in reversed(procs):
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if redis:
+            redis.kill()
+            redis.wait()
+
+
+def report(a, rate, target, calibration, sent, submitted, views, samples, behind, drained):
+    bucket = a.bucket_seconds
+    nb = max(1, int(round(a.minutes * 60 / bucket)))
+    lat = [[] for _ in range(nb)]
+    failed = lost = 0
+    for (offset, _, _), v in zip(submitted, views):
+        if v is None or v.get("status") != "done":
+            if v is not None and v.get("status") == "failed":
+                failed += 1
+            else:
+                lost += 1
+            continue
+        lat[min(nb - 1, int(offset // bucket))].append((v["completed_at"] - v["submitted_at"]) * 1000)
+    refused = {}
+    for s in sent:
+        if not s[1]:
+            refused[str(s[2])] = refused.get(str(s[2]), 0) + 1
+    p99 = [round(ab.percentile(b, 99), 1) if b else None for b in lat]
+    known = [p for p in p99 if p is not None]
+    mid = statistics.median(known) if known else None
+    drift = round(max(abs(p / mid - 1) for p in known) * 100, 1) if mid else None
+    rss = {}
+    for proc in ("serve", "worker"):
+        first = [s[f"rss_kb_{proc}"] for s in samples if s.get(f"rss_kb_{proc}") and s["t"] < bucket]
+        last = [s[f"rss_kb_{proc}"] for s in samples
+                if s.get(f"rss_kb_{proc}") and a.minutes * 60 - bucket <= s["t"] <= a.minutes * 60]
+        if first and last:
+            b, e = statistics.median(first), statistics.median(last)
+            rss[proc] = {"first_kb": int(b), "last_kb": int(e), "max_kb": max(s[f"rss_kb_{proc}"] or 0 for s in samples),
+                         "growth_pct": round((e / b - 1) * 100, 2)}
+    errors = sum(refused.values()) + failed + lost
+    growth = max((r["growth_pct"] for r in rss.values()), default=None)
+    all_lat = [x for b in lat for x in b]
+    out = {
+        "model": os.path.basename(a.model.rstrip("/")), "backend": a.backend, "threads": a.threads, "minutes": a.minutes,
+        "sustainable_jobs_per_s": round(rate, 1), "rate_given": bool(a.rate), "calibration": calibration,
+        "load": a.load, "target_jobs_per_s": round(target, 1), "submitted": len(sent), "accepted": len(submitted),
+        "achieved_jobs_per_s": round(len(sent) / (a.minutes * 60), 1), "senders_max_behind_s": round(behind, 2),
+        "refused": refused, "failed": failed, "lost": lost, "errors": errors, "drained": drained,
+        "e2e_ms": {p: round(ab.percentile(all_lat, p), 1) for p in (50, 90, 99)} if all_lat else None,
+        "bucket_seconds": bucket, "p99_ms_per_bucket": p99, "jobs_per_bucket": [len(b) for b in lat],
+        "p99_drift_pct": drift, "rss": rss, "rss_growth_pct": growth,
+        "max_depth": max((s.get("depth") or 0 for s in samples), default=None),
+        "samples": samples if a.json else len(samples),
+    }
+    out["targets"] = {"errors == 0": errors == 0, "rss growth < 5 %": growth is not None and growth < 5,
+                      "p99 drift <= 20 %": drift is not None and drift <= 20}
+    out["pass"] = all(out["targets"].values())
+    return out
+
+
+def table(r):
+    lines = [f"soak: {r['model']} on {r['backend']}, {r['minutes']} min at {r['load']:.0%} of {r['sustainable_jobs_per_s']} jobs/s "
+             f"(target {r['target_jobs_per_s']}/s, achieved {r['achieved_jobs_per_s']}/s)",
+             "| figure | value | target |", "|---|---|---|",
+             f"| jobs submitted / done | {r['submitted']} / {r['accepted'] - r['failed'] - r['lost']} | |",
+             f"| errors (refused {sum(r['refused'].values())}, failed {r['failed']}, lost {r['lost']}) | {r['errors']} | 0 |"]
+    for proc, v in r["rss"].items():
+        lines.append(f"| {proc} RSS first → last bucket (MB) | {v['first_kb'] / 1024:.1f} → {v['last_kb'] / 1024:.1f} "
+                     f"({v['growth_pct']:+.2f} %) | < 5 % |")
+    e = r["e2e_ms"] or {}
+    lines.append(f"| e2e latency p50 / p90 / p99 (ms) | {e.get(50)} / {e.get(90)} / {e.get(99)} | |")
+    lines.append(f"| p99 per {r['bucket_seconds']} s (ms) | {', '.join(str(p) for p in r['p99_ms_per_bucket'])} | |")
+    lines.append(f"| p99 drift (max distance from the median bucket) | {r['p99_drift_pct']} % | ≤ 20 % |")
+    lines.append(f"| max queue depth | {r['max_depth']} | |")
+    lines.append("PASS" if r["pass"] else "FAIL: " + ", ".join(k for k, ok in r["targets"].items() if not ok))
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--compress", default=os.path.join(ROOT, ".build/release/compress"))
+    ap.add_argument("--model", default=os.path.join(ROOT, "models/all-MiniLM-L6-v2"))
+    ap.add_argument("--sentences", default=os.path.join(ROOT, "datasets/text/eval.txt"))
+    ap.add_argument("--backend", choices=["redis", "sqlite"], default="redis")
+    ap.add_argument("--minutes", type=float, default=10)
+    ap.add_argument("--rate", type=float, help="sustainable jobs/s (default: measured)")
+    ap.add_argument("--load", type=float, default=0.7, help="fraction of the sustainable rate (default 0.7)")
+    ap.add_argument("--calibrate-jobs", type=int, default=2000)
+    ap.add_argument("--sample-seconds", type=float, default=5)
+    ap.add_argument("--bucket-seconds", type=float, default=60)
+    ap.add_argument("--submit-threads", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--timeout", type=float, default=600, help="seconds to wait for a drain")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    if a.minutes * 60 < 2 * a.bucket_seconds:
+        ap.error("--minutes must cover at least two --bucket-seconds (RSS growth compares the first and last bucket)")
+    if not os.path.exists(a.compress):
+        ap.error(f"--compress {a.compress}: no such file (make release)")
+    texts = [l.strip() for l in open(a.sentences) if l.strip()]
+    tmp = tempfile.mkdtemp(prefix="async-soak-")
+    try:
+        r = soak(a, texts, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(r) if a.json else table(r))
+    return 0 if r["pass"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
