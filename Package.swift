@@ -194,8 +194,8 @@ let package = Package(
         .testTarget(
             name: "ServingAsyncTests",
             dependencies: [
-                "ServingAsync", "ServingREST", "ServingGRPC", "InferenceGRPCProtocol", "ServingQueue", "QueueTestSupport", "ServingCore",
-                "Runtime", "Formats",
+                "ServingAsync", "ServingREST", "ServingGRPC", "ServingMetrics", "InferenceGRPCProtocol", "ServingQueue", "QueueTestSupport",
+                "ServingCore", "Runtime", "Formats",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),

@@ -1,11 +1,14 @@
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import Hummingbird
+import HummingbirdTesting
 import InferenceGRPCProtocol
 import Logging
 import ServingAsync
 import ServingCore
 import ServingGRPC
+import ServingMetrics
 import ServingQueue
 import ServingREST
 import Testing
@@ -195,6 +198,33 @@ struct GRPCAsyncInferenceTests {
                 #expect(dead.status == .failed)
                 #expect(dead.error.contains("invalid_argument"), "\(dead.error)")
                 #expect(!dead.hasResponse)
+            }
+        }
+        await server.shutdown()
+    }
+
+    /// `compress serve --async`'s own metrics port carries the queue's autoscaling signals beside Triton's series,
+    /// wired as ServeCommand wires it (the names KEDA's prometheus trigger and tools/autoscale_sim.py read).
+    @Test func serverMetricsCarryTheQueue() async throws {
+        let server = try await AsyncFixtures.server()
+        let (queue, close) = try makeQueue(.sqlite)
+        defer { close() }
+        let front = AsyncInference(server: server, queue: queue)
+        for seed in 0..<3 {
+            _ = try await front.submit(model: "cnn", body: AsyncFixtures.body(seed: seed), headerLength: nil, callback: nil, idempotencyKey: nil)
+        }
+        let sources: [any PrometheusTextSource] = [QueueMetrics(queue: queue, stream: "compress:jobs", group: "compress-workers")]
+        let router = MetricsServer.router(
+            server: server, metrics: PrometheusMetrics(), additionalText: { PrometheusTextServer.text(of: sources) })
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get) { r in
+                let text = String(decoding: r.body.readableBytesView, as: UTF8.self)
+                let labels = #"{stream="compress:jobs",group="compress-workers"}"#
+                #expect(text.contains("compress_queue_jobs_enqueued_total\(labels) 3\n"), "\(text)")
+                #expect(text.contains("compress_queue_depth\(labels) 3\n"))
+                #expect(text.contains("compress_queue_pending\(labels) 0\n"))
+                #expect(text.contains("# TYPE compress_queue_consumer_lag gauge"))
+                #expect(text.contains("process_resident_memory_bytes"))
             }
         }
         await server.shutdown()
