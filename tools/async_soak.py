@@ -10,6 +10,7 @@
 2. The soak: jobs arrive open loop (each at its scheduled time, --submit-threads senders) at --load x that rate for
    --minutes. Every --sample-seconds: VmRSS of the server and the worker (/proc), queue depth and pending (the worker's
    /metrics).
+   Depth and pending come from the server's own 8002-style /metrics, which must agree with the worker's.
 3. Afterwards every job's result is read (GET v2/jobs/{id}); end-to-end latency = completed_at - submitted_at (the
    server's and worker's clocks, one host). p99 per --bucket-seconds (default a minute) by submission time.
 
@@ -136,12 +137,12 @@ def soak(a, texts, tmp):
         time.sleep(0.3)
     else:
         queue = f"sqlite:{tmp}/jobs.sqlite"
-    http_port, metrics_port = ab.free_port(), ab.free_port()
+    http_port, metrics_port, serve_metrics_port = ab.free_port(), ab.free_port(), ab.free_port()
     common = ["--threads", str(a.threads), "--max-batch-size", "32", "--text-inputs", "text", "--quiet", "--queue", queue]
     name = os.path.basename(a.model.rstrip("/"))
     try:
         serve = subprocess.Popen([a.compress, "serve", a.model, "--async", "--async-consumers", "0", "--http-port", str(http_port),
-                                  "--grpc-port", "0", "--metrics-port", "0", "--max-queued-jobs", "0", *common])
+                                  "--grpc-port", "0", "--metrics-port", str(serve_metrics_port), "--max-queued-jobs", "0", *common])
         procs.append(serve)
         ab.wait_ready(http_port)
         rate = a.rate
@@ -167,7 +168,8 @@ def soak(a, texts, tmp):
         log(f"soak: {target:.1f} jobs/s for {seconds:.0f} s ({int(target * seconds)} jobs), samples every {a.sample_seconds} s")
         samples, stop = [], threading.Event()
         t0 = time.time()
-        sampler = threading.Thread(target=sample_loop, args=({"serve": serve.pid, "worker": worker.pid}, metrics_port,
+        # Queue depth and pending from the server's own /metrics (serve --async exports the queue's signals too).
+        sampler = threading.Thread(target=sample_loop, args=({"serve": serve.pid, "worker": worker.pid}, serve_metrics_port,
                                                             a.sample_seconds, stop, samples, t0), daemon=True)
         sampler.start()
         sent, behind = paced_submit(http_port, name, texts, target, seconds, a.submit_threads, stop_at=t0 + seconds + 30)
@@ -176,7 +178,13 @@ def soak(a, texts, tmp):
         stop.set()
         sampler.join()
         views = fetch_results(http_port, [s[1] for s in submitted])
-        return report(a, rate, target, calibration, sent, submitted, views, samples, behind, drained)
+        r = report(a, rate, target, calibration, sent, submitted, views, samples, behind, drained)
+        # Both /metrics read the same backend totals: the server's must agree with the worker's.
+        sm, wm = ab.metrics(serve_metrics_port), ab.metrics(metrics_port)
+        r["queue_totals"] = {k: {"serve": sm.get(k), "worker": wm.get(k)} for k in
+                             ("compress_queue_jobs_enqueued_total", "compress_queue_jobs_completed_total",
+                              "compress_queue_jobs_dead_lettered_total")}
+        return r
     finally:
         for p in reversed(procs):
             p.send_signal(signal.SIGTERM)
@@ -253,7 +261,9 @@ def table(r):
     lines.append(f"| e2e latency p50 / p90 / p99 (ms) | {e.get(50)} / {e.get(90)} / {e.get(99)} | |")
     lines.append(f"| p99 per {r['bucket_seconds']} s (ms) | {', '.join(str(p) for p in r['p99_ms_per_bucket'])} | |")
     lines.append(f"| p99 drift (max distance from the median bucket) | {r['p99_drift_pct']} % | ≤ 20 % |")
-    lines.append(f"| max queue depth | {r['max_depth']} | |")
+    lines.append(f"| max queue depth (server's /metrics) | {r['max_depth']} | |")
+    for k, v in r.get("queue_totals", {}).items():
+        lines.append(f"| {k} (server / worker /metrics) | {v['serve']} / {v['worker']} | equal |")
     lines.append("PASS" if r["pass"] else "FAIL: " + ", ".join(k for k, ok in r["targets"].items() if not ok))
     return "\n".join(lines)
 
