@@ -37,7 +37,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--tokens", help="perf_analyzer JSON of input_ids/attention_mask entries (tools/make_perf_inputs.py)")
     ap.add_argument("--cnn-shape", default="8,8,1", help="without --tokens: FP32 x of this item shape")
-    ap.add_argument("--connections", type=int, default=96)
+    ap.add_argument("--connections", type=int, default=400)
     ap.add_argument("--rss-limit-mb", type=float, default=2048)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
