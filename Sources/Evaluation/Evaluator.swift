@@ -47,8 +47,12 @@ public struct Evaluator {
         return try Tensor.concatenateRows(parts)
     }
 
-    /// Evaluates `model` on `data` (one or more specs), optionally against `reference`.
-    public func evaluate(_ model: LoadedModel, data: [EvalData], reference: LoadedModel? = nil) throws -> EvalReport {
+    /// Evaluates `model` on `data` (one or more specs), optionally against `reference`. `modelCache` and
+    /// `referenceCache` hold outputs of the same model from earlier calls (only for a model that never changes).
+    public func evaluate(
+        _ model: LoadedModel, data: [EvalData], reference: LoadedModel? = nil, modelCache: OutputCache? = nil,
+        referenceCache: OutputCache? = nil
+    ) throws -> EvalReport {
         var accuracy: Double?
         var fidelity: FidelityReport?
         var paraphrase: ParaphraseResult?
@@ -57,7 +61,7 @@ public struct Evaluator {
         var maxDiff = 0.0
         var nonFinite = 0
         for d in data {
-            let out = try outputs(model, d.items, label: "outputs on \(d.spec)")
+            let out = try cached(modelCache, d.spec) { try outputs(model, d.items, label: "outputs on \(d.spec)") }
             itemCount += d.items.count
             nonFinite += NonFinite.count(out)
             if let labels = d.labels {
@@ -66,7 +70,7 @@ public struct Evaluator {
             }
             if !d.pairs.isEmpty { paraphrase = Fidelity.paraphraseCheck(out, isParaphrase: d.pairs.map(\.paraphrase)) }
             if let reference {
-                let ref = try outputs(reference, d.items, label: "reference outputs on \(d.spec)")
+                let ref = try cached(referenceCache, d.spec) { try outputs(reference, d.items, label: "reference outputs on \(d.spec)") }
                 guard ref.shape == out.shape else {
                     throw FormatError.invalid(
                         file: reference.source.path, message: "reference outputs \(ref.shape) differ in shape from the model's \(out.shape)"
@@ -110,6 +114,11 @@ public struct Evaluator {
             threads: executor.threads)
         report.nonFiniteOutputs = nonFinite
         return report
+    }
+
+    private func cached(_ cache: OutputCache?, _ spec: String, _ compute: () throws -> Tensor) throws -> Tensor {
+        guard let cache else { return try compute() }
+        return try cache.outputs(for: spec, compute)
     }
 
     /// File bytes on disk, raw weight bytes and their zstd size.

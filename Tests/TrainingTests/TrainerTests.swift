@@ -215,4 +215,40 @@ struct TrainerTests {
         }
         #expect(widthError?.description.contains("needs equal widths: the student's hidden size is 24, the teacher's 16") == true)
     }
+
+    /// Teacher targets cached up front and targets from one teacher forward per batch are the same targets: a step
+    /// gives the same loss and gradients either way (the per-batch path is what large training sets use).
+    @Test func sentenceDistillationTargetsCachedOrPerBatchAgree() throws {
+        let config = BertConfig(
+            vocabSize: 40, hiddenSize: 16, numHiddenLayers: 3, numAttentionHeads: 2, intermediateSize: 24, maxPositionEmbeddings: 16,
+            layerNormEps: 1e-5)
+        let teacher = try BertModel(config: config, withPooler: false)
+        try randomize(teacher, seed: 11)
+        var sc = config
+        sc.numHiddenLayers = 2
+        let student = try BertModel(config: sc, withPooler: false)
+        try randomize(student, seed: 12)
+        var rng = Rng(5)
+        let seqs: [[Int32]] = (0..<80).map { _ in (0..<(3 + Int(rng.next() % 8))).map { _ in Int32(rng.next() % 40) } }
+        let loss = SentenceDistillLoss(mse: 1, cosine: 1, layerMap: [(0, 1), (1, 2)], hiddenWeight: 0.5)
+        func step(budget: Int) throws -> (Double, [String: [Float]]) {
+            let o = try SentenceDistillObjective(
+                student: student, teacher: teacher, sequences: Array(seqs[0..<70]), validationSequences: Array(seqs[70...]), loss: loss,
+                cacheBudgetBytes: budget, executor: testExecutor)
+            let grads = Gradients(trainableIn: student, where: o.trains)
+            let value = try o.step(indices: [3, 67, 0, 12, 41], gradients: grads, context: TrainingContext(executor: testExecutor))
+            return (value, Dictionary(uniqueKeysWithValues: grads.paths.map { ($0, Array(grads[$0]!)) }))
+        }
+        let (cached, cachedGrads) = try step(budget: 1 << 30)
+        let (perBatch, perBatchGrads) = try step(budget: 0)
+        #expect(cached > 0)
+        #expect(abs(cached - perBatch) <= 1e-6 * cached)
+        #expect(cachedGrads.keys == perBatchGrads.keys)
+        for (path, g) in cachedGrads {
+            let h = perBatchGrads[path]!
+            let scale = max(g.map { abs($0) }.max() ?? 0, 1e-12)
+            let diff = zip(g, h).map { abs($0 - $1) }.max() ?? 0
+            #expect(diff <= 1e-5 * scale, "\(path): max |Δ| \(diff) against max |g| \(scale)")
+        }
+    }
 }

@@ -61,6 +61,8 @@ public struct DistillStage: RecipeStage {
     public func run(_ context: inout StageContext) throws -> StageRecord {
         try context.keepOriginal()
         let teacherModel = try teacher.map { try ModelLoader.load($0, verify: context.verify) } ?? context.model
+        // The teacher's held-out outputs are the source model's (computed once per run) unless it came from elsewhere.
+        let teacherIsSource = teacher == nil && context.modelIsSource
         let seed = UInt64(seed ?? 0)
         let (studentModel, studentText) = try StudentBuilder.build(student, teacher: teacherModel, seed: seed, verify: context.verify)
         let epochs = epochs ?? 3, batch = batchSize ?? 32
@@ -88,7 +90,7 @@ public struct DistillStage: RecipeStage {
                 options: context.trainerOptions(settings, epochs: epochs, batchSize: batch, seed: seed, checkpointEvery: checkpointEvery, name: "distill"),
                 context: context, role: "distilled", objectiveText: "Hinton KD α=\(alpha) T=\(temperature)", studentText: studentText,
                 validationCount: vy.count)
-            run.heldOut = try context.heldOut(studentModel, reference: teacherModel)
+            run.heldOut = try context.heldOut(studentModel, reference: teacherModel, referenceIsSource: teacherIsSource)
             report.runs.append(run)
             if baseline ?? true {
                 let (baselineModel, _) = try StudentBuilder.build(student, teacher: teacherModel, seed: seed, verify: context.verify)
@@ -101,7 +103,7 @@ public struct DistillStage: RecipeStage {
                     options: context.trainerOptions(settings, epochs: epochs, batchSize: batch, seed: seed, checkpointEvery: checkpointEvery, name: "baseline"),
                     context: context, role: "baseline: labels only", objectiveText: "cross-entropy on labels", studentText: studentText,
                     validationCount: vy.count)
-                base.heldOut = try context.heldOut(baselineModel, reference: teacherModel)
+                base.heldOut = try context.heldOut(baselineModel, reference: teacherModel, referenceIsSource: teacherIsSource)
                 report.runs.append(base)
             }
         case let (.sentenceEncoder(t, _, tokenizer), .sentenceEncoder(s, _, _)):
@@ -127,7 +129,7 @@ public struct DistillStage: RecipeStage {
                 untrained = TrainingRunReport(
                     role: "baseline: untrained student", objective: "none", student: studentText, parameters: copy.root.parameterCount,
                     trainExamples: 0, validationExamples: 0, epochs: 0, batchSize: 0, steps: 0, seed: seed, optimizer: "–", curve: [],
-                    bestEpoch: nil, trainSeconds: 0, resumedAtStep: nil, heldOut: try context.heldOut(copy, reference: teacherModel))
+                    bestEpoch: nil, trainSeconds: 0, resumedAtStep: nil, heldOut: try context.heldOut(copy, reference: teacherModel, referenceIsSource: teacherIsSource))
             }
             let settings = (optimizer ?? OptimizerSection()).settings(defaultLR: 1e-4)
             var parts: [String] = []
@@ -141,13 +143,13 @@ public struct DistillStage: RecipeStage {
                 options: context.trainerOptions(settings, epochs: epochs, batchSize: batch, seed: seed, checkpointEvery: checkpointEvery, name: "distill"),
                 context: context, role: "distilled", objectiveText: parts.joined(separator: " + "), studentText: studentText,
                 validationCount: validation.count)
-            run.heldOut = try context.heldOut(studentModel, reference: teacherModel)
+            run.heldOut = try context.heldOut(studentModel, reference: teacherModel, referenceIsSource: teacherIsSource)
             report.runs.append(run)
             if let untrained { report.runs.append(untrained) }
         default:
             throw StageFailure("student and teacher are different kinds of model")
         }
-        report.teacherHeldOut = try context.heldOut(teacherModel, reference: nil)
+        report.teacherHeldOut = try context.heldOut(teacherModel, reference: nil, isSource: teacherIsSource)
         context.model = studentModel
         var record = context.record(self)
         record.training = report

@@ -38,7 +38,8 @@ public struct EvaluateStage: RecipeStage {
         options.timeBudget = context.timeBudgetOverride ?? timeBudget ?? 10
         options.skipTiming = timing == false
         var report = try Evaluator(options: options, executor: executor, progress: context.progress).evaluate(
-            context.model, data: context.evaluation, reference: context.original)
+            context.model, data: context.evaluation, reference: context.original,
+            modelCache: context.modelIsSource ? context.sourceOutputs : nil, referenceCache: context.sourceOutputs)
         if context.original != nil {
             // The model in memory is no longer the source files: say what it is, and don't report the
             // source's file size as its own (the export stage's artifact has the real one).

@@ -104,7 +104,8 @@ public struct PruneStage: RecipeStage {
         }
         if !fineTunes.isEmpty {
             for i in fineTunes.indices.dropLast() { fineTunes[i].role += " (step \(i + 1))" }
-            fineTunes[fineTunes.count - 1].heldOut = try context.heldOut(context.model, reference: teacher ?? context.original)
+            fineTunes[fineTunes.count - 1].heldOut = try context.heldOut(
+                context.model, reference: teacher ?? context.original, referenceIsSource: teacher == nil)
             record.training = TrainingStageReport(
                 teacher: config.fineTune?.distillFrom, teacherParameters: teacher?.root.parameterCount, teacherHeldOut: nil, runs: fineTunes)
         }

@@ -84,6 +84,12 @@ public struct StageContext {
     public var checkpointDirectory: URL? = nil
     /// Whether train and distill stages continue from existing checkpoints.
     public var resume = false
+    /// Outputs of the unchanged source model on the evaluation data, shared by every stage that measures it or
+    /// measures against it (``original`` and ``model`` while ``modelIsSource``), so the source runs once per run.
+    public let sourceOutputs = OutputCache()
+
+    /// Whether ``model`` is still the source model: no stage before this one changes models.
+    public var modelIsSource: Bool { !recipe.stages.prefix(index).contains { type(of: $0).changesModel } }
 
     /// An empty record for the running stage.
     public func record(_ stage: any RecipeStage) -> StageRecord { StageRecord(index: index, stage: stage.name, seconds: 0) }

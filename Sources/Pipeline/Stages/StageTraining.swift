@@ -81,12 +81,15 @@ extension StageContext {
             checkpointEvery: checkpointEvery, label: name)
     }
 
-    /// Held-out quality (no timing) of `model` on the recipe's evaluation data, against `reference`.
-    func heldOut(_ model: LoadedModel, reference: LoadedModel?) throws -> EvalReport? {
+    /// Held-out quality (no timing) of `model` on the recipe's evaluation data, against `reference`. Say which of
+    /// the two is the unchanged source model (`isSource`, `referenceIsSource`) so its outputs are computed once per run.
+    func heldOut(_ model: LoadedModel, reference: LoadedModel?, isSource: Bool = false, referenceIsSource: Bool = false) throws -> EvalReport? {
         guard !evaluation.isEmpty else { return nil }
         var options = Evaluator.Options()
         options.skipTiming = true
-        return try Evaluator(options: options, executor: executor, progress: progress).evaluate(model, data: evaluation, reference: reference)
+        return try Evaluator(options: options, executor: executor, progress: progress).evaluate(
+            model, data: evaluation, reference: reference, modelCache: isSource ? sourceOutputs : nil,
+            referenceCache: referenceIsSource ? sourceOutputs : nil)
     }
 }
 

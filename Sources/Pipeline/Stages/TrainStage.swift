@@ -55,7 +55,7 @@ public struct TrainStage: RecipeStage {
                 settings, epochs: epochs ?? 3, batchSize: batch, seed: UInt64(seed ?? 0), checkpointEvery: checkpointEvery, name: "train"),
             context: context, role: "fine-tuned", objectiveText: "cross-entropy on labels (smoothing \(smoothing))",
             studentText: "the model entering the stage", validationCount: vy.count)
-        run.heldOut = try context.heldOut(context.model, reference: context.original)
+        run.heldOut = try context.heldOut(context.model, reference: context.original, referenceIsSource: true)
         var record = context.record(self)
         record.training = TrainingStageReport(teacher: nil, teacherParameters: nil, teacherHeldOut: nil, runs: [run])
         return record
