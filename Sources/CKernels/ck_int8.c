@@ -5,16 +5,6 @@
 #include <math.h>
 #include <string.h>
 
-// Keeps the compiler from fusing a float multiply and a following add into an FMA (GCC contracts
-// across intrinsics by default), which would make SIMD and twin round differently.
-#if defined(__x86_64__) || defined(__i386__)
-#define CK_NO_CONTRACT_F(v) __asm__("" : "+x"(v))
-#define CK_NO_CONTRACT_V(v) __asm__("" : "+v"(v))
-#else
-#define CK_NO_CONTRACT_F(v) ((void)0)
-#define CK_NO_CONTRACT_V(v) ((void)0)
-#endif
-
 // MARK: - Quantization parameters (shared scalar code so every ISA derives identical scale/zp)
 
 static inline void ck_u8_params(float lo, float hi, float* scale, int32_t* zp, float* inv) {
@@ -273,15 +263,6 @@ void ck_gemm_u8s8_s32_ref(const uint8_t* a, size_t lda, const int32_t* a_zp, con
     ck_packed_view v = ck_view(packed_b, n, k);
     for (size_t i = 0; i < m; i++)
         for (size_t j = n0; j < n1; j++) c[i * ldc + j] = ck_dot_ref(a + i * lda, &v, j, k, a_zp ? a_zp[i] : 0);
-}
-
-// The dequantization order every ISA reproduces: ((float)acc · (sa·sb)) + bias, no FMA.
-static inline float ck_dequant_one(int32_t acc, float sa, float sb, const float* bias, size_t j) {
-    float s = sa * sb;
-    float y = (float)acc * s;
-    CK_NO_CONTRACT_F(y);
-    if (bias) y = y + bias[j];
-    return y;
 }
 
 void ck_gemm_u8s8_f32_ref(const uint8_t* a, size_t lda, const float* a_scale, const int32_t* a_zp,

@@ -15,6 +15,26 @@
 #define CK_AVX512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #define CK_INLINE static inline __attribute__((always_inline))
 
+// Keeps the compiler from fusing a float multiply and a following add into an FMA (GCC contracts
+// across intrinsics by default), which would make SIMD and twin round differently.
+#if defined(__x86_64__) || defined(__i386__)
+#define CK_NO_CONTRACT_F(v) __asm__("" : "+x"(v))
+#define CK_NO_CONTRACT_V(v) __asm__("" : "+v"(v))
+#else
+#define CK_NO_CONTRACT_F(v) ((void)0)
+#define CK_NO_CONTRACT_V(v) ((void)0)
+#endif
+
+// The int8 dequantization order every ISA and every int8 kernel (dense and sparse) reproduces:
+// ((float)acc · (sa·sb)) + bias, no FMA.
+static inline float ck_dequant_one(int32_t acc, float sa, float sb, const float* bias, size_t j) {
+    float s = sa * sb;
+    float y = (float)acc * s;
+    CK_NO_CONTRACT_F(y);
+    if (bias) y = y + bias[j];
+    return y;
+}
+
 // Lane masks for AVX2 tails: ck_avx2_tail_mask_table + 8 - n gives n leading -1 lanes then zeros.
 extern const int32_t ck_avx2_tail_mask_table[16];
 
