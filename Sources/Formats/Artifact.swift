@@ -32,8 +32,9 @@ public enum Artifact {
         var entries: [String: ArtifactManifest.TensorEntry] = [:]
         for (name, t) in parameters {
             var encoding = encodings[name] ?? "f32"
-            // Pruned fp32 matrices are stored in whichever sparse encoding is smallest (SparseEncoding).
+            // Pruned fp32 and int8 matrices are stored in whichever sparse encoding is smallest (SparseEncoding).
             if encoding == "f32" { encoding = SparseEncoding.choose(t).encoding }
+            if encoding == SparseEncoding.int8Dense { encoding = SparseEncoding.chooseInt8(t).encoding }
             for (part, value) in SparseEncoding.encode(t, name: name, encoding: encoding) { tensors[part] = value }
             entries[name] = .init(dtype: t.dtype.rawValue, shape: t.shape, encoding: encoding)
         }
@@ -176,9 +177,10 @@ public enum Artifact {
         }
         // Sparse-encoded weights become dense tensors again before any other check sees them.
         for (name, entry) in manifest.tensors.sorted(by: { $0.key < $1.key })
-        where entry.encoding == SparseEncoding.bitmask || entry.encoding == SparseEncoding.csr {
-            guard entry.dtype == DType.float32.rawValue, tensors[name] == nil else {
-                throw FormatError.invalid(file: weightsLabel, message: "tensor '\(name)' (\(entry.encoding)) must be F32 and stored only in parts")
+        where SparseEncoding.isSparse(entry.encoding) {
+            let dtype = SparseEncoding.valueType(entry.encoding).rawValue
+            guard entry.dtype == dtype, tensors[name] == nil else {
+                throw FormatError.invalid(file: weightsLabel, message: "tensor '\(name)' (\(entry.encoding)) must be \(dtype) and stored only in parts")
             }
             tensors[name] = try SparseEncoding.decode(
                 name: name, shape: entry.shape, encoding: entry.encoding, from: &tensors, file: weightsLabel)
@@ -224,7 +226,7 @@ public enum Artifact {
         let expected = parameterEncodings(root)
         for (name, entry) in manifest.tensors.sorted(by: { $0.key < $1.key })
         where expected[name] != entry.encoding
-            && !(expected[name] == "f32" && (entry.encoding == SparseEncoding.bitmask || entry.encoding == SparseEncoding.csr))
+            && !(SparseEncoding.isSparse(entry.encoding) && expected[name] == SparseEncoding.denseEncoding(of: entry.encoding))
         {
             throw FormatError.invalid(
                 file: manifestLabel,

@@ -1,23 +1,57 @@
 import Layers
 import Tensors
 
-/// How an artifact stores a pruned fp32 weight: whichever of these is smallest for its density.
+/// How an artifact stores a pruned fp32 or int8 weight: whichever of these is smallest for its density.
 ///
 /// - `f32`: dense, 32 bits per weight.
 /// - `bitmask`: one bit per weight (row-major) + the nonzero values: N/8 + 4·nnz bytes; smallest from ~3 % density
 ///   up to ~97 %.
 /// - `csr`: per output row, the nonzeros' column (u16, little-endian, stored as bytes) and value, with row starts
 ///   (i32): 6·nnz + 4·(rows + 1) bytes; smallest below ~3 % density.
+/// - int8 weights (declared `int8-per-channel`, 8 bits per weight dense) the same way with 1-byte values:
+///   `int8-bitmask` N/8 + nnz bytes (smallest below 7/8 density), `int8-csr` 3·nnz + 4·(rows + 1) (below ~6 %).
+///   Their scales stay separate tensors.
 ///
 /// Parts are stored as `<name>.<part>` next to nothing else: the manifest lists `<name>` with its logical (dense)
 /// shape and the encoding, and loading rebuilds the dense tensor before anything else sees it.
 public enum SparseEncoding {
     public static let bitmask = "bitmask"
     public static let csr = "csr"
+    public static let int8Dense = "int8-per-channel"
+    public static let int8Bitmask = "int8-bitmask"
+    public static let int8CSR = "int8-csr"
+
+    /// Whether `encoding` is one of the sparse encodings (stored as parts).
+    public static func isSparse(_ encoding: String) -> Bool {
+        [bitmask, csr, int8Bitmask, int8CSR].contains(encoding)
+    }
+
+    /// The dense encoding a sparse one stands for (`f32` or `int8-per-channel`); `encoding` itself otherwise.
+    public static func denseEncoding(of encoding: String) -> String {
+        switch encoding {
+        case bitmask, csr: return "f32"
+        case int8Bitmask, int8CSR: return int8Dense
+        default: return encoding
+        }
+    }
+
+    /// The tensor dtype a sparse encoding stores.
+    static func valueType(_ encoding: String) -> DType { denseEncoding(of: encoding) == int8Dense ? .int8 : .float32 }
 
     /// Bytes each encoding needs for a weight of `count` values in `rows` rows with `nonzeros` nonzeros.
     public static func sizes(count: Int, rows: Int, nonzeros: Int) -> [(encoding: String, bytes: Int)] {
         [("f32", 4 * count), (bitmask, (count + 7) / 8 + 4 * nonzeros), (csr, 6 * nonzeros + 4 * (rows + 1))]
+    }
+
+    /// The smallest encoding for the int8 matrix `t` declared `int8-per-channel` (its codes only, not the scales).
+    public static func chooseInt8(_ t: Tensor) -> (encoding: String, bytes: Int) {
+        guard t.dtype == .int8, t.rank >= 2 else { return (int8Dense, t.byteCount) }
+        let nonzeros = t.withUnsafeElements(as: Int8.self) { p in p.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } }
+        let rows = t.shape[0], cols = t.count / rows
+        return [(int8Dense, t.count), (int8Bitmask, (t.count + 7) / 8 + nonzeros), (int8CSR, 3 * nonzeros + 4 * (rows + 1))]
+            .filter { $0.0 != int8CSR || cols <= 65536 }
+            .min { $0.1 < $1.1 }
+            .map { (encoding: $0.0, bytes: $0.1) }!
     }
 
     /// The smallest encoding for `t` (rows = first axis); `f32` for anything but a float32 matrix, and for a weight
@@ -36,6 +70,7 @@ public enum SparseEncoding {
 
     /// The stored parts of `t` under `encoding`, keyed by `<name>.<part>`.
     public static func encode(_ t: Tensor, name: String, encoding: String) -> [String: Tensor] {
+        if encoding == int8Bitmask || encoding == int8CSR { return encodeInt8(t, name: name, encoding: encoding) }
         let v = t.floats
         let rows = t.shape[0], cols = t.count / rows
         switch encoding {
@@ -71,11 +106,41 @@ public enum SparseEncoding {
         }
     }
 
+    /// The int8 encodings: the same parts as `bitmask`/`csr`, with I8 values.
+    private static func encodeInt8(_ t: Tensor, name: String, encoding: String) -> [String: Tensor] {
+        let v = t.withUnsafeElements(as: Int8.self) { Array($0) }
+        let rows = t.shape[0], cols = t.count / rows
+        var values: [Int8] = []
+        var parts: [String: Tensor] = [:]
+        if encoding == int8Bitmask {
+            var bits = [UInt8](repeating: 0, count: (v.count + 7) / 8)
+            for (i, x) in v.enumerated() where x != 0 {
+                bits[i / 8] |= 1 << UInt8(i % 8)
+                values.append(x)
+            }
+            parts[name + ".mask"] = Tensor(shape: [bits.count], integers: bits, dtype: .uint8)
+        } else {
+            var starts: [Int32] = [0]
+            var columns: [UInt8] = []
+            for r in 0..<rows {
+                for c in 0..<cols where v[r * cols + c] != 0 {
+                    columns += [UInt8(c & 0xff), UInt8(c >> 8)]
+                    values.append(v[r * cols + c])
+                }
+                starts.append(Int32(values.count))
+            }
+            parts[name + ".row_starts"] = Tensor(shape: [starts.count], integers: starts, dtype: .int32)
+            parts[name + ".columns"] = Tensor(shape: [columns.count], integers: columns, dtype: .uint8)
+        }
+        parts[name + ".values"] = Tensor(shape: [values.count], integers: values, dtype: .int8)
+        return parts
+    }
+
     /// Part names of `encoding`.
     static func parts(_ encoding: String) -> [String] {
         switch encoding {
-        case bitmask: return ["mask", "values"]
-        case csr: return ["row_starts", "columns", "values"]
+        case bitmask, int8Bitmask: return ["mask", "values"]
+        case csr, int8CSR: return ["row_starts", "columns", "values"]
         default: return []
         }
     }
@@ -96,37 +161,46 @@ public enum SparseEncoding {
             throw FormatError.invalid(file: file, message: "tensor '\(name)' (\(encoding)) needs a matrix shape, got \(shape)")
         }
         let bad = { (why: String) in FormatError.invalid(file: file, message: "tensor '\(name)' (\(encoding)): \(why)") }
-        var dense = [Float](repeating: 0, count: count)
+        let valueType = Self.valueType(encoding)
+        let valuesTensor = try part("values", valueType)
+        // Positions of the nonzeros in the dense row-major tensor, in the order of `values`.
+        var positions: [Int] = []
+        positions.reserveCapacity(valuesTensor.count)
         switch encoding {
-        case bitmask:
+        case bitmask, int8Bitmask:
             let mask = try part("mask", .uint8).withUnsafeElements(as: UInt8.self) { Array($0) }
-            let values = try part("values", .float32).floats
             guard mask.count == (count + 7) / 8 else { throw bad("mask has \(mask.count) bytes for \(count) weights") }
-            var next = 0
             for i in 0..<count where mask[i / 8] & (1 << UInt8(i % 8)) != 0 {
-                guard next < values.count else { throw bad("the mask has more bits set than the \(values.count) values") }
-                dense[i] = values[next]
-                next += 1
+                guard positions.count < valuesTensor.count else { throw bad("the mask has more bits set than the \(valuesTensor.count) values") }
+                positions.append(i)
             }
-            guard next == values.count else { throw bad("\(values.count) values for \(next) set bits") }
-        case csr:
+            guard positions.count == valuesTensor.count else { throw bad("\(valuesTensor.count) values for \(positions.count) set bits") }
+        case csr, int8CSR:
             let rows = shape[0], cols = count / rows
             let starts = try part("row_starts", .int32).withUnsafeElements(as: Int32.self) { Array($0) }
             let columns = try part("columns", .uint8).withUnsafeElements(as: UInt8.self) { Array($0) }
-            let values = try part("values", .float32).floats
-            guard starts.count == rows + 1, starts.first == 0, Int(starts.last!) == values.count, columns.count == 2 * values.count,
+            guard starts.count == rows + 1, starts.first == 0, Int(starts.last!) == valuesTensor.count, columns.count == 2 * valuesTensor.count,
                 zip(starts, starts.dropFirst()).allSatisfy({ $0 <= $1 })
             else { throw bad("row_starts, columns and values do not agree") }
             for r in 0..<rows {
                 for i in Int(starts[r])..<Int(starts[r + 1]) {
                     let c = Int(columns[2 * i]) | Int(columns[2 * i + 1]) << 8
                     guard c < cols else { throw bad("column \(c) outside \(cols)") }
-                    dense[r * cols + c] = values[i]
+                    positions.append(r * cols + c)
                 }
             }
         default:
             throw bad("unknown encoding")
         }
+        if valueType == .int8 {
+            let values = valuesTensor.withUnsafeElements(as: Int8.self) { Array($0) }
+            var dense = [Int8](repeating: 0, count: count)
+            for (i, p) in positions.enumerated() { dense[p] = values[i] }
+            return Tensor(shape: shape, integers: dense, dtype: .int8)
+        }
+        let values = valuesTensor.floats
+        var dense = [Float](repeating: 0, count: count)
+        for (i, p) in positions.enumerated() { dense[p] = values[i] }
         return Tensor(shape: shape, floats: dense)
     }
 

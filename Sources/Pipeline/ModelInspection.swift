@@ -1,6 +1,7 @@
 import Formats
 import Foundation
 import Layers
+import Tensors
 
 /// What `compress inspect` reports about a model: every module holding parameters, with its shapes, stored values,
 /// bytes and encodings, plus totals and provenance. Encodes to the `inspect --json` document; ``text`` is the table.
@@ -23,6 +24,9 @@ public struct ModelInspection: Codable, Sendable {
         public var bitsPerWeight: Double
         /// Nonzero fraction of the module's weight (1 for dense; pruning lowers it).
         public var density: Double?
+        /// The sparse kernel a pruned weight runs on and the call sizes (rows) for which the measured crossover picks
+        /// it over the dense GEMM, e.g. `int8-b4 sparse for 1–7 rows`; nil when every call runs dense.
+        public var kernel: String?
         /// Tensor name → shape.
         public var tensors: [String: [Int]]
     }
@@ -63,18 +67,44 @@ public struct ModelInspection: Codable, Sendable {
             }
             var bits = (module as? any QuantizedModule)?.bitsPerWeight ?? 32
             var density: Double?
+            var kernel: String?
             if !(module is any QuantizedModule), module.parameterNames.contains("weight"), module.parameter("weight").rank >= 2 {
                 // A pruned weight is stored in the smallest sparse encoding (what an artifact would hold).
                 let w = module.parameter("weight")
                 let chosen = SparseEncoding.choose(w)
-                density = Double(w.withUnsafeFloats { p in p.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } }) / Double(max(w.count, 1))
+                let d = Double(w.withUnsafeFloats { p in p.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } }) / Double(max(w.count, 1))
+                density = d
                 bits = Double(chosen.bytes * 8) / Double(max(w.count, 1))
                 if chosen.encoding != "f32" { encodings = [chosen.encoding] }
+                if module is Linear || module is Conv2D, d <= SparseMatrix.maximumUsefulDensity,
+                    let rows = SparseKernelRows.describe(density: d, crossover: SparseMatrix.crossover)
+                {
+                    kernel = "fp32-csr sparse for \(rows)"
+                }
+            }
+            if let q = module as? Int8Linear, q.parameter("weight").rank == 2 {
+                // Pruned int8 codes: stored like pruned fp32 (smallest of dense, bitmask, CSR) next to the scales.
+                let w = q.parameter("weight")
+                let chosen = SparseEncoding.chooseInt8(w)
+                let d = Double(w.withUnsafeElements(as: Int8.self) { p in p.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } }) / Double(max(w.count, 1))
+                density = d
+                bits = Double(chosen.bytes * 8) / Double(max(w.count, 1)) + 32 / Double(max(q.inFeatures, 1))
+                if chosen.encoding != SparseEncoding.int8Dense {
+                    encodings.remove(SparseEncoding.int8Dense)
+                    encodings.insert(chosen.encoding)
+                }
+                if let sparse = q.sparseKernel {
+                    let table = sparse.kind == "int8-b4" ? SparseInt8Matrix.crossover : SparseMatrix.crossover
+                    if let rows = SparseKernelRows.describe(density: sparse.density, crossover: table) {
+                        kernel = "\(sparse.kind) sparse for \(rows)"
+                    }
+                }
             }
             rows.append(
                 Row(
                     path: path, type: module.typeName, summary: module.summary, parameters: count, bytes: bytes,
-                    encoding: encodings.sorted().joined(separator: "+"), bitsPerWeight: bits, density: density, tensors: tensors))
+                    encoding: encodings.sorted().joined(separator: "+"), bitsPerWeight: bits, density: density, kernel: kernel,
+                    tensors: tensors))
         }
         model = name
         format = loaded.format

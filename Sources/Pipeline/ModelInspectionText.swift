@@ -10,7 +10,7 @@ extension ModelInspection {
             "\("path".rightPad(w))  \("type".rightPad(14))  \("values".leftPad(10))  \("bytes".leftPad(11))  \("bits".leftPad(5))  \("dens".leftPad(5))  enc  config\n"
         for r in layers {
             s +=
-                "\(r.path.rightPad(w))  \(r.type.rightPad(14))  \(String(r.parameters).leftPad(10))  \(String(r.bytes).leftPad(11))  \(String(format: "%5.2f", r.bitsPerWeight))  \(r.density.map { String(format: "%5.3f", $0) } ?? "    –")  \(r.encoding)  \(r.summary)\n"
+                "\(r.path.rightPad(w))  \(r.type.rightPad(14))  \(String(r.parameters).leftPad(10))  \(String(r.bytes).leftPad(11))  \(String(format: "%5.2f", r.bitsPerWeight))  \(r.density.map { String(format: "%5.3f", $0) } ?? "    –")  \(r.encoding)  \(r.summary)\(r.kernel.map { " [\($0)]" } ?? "")\n"
         }
         s +=
             "total: \(weights) weights in \(parameters) stored values (codes and scales), \(bytes) bytes (\(String(format: "%.2f", Double(bytes) / 1e6)) MB)"

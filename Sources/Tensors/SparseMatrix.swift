@@ -94,3 +94,22 @@ public final class SparseMatrix: @unchecked Sendable {
         }
     }
 }
+
+/// How a crossover table (rows per call → highest density at which the sparse kernel wins) applies to one weight.
+public enum SparseKernelRows {
+    /// The call sizes that take the sparse kernel for a weight of `density`, e.g. "1–7 rows" or "1+ rows"; nil when
+    /// none does. Each entry covers rows from its own count up to the next entry's.
+    public static func describe(density: Double, crossover: [(rows: Int, density: Double)]) -> String? {
+        var ranges: [String] = []
+        for (i, entry) in crossover.enumerated() where density <= entry.density {
+            let from = i == 0 ? 1 : entry.rows
+            if i + 1 < crossover.count {
+                let to = crossover[i + 1].rows - 1
+                ranges.append(from == to ? "\(from)" : "\(from)–\(to)")
+            } else {
+                ranges.append("\(from)+")
+            }
+        }
+        return ranges.isEmpty ? nil : ranges.joined(separator: ", ") + " rows"
+    }
+}

@@ -1,3 +1,4 @@
+import CKernels
 import Compression
 import Formats
 import Foundation
@@ -134,5 +135,56 @@ struct UnstructuredPruningTests {
         var parts = SparseEncoding.encode(Tensor(shape: [2, 4], floats: [0, 1, 0, 0, 0, 0, 2, 0]), name: "w", encoding: "csr")
         parts["w.columns"] = Tensor(shape: [4], integers: [UInt8](arrayLiteral: 1, 0, 9, 0), dtype: .uint8)
         #expect(throws: FormatError.self) { try SparseEncoding.decodeForTesting(name: "w", shape: [2, 4], encoding: "csr", from: &parts) }
+    }
+
+    @Test(arguments: [(0.9, "int8-bitmask"), (0.99, "int8-csr")])
+    func prunedInt8WeightsRunSparseAndRoundTripThroughAnArtifact(sparsity: Double, encoding: String) throws {
+        let model = try Self.cnn()
+        try UnstructuredPruner(targets: ["fc1"]).masks(for: model.root, sparsity: sparsity).apply(to: model.root)
+        let config = QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: .dynamic))
+        try Quantizer(config: config, executor: testExecutor).apply(to: model, calibration: nil)
+        let fc1 = try #require(model.root.module(at: "fc1") as? Int8Linear)
+        let kernel = try #require(fc1.sparseKernel, "a 90 %-pruned int8 Linear keeps its blocked-sparse form")
+        #expect(kernel.kind == "int8-b4" && kernel.density <= 1 - sparsity + 0.01)
+        #expect((model.root.module(at: "fc2") as? Int8Linear)?.sparseKernel == nil, "dense layers stay on the dense GEMM")
+        // The layer's output is the dense int8 kernel's, bit for bit (a batch of 1 and of 32 rows).
+        for rows in [1, 32] {
+            let k = fc1.inFeatures, n = fc1.outFeatures
+            let x = (0..<(rows * k)).map { Float(($0 * 7919) % 23) / 11 - 1 }
+            var q = [UInt8](repeating: 0, count: rows * k), sa = [Float](repeating: 0, count: rows)
+            var zp = [Int32](repeating: 0, count: rows)
+            ck_quantize_rows_u8(x, rows, k, &q, &sa, &zp)
+            let packed = UnsafeMutableRawPointer.allocate(byteCount: ck_packed_b_size(n, k), alignment: 64)
+            defer { packed.deallocate() }
+            fc1.parameter("weight").withUnsafeElements(as: Int8.self) { ck_pack_b_s8($0.baseAddress!, n, k, packed) }
+            var expected = [Float](repeating: 0, count: rows * n), got = [Float](repeating: 0, count: rows * n)
+            fc1.parameter("weight_scale").withUnsafeFloats { ws in
+                ck_gemm_u8s8_f32(q, k, sa, zp, packed, ws.baseAddress!, nil, &expected, n, rows, n, k, 0, n)
+            }
+            fc1.matmul(x, rows: rows, into: &got, on: testExecutor)
+            #expect(expected.elementsEqual(got) { $0.bitPattern == $1.bitPattern }, "rows \(rows)")
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sparse-int8-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let provenance = ArtifactManifest.Provenance(
+            source: "cnn", sourceSha256: "-", recipe: nil, toolVersion: "test", createdAt: "now", stages: ["prune", "quantize"])
+        try Artifact.write(model, to: dir, provenance: provenance)
+        let manifest = try Artifact.readManifest(dir)
+        #expect(manifest.tensors["fc1.weight"]?.encoding == encoding)
+        #expect(manifest.tensors["fc1.weight"]?.dtype == "I8")
+        #expect(manifest.tensors["fc2.weight"]?.encoding == "int8-per-channel")
+        let again = try Artifact.load(dir)
+        #expect(again.root.module(at: "fc1")!.parameter("weight").bitwiseEqual(fc1.parameter("weight")))
+        let x = try StructuredPruningTests.reference().tensors["x"]!
+        #expect(try again.predict(.tensor(x), on: testExecutor).bitwiseEqual(try model.predict(.tensor(x), on: testExecutor)))
+    }
+
+    @Test func corruptSparseInt8PartsAreNamedErrors() throws {
+        let w = Tensor(shape: [2, 4], integers: [Int8](arrayLiteral: 0, 1, 0, 0, 0, 0, -2, 0), dtype: .int8)
+        var parts = SparseEncoding.encode(w, name: "w", encoding: "int8-bitmask")
+        var good = parts
+        #expect(try SparseEncoding.decodeForTesting(name: "w", shape: [2, 4], encoding: "int8-bitmask", from: &good).bitwiseEqual(w))
+        parts["w.values"] = Tensor(shape: [2], floats: [1, -2])
+        #expect(throws: FormatError.self) { try SparseEncoding.decodeForTesting(name: "w", shape: [2, 4], encoding: "int8-bitmask", from: &parts) }
     }
 }

@@ -24,10 +24,12 @@ public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
     /// What the weight became for the kernels, rebuilt by ``prepare()`` on every weight change.
     private var prepared: PreparedWeight
 
-    /// Weight-only layers compute in fp32 with the dequantized weight; the others run the u8×s8 kernel.
+    /// Weight-only layers compute in fp32 with the dequantized weight; the others run the u8×s8 kernel. A pruned
+    /// weight also keeps its sparse form (fp32 CSR, or int8 blocks bit-exact with the dense int8 kernel), used per
+    /// call when the measured crossover for that many rows says it is faster.
     private enum PreparedWeight {
-        case dequantized(PackedMatrix)
-        case packedInt8(PackedInt8)
+        case dequantized(PackedMatrix, SparseMatrix?)
+        case packedInt8(PackedInt8, SparseInt8Matrix?)
     }
 
     public init(
@@ -41,7 +43,7 @@ public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
         self.mode = mode
         self.hasInputScale = inputScale
         self.method = method
-        prepared = .dequantized(PackedMatrix(Tensor(zeros: [outFeatures, inFeatures])))
+        prepared = .dequantized(PackedMatrix(Tensor(zeros: [outFeatures, inFeatures])), nil)
         super.init(name: name)
         declareParameter("weight", shape: [outFeatures, inFeatures], dtype: .int8)
         declareParameter("weight_scale", shape: [outFeatures])
@@ -100,9 +102,18 @@ public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
                     }
                 }
             }
-            prepared = .dequantized(PackedMatrix(d))
+            prepared = .dequantized(PackedMatrix(d), SparseMatrix(d))
         } else {
-            prepared = .packedInt8(PackedInt8(w, n: outFeatures, k: inFeatures))
+            prepared = .packedInt8(PackedInt8(w, n: outFeatures, k: inFeatures), SparseInt8Matrix(w))
+        }
+    }
+
+    /// The sparse form of the weight the kernels may use (nil when it is too dense to win), for `inspect` and tests.
+    public var sparseKernel: (kind: String, density: Double)? {
+        switch prepared {
+        case let .dequantized(_, sparse?): return ("fp32-csr", sparse.density)
+        case let .packedInt8(_, sparse?): return ("int8-b4", sparse.density)
+        default: return nil
         }
     }
 
@@ -112,14 +123,18 @@ public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
             x, rows: rows, k: inFeatures, inputScale: hasInputScale ? parameter("input_scale") : nil, on: executor
         ) { source in
             switch prepared {
-            case let .dequantized(matrix): matrix.multiply(source, rows: rows, into: y, on: executor)
-            case let .packedInt8(packed): multiplyInt8(source, rows: rows, packed: packed, into: y, on: executor)
+            case let .dequantized(_, sparse?) where sparse.isFaster(rows: rows):
+                sparse.multiply(source, rows: rows, into: y, on: executor)
+            case let .dequantized(matrix, _): matrix.multiply(source, rows: rows, into: y, on: executor)
+            case let .packedInt8(packed, sparse):
+                multiplyInt8(source, rows: rows, packed: packed, sparse: sparse?.isFaster(rows: rows) == true ? sparse : nil, into: y, on: executor)
             }
         }
     }
 
     private func multiplyInt8(
-        _ source: UnsafePointer<Float>, rows: Int, packed: PackedInt8, into y: UnsafeMutablePointer<Float>, on executor: Executor
+        _ source: UnsafePointer<Float>, rows: Int, packed: PackedInt8, sparse: SparseInt8Matrix?, into y: UnsafeMutablePointer<Float>,
+        on executor: Executor
     ) {
         // One scratch block: u8 codes (rows·in bytes, rounded up to floats), then per-row scale and zero point.
         let codeFloats = (rows * inFeatures + 3) / 4
@@ -129,6 +144,11 @@ public final class Int8Linear: Layer, ActivatedLinear, QuantizedModule {
             let aZero = UnsafeMutableRawPointer(scratch + codeFloats + rows).assumingMemoryBound(to: Int32.self)
             quantizeActivations(source, rows: rows, q: q, scale: aScale, zeroPoint: aZero)
             parameter("weight_scale").withUnsafeFloats { ws in
+                if let sparse {
+                    sparse.multiply(
+                        q, aScale: aScale, aZeroPoint: aZero, weightScale: ws.baseAddress!, bias: nil, rows: rows, into: y, on: executor)
+                    return
+                }
                 QuantOps.gemmU8S8(
                     q, aScale: aScale, aZeroPoint: aZero, packed: packed.pointer, weightScale: ws.baseAddress!, bias: nil,
                     into: y, m: rows, n: outFeatures, k: inFeatures, on: executor)
