@@ -9,7 +9,8 @@ import Tensors
 /// - `csr`: per output row, the nonzeros' column (u16, little-endian, stored as bytes) and value, with row starts
 ///   (i32): 6·nnz + 4·(rows + 1) bytes; smallest below ~3 % density.
 /// - int8 weights (declared `int8-per-channel`, 8 bits per weight dense) the same way with 1-byte values:
-///   `int8-bitmask` N/8 + nnz bytes (smallest below 7/8 density), `int8-csr` 3·nnz + 4·(rows + 1) (below ~6 %).
+///   `int8-bitmask` N/8 + nnz bytes, `int8-csr` 3·nnz + 4·(rows + 1) (smallest below ~6 %); only for weights at
+///   most half dense (pruned), see ``chooseInt8(_:)``.
 ///   Their scales stay separate tensors.
 ///
 /// Parts are stored as `<name>.<part>` next to nothing else: the manifest lists `<name>` with its logical (dense)
@@ -43,10 +44,13 @@ public enum SparseEncoding {
         [("f32", 4 * count), (bitmask, (count + 7) / 8 + 4 * nonzeros), (csr, 6 * nonzeros + 4 * (rows + 1))]
     }
 
-    /// The smallest encoding for the int8 matrix `t` declared `int8-per-channel` (its codes only, not the scales).
+    /// The smallest encoding for the int8 matrix `t` declared `int8-per-channel` (its codes only, not the scales);
+    /// dense unless at least half the codes are zero, so an unpruned quantized weight (where rounding alone can zero
+    /// 10–20 % of the codes) keeps the plain layout other tools expect.
     public static func chooseInt8(_ t: Tensor) -> (encoding: String, bytes: Int) {
         guard t.dtype == .int8, t.rank >= 2 else { return (int8Dense, t.byteCount) }
         let nonzeros = t.withUnsafeElements(as: Int8.self) { p in p.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } }
+        guard 2 * nonzeros <= t.count else { return (int8Dense, t.count) }
         let rows = t.shape[0], cols = t.count / rows
         return [(int8Dense, t.count), (int8Bitmask, (t.count + 7) / 8 + nonzeros), (int8CSR, 3 * nonzeros + 4 * (rows + 1))]
             .filter { $0.0 != int8CSR || cols <= 65536 }

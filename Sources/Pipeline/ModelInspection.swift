@@ -77,6 +77,7 @@ public struct ModelInspection: Codable, Sendable {
                 bits = Double(chosen.bytes * 8) / Double(max(w.count, 1))
                 if chosen.encoding != "f32" { encodings = [chosen.encoding] }
                 if module is Linear || module is Conv2D, d <= SparseMatrix.maximumUsefulDensity,
+                    w.count / max(w.shape[0], 1) >= SparseMatrix.minimumInputs,
                     let rows = SparseKernelRows.describe(density: d, crossover: SparseMatrix.crossover)
                 {
                     kernel = "fp32-csr sparse for \(rows)"
@@ -93,7 +94,7 @@ public struct ModelInspection: Codable, Sendable {
                     encodings.remove(SparseEncoding.int8Dense)
                     encodings.insert(chosen.encoding)
                 }
-                if let sparse = q.sparseKernel {
+                if let sparse = q.sparseKernel, q.inFeatures >= SparseMatrix.minimumInputs {
                     let table = sparse.kind == "int8-b4" ? SparseInt8Matrix.crossover : SparseMatrix.crossover
                     if let rows = SparseKernelRows.describe(density: sparse.density, crossover: table) {
                         kernel = "\(sparse.kind) sparse for \(rows)"

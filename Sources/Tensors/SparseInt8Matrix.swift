@@ -20,10 +20,19 @@ public final class SparseInt8Matrix: @unchecked Sendable {
     /// Σ of each output row's weights (for the activation zero point).
     let columnSums: [Int32]
 
-    /// Densities below which the sparse int8 kernel wins, by rows per call: the highest density where it still won in
-    /// every shape of the AVX-512 run of `bench_sparse` (BENCHMARKS.md "Pruning (issue 8)", int8 table), one step
-    /// down. A call with rows between two entries takes the entry below it.
-    public static let crossover: [(rows: Int, density: Double)] = [(1, 0.20), (8, 0.10), (32, 0.10)]
+    /// Densities at or below which the sparse int8 kernel beats the dense u8×s8 GEMM, by rows per call, for the ISA
+    /// in use; measured by `Tests/CKernelsC/bench_sparse.c` (BENCHMARKS.md "Pruning (issue 8)", int8 tables). With
+    /// AVX-512 VNNI the dense kernel does 64 multiply-adds per instruction and sparse lost at every density with 1
+    /// and 8 rows (0.29–0.57× at density 0.05–0.10); it won only at 32 rows and density 0.05 (1.25–1.44×). With
+    /// AVX2 it won from 8 rows up to density 0.10 (1.46–1.83×; 0.20: 0.99–1.18×), at 1 row only on one shape.
+    /// Density 0 means never (bar an all-zero weight). The scalar level was not measured: dense.
+    public static var crossover: [(rows: Int, density: Double)] {
+        switch Int(ck_isa()) {
+        case Int(CK_ISA_AVX512): return [(1, 0), (32, 0.05)]
+        case Int(CK_ISA_AVX2): return [(1, 0), (8, 0.10)]
+        default: return [(1, 0)]
+        }
+    }
 
     /// The density below which a weight is worth keeping blocked at all.
     public static var maximumUsefulDensity: Double { crossover.map(\.density).max() ?? 0 }
@@ -58,6 +67,7 @@ public final class SparseInt8Matrix: @unchecked Sendable {
 
     /// Whether the sparse kernel is expected to beat the dense int8 GEMM for calls of `rows` rows.
     public func isFaster(rows: Int) -> Bool {
+        guard k >= SparseMatrix.minimumInputs else { return false }
         let limit = Self.crossover.last { $0.rows <= rows }?.density ?? Self.crossover.first!.density
         return density <= limit
     }

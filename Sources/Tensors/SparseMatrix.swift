@@ -18,10 +18,17 @@ public final class SparseMatrix: @unchecked Sendable {
     public var density: Double { Double(values.count) / Double(max(n * k, 1)) }
 
     /// Densities below which sparse wins, by rows per call, from `Tests/CKernelsC/bench_sparse.c` (one thread, MiniLM's
-    /// 1536×384 and 384×1536): with AVX-512 sparse and dense break even near density 0.28 for 1 row, 0.19 for 8 and
-    /// 0.27 for 32 (AVX2: 0.30, 0.30, 0.27); see BENCHMARKS.md "Pruning (issue 8)". The table keeps a margin below
-    /// the AVX-512 figures. A call with rows between two entries takes the entry below it.
-    public static let crossover: [(rows: Int, density: Double)] = [(1, 0.25), (8, 0.15), (32, 0.20)]
+    /// 1536×384 and 384×1536, and the Fashion CNN's 64×288 convolution GEMM at 196 and 6272 rows): with AVX-512, 1 row
+    /// wins up to density 0.30 (1.28×) and loses at 0.40; 8 rows win at 0.10 (1.39–1.73×) and lose at 0.20
+    /// (0.71–0.93×); from 32 rows 0.10 wins (1.13–2.36×) and 0.20 lost on three of four shapes (0.53–0.96×; the
+    /// earlier 0.20 entry sent the pruned Fashion CNN's conv2, density 0.19, to a slower kernel). See BENCHMARKS.md
+    /// "Pruning (issue 8)". A call with rows between two entries takes the entry below it.
+    public static let crossover: [(rows: Int, density: Double)] = [(1, 0.25), (8, 0.10), (32, 0.10)]
+
+    /// Inputs per output below which the sparse kernels never win: a 32×9 convolution GEMM (3×3×1 patches) ran
+    /// 0.15–0.16× of dense at every density from 0.05 with AVX-512 (0.47–0.74× AVX2), while k = 288 follows the table
+    /// above; the cutoff lies between those two measured points.
+    public static let minimumInputs = 32
 
     /// The density below which a weight is worth keeping in CSR at all (the batch-1 crossover).
     public static var maximumUsefulDensity: Double { crossover.map(\.density).max() ?? 0 }
@@ -58,6 +65,7 @@ public final class SparseMatrix: @unchecked Sendable {
 
     /// Whether the sparse kernel is expected to beat the dense GEMM for calls of `rows` rows.
     public func isFaster(rows: Int) -> Bool {
+        guard k >= Self.minimumInputs else { return false }
         let limit = Self.crossover.last { $0.rows <= rows }?.density ?? Self.crossover.first!.density
         return density <= limit
     }

@@ -144,8 +144,11 @@ struct UnstructuredPruningTests {
         let config = QuantizeConfig(weights: .init(bits: 8), activations: .init(mode: .dynamic))
         try Quantizer(config: config, executor: testExecutor).apply(to: model, calibration: nil)
         let fc1 = try #require(model.root.module(at: "fc1") as? Int8Linear)
-        let kernel = try #require(fc1.sparseKernel, "a 90 %-pruned int8 Linear keeps its blocked-sparse form")
-        #expect(kernel.kind == "int8-b4" && kernel.density <= 1 - sparsity + 0.01)
+        // The blocked form is kept when the measured crossover for this ISA makes it win at some row count.
+        let density = 1 - sparsity
+        if density < SparseInt8Matrix.maximumUsefulDensity - 0.01 { #expect(fc1.sparseKernel != nil) }
+        if density > SparseInt8Matrix.maximumUsefulDensity + 0.01 { #expect(fc1.sparseKernel == nil) }
+        if let kernel = fc1.sparseKernel { #expect(kernel.kind == "int8-b4" && kernel.density <= density + 0.01) }
         #expect((model.root.module(at: "fc2") as? Int8Linear)?.sparseKernel == nil, "dense layers stay on the dense GEMM")
         // The layer's output is the dense int8 kernel's, bit for bit (a batch of 1 and of 32 rows).
         for rows in [1, 32] {
