@@ -125,6 +125,19 @@ def wait_completed(metrics_port, n, seconds):
     return False
 
 
+def stop_processes(procs, redis):
+    """SIGTERM the servers/workers in reverse start order (kill after 30 s), then the private redis-server."""
+    for p in reversed(procs):
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    if redis:
+        redis.kill()
+        redis.wait()
+
+
 def run_backend(a, backend, texts, tmp):
     procs = []
     redis = None
@@ -175,15 +188,7 @@ def run_backend(a, backend, texts, tmp):
             "ok": ok and ok2,
         }
     finally:
-        for p in reversed(procs):
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        if redis:
-            redis.kill()
-            redis.wait()
+        stop_processes(procs, redis)
 
 
 def sync_reference(a):

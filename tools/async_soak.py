@@ -186,15 +186,7 @@ def soak(a, texts, tmp):
                               "compress_queue_jobs_dead_lettered_total")}
         return r
     finally:
-        for p in reversed(procs):
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        if redis:
-            redis.kill()
-            redis.wait()
+        ab.stop_processes(procs, redis)
 
 
 def report(a, rate, target, calibration, sent, submitted, views, samples, behind, drained):
