@@ -41,6 +41,13 @@ func withAsyncLoopback<R: Sendable>(
 }
 
 /// A SubmitInfer message for one digits-CNN item (raw or typed contents).
+/// Whether `values` are the engine's batch-1 outputs for `seed` to float rounding: the worker batches queued jobs, and a
+/// batched GEMM sums in another order than batch 1.
+func closeToEngine(_ values: [Float], seed: Int) throws -> Bool {
+    let expected = try AsyncFixtures.expected(seed: seed)
+    return values.count == expected.count && zip(values, expected).allSatisfy { abs($0 - $1) <= 1e-5 }
+}
+
 func cnnSubmit(seed: Int, raw: Bool, key: String = "") -> Compress_V1_SubmitInferRequest {
     var m = Inference_ModelInferRequest()
     m.modelName = "cnn"
@@ -100,8 +107,8 @@ func awaitGRPCJob(
 /// queue and worker as REST's infer-async (SQLite queue; the Redis backend is covered by the REST suite).
 @Suite("Async inference over gRPC (AsyncInferenceService)", .serialized)
 struct GRPCAsyncInferenceTests {
-    /// Raw and typed submits answer a job id at once; a worker runs them; GetJob gives the engine's outputs bit for bit
-    /// in raw_output_contents. A job submitted over gRPC reads as done over REST's JSON view, and a job submitted over
+    /// Raw and typed submits answer a job id at once; a worker runs them; GetJob gives the engine's outputs (to float
+    /// rounding: the three jobs are queued before the worker starts, so they run as one batch) in raw_output_contents. A job submitted over gRPC reads as done over REST's JSON view, and a job submitted over
     /// REST reads over gRPC: one queue, one payload format.
     @Test func submitRunAndReadAcrossTransports() async throws {
         let server = try await AsyncFixtures.server()
@@ -127,14 +134,14 @@ struct GRPCAsyncInferenceTests {
                     #expect(job.response.modelName == "cnn")
                     #expect(job.response.outputs.map(\.name) == ["probabilities"])
                     #expect(job.response.outputs.first?.shape == [1, 10])
-                    #expect(floatsLE(job.response.rawOutputContents.first ?? Data()) == (try AsyncFixtures.expected(seed: seed)))
+                    #expect(try closeToEngine(floatsLE(job.response.rawOutputContents.first ?? Data()), seed: seed), "job \(id)")
                     #expect(job.completedAt >= job.submittedAt && job.submittedAt > 0)
                 }
             }
             let view = json(try #require(try await front.statusJSON(of: raw.jobID)))
             #expect(view["status"] as? String == "done")
             let out = (((view["response"] as? [String: Any])?["outputs"] as? [[String: Any]])?.first?["data"] as? [Double])?.map(Float.init)
-            #expect(out == (try AsyncFixtures.expected(seed: 3)))
+            #expect(try closeToEngine(out ?? [], seed: 3))
         }
         #expect(try queue.counters() == QueueCounters(enqueued: 3, completed: 3))
         await server.shutdown()
