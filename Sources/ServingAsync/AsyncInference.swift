@@ -56,28 +56,24 @@ public final class AsyncInference: Sendable {
         return outcome
     }
 
-    /// The job's view as JSON, or nil for an unknown job (or one whose result expired).
-    public func statusJSON(of id: String) async throws -> Data? {
+    /// The queue's record of the job, off the cooperative pool; a queue failure is 503 (unavailable).
+    private func status(of id: String) async throws -> JobStatus? {
         let queue = self.queue
-        let status: JobStatus?
         do {
-            status = try await blocking { try queue.status(of: id) }
+            return try await blocking { try queue.status(of: id) }
         } catch {
             throw InferenceError.unavailable("the job queue is unavailable: \(error)")
         }
-        return status.map { JobView.json(id: id, status: $0) }
+    }
+
+    /// The job's view as JSON, or nil for an unknown job (or one whose result expired).
+    public func statusJSON(of id: String) async throws -> Data? {
+        try await status(of: id).map { JobView.json(id: id, status: $0) }
     }
 
     /// The job's state, or nil for an unknown job (or one whose result expired).
     public func job(_ id: String) async throws -> AsyncJob? {
-        let queue = self.queue
-        let status: JobStatus?
-        do {
-            status = try await blocking { try queue.status(of: id) }
-        } catch {
-            throw InferenceError.unavailable("the job queue is unavailable: \(error)")
-        }
-        return status.map { AsyncJob(id: id, status: $0) }
+        try await status(of: id).map { AsyncJob(id: id, status: $0) }
     }
 
     /// Waiting + in-flight jobs, read at most every 100 ms (counting is a query per submit otherwise).
