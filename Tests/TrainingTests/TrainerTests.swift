@@ -165,16 +165,22 @@ struct TrainerTests {
         #expect(throws: TrainingError.self) { try Trainer(options: Self.options()).fit(one, executor: testExecutor) }
     }
 
-    /// A 2-layer student made from a 3-layer teacher's layers 0 and 2 (same width): embedding cosine + MSE and a
-    /// hidden-state loss; validation cosine to the teacher rises. A layer map outside the student is refused.
-    @Test func sentenceDistillationImprovesCosine() throws {
+    /// A random 3-layer BERT teacher (hidden 16, vocab 40) and the config of a 2-layer student of the same width.
+    static func tinyTeacher() throws -> (teacher: BertModel, student: BertConfig) {
         let config = BertConfig(
             vocabSize: 40, hiddenSize: 16, numHiddenLayers: 3, numAttentionHeads: 2, intermediateSize: 24, maxPositionEmbeddings: 16,
             layerNormEps: 1e-5)
         let teacher = try BertModel(config: config, withPooler: false)
         try randomize(teacher, seed: 11)
-        var sc = config
-        sc.numHiddenLayers = 2
+        var student = config
+        student.numHiddenLayers = 2
+        return (teacher, student)
+    }
+
+    /// A 2-layer student made from a 3-layer teacher's layers 0 and 2 (same width): embedding cosine + MSE and a
+    /// hidden-state loss; validation cosine to the teacher rises. A layer map outside the student is refused.
+    @Test func sentenceDistillationImprovesCosine() throws {
+        let (teacher, sc) = try Self.tinyTeacher()
         let student = try BertModel(config: sc, withPooler: false)
         var params = Self.parameters(teacher)
         params = params.filter { !$0.key.hasPrefix("encoder.layer.1.") }
@@ -219,13 +225,7 @@ struct TrainerTests {
     /// Teacher targets cached up front and targets from one teacher forward per batch are the same targets: a step
     /// gives the same loss and gradients either way (the per-batch path is what large training sets use).
     @Test func sentenceDistillationTargetsCachedOrPerBatchAgree() throws {
-        let config = BertConfig(
-            vocabSize: 40, hiddenSize: 16, numHiddenLayers: 3, numAttentionHeads: 2, intermediateSize: 24, maxPositionEmbeddings: 16,
-            layerNormEps: 1e-5)
-        let teacher = try BertModel(config: config, withPooler: false)
-        try randomize(teacher, seed: 11)
-        var sc = config
-        sc.numHiddenLayers = 2
+        let (teacher, sc) = try Self.tinyTeacher()
         let student = try BertModel(config: sc, withPooler: false)
         try randomize(student, seed: 12)
         var rng = Rng(5)
