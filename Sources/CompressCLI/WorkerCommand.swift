@@ -5,6 +5,7 @@ import Logging
 import ServiceLifecycle
 import ServingAsync
 import ServingCore
+import ServingMetrics
 import ServingQueue
 import ServingREST
 
@@ -60,8 +61,12 @@ struct WorkerCommand: AsyncParsableCommand {
             let logger = Logger(label: "compress.worker")
             let repository = try openRepository(
                 models, maxBatchSize: maxBatchSize, maxQueueDelayUs: maxQueueDelayUs, instances: instances, textInputs: textInputs)
+            // The worker's models export Triton's nv_inference_* (batch sizes, queue and compute times) beside the queue's
+            // signals, as `compress serve` does: a backlog is explained by the worker's own batches.
+            let prometheus = PrometheusMetrics()
             var serverOptions = InferenceServer.Options(threadsPerInstance: common.threads)
             serverOptions.logger = logger
+            serverOptions.metrics = prometheus.factory
             let server = InferenceServer(repository: repository, options: serverOptions)
             let queue = try queueOptions.open()
             var options = QueueWorker.Options()
@@ -77,13 +82,10 @@ struct WorkerCommand: AsyncParsableCommand {
                     QueueMetrics(queue: queue, stream: queueOptions.streamLabel, group: queueOptions.group), worker.statistics,
                 ]
                 services.append(
-                    Application(
-                        router: PrometheusTextServer.router(sources: sources),
-                        configuration: ApplicationConfiguration(address: .hostname(host, port: metricsPort), serverName: "compress-worker"),
-                        onServerRunning: { channel in
-                            logger.info("metrics on http://\(host):\(channel.localAddress?.port ?? metricsPort)/metrics")
-                        },
-                        logger: logger))
+                    MetricsServer.application(
+                        server: server, metrics: prometheus, host: host, port: metricsPort,
+                        additionalText: { PrometheusTextServer.text(of: sources) }, logger: logger,
+                        onRunning: { port in logger.info("metrics on http://\(host):\(port)/metrics") }))
             }
             logger.info("worker \(options.consumer) consuming \(queueOptions.queue)")
             // Reverse order on shutdown: metrics stop, the worker finishes its jobs, then the server drains.
