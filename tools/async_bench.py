@@ -150,7 +150,8 @@ def run_backend(a, backend, texts, tmp):
     else:
         queue = f"sqlite:{tmp}/jobs.sqlite"
     http_port, metrics_port = free_port(), free_port()
-    common = ["--threads", str(a.threads), "--max-batch-size", "32", "--text-inputs", "text", "--quiet", "--queue", queue]
+    common = ["--threads", str(a.threads), "--instances", str(a.instances), "--max-batch-size", "32", "--text-inputs", "text",
+              "--quiet", "--queue", queue]
     try:
         serve = subprocess.Popen([a.compress, "serve", a.model, "--async", "--async-consumers", "0", "--http-port", str(http_port),
                                   "--max-queued-jobs", "0", *common])
@@ -193,8 +194,8 @@ def run_backend(a, backend, texts, tmp):
 
 def sync_reference(a):
     port = free_port()
-    serve = subprocess.Popen([a.compress, "serve", a.model, "--http-port", str(port), "--threads", str(a.threads), "--max-batch-size", "32",
-                              "--text-inputs", "text", "--quiet"])
+    serve = subprocess.Popen([a.compress, "serve", a.model, "--http-port", str(port), "--threads", str(a.threads),
+                              "--instances", str(a.instances), "--max-batch-size", "32", "--text-inputs", "text", "--quiet"])
     try:
         wait_ready(port)
         name = os.path.basename(a.model.rstrip("/"))
@@ -218,13 +219,14 @@ def main():
     ap.add_argument("--sentences", default=os.path.join(ROOT, "datasets/text/eval.txt"))
     ap.add_argument("--jobs", type=int, default=10000)
     ap.add_argument("--paced", type=int, default=2000)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="compute threads per instance")
+    ap.add_argument("--instances", type=int, default=1, help="model instances (executors) of the server and the worker")
     ap.add_argument("--backends", default="redis,sqlite")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     texts = [l.strip() for l in open(a.sentences) if l.strip()]
-    report = {"model": os.path.basename(a.model), "threads": a.threads, "sentences": os.path.relpath(a.sentences, ROOT)}
+    report = {"model": os.path.basename(a.model), "threads": a.threads, "instances": a.instances, "sentences": os.path.relpath(a.sentences, ROOT)}
     report["sync_best_rps_c32"] = sync_reference(a)
     log(f"sync: {report['sync_best_rps_c32']}")
     report["async"] = []

@@ -114,21 +114,69 @@ def wait_drained(metrics_port, total, seconds):
     return False
 
 
-def sample_loop(pids, metrics_port, every, stop, out, t0):
+def cpu_s(pid):
+    """User + system CPU seconds of a process so far (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+# The worker's own counters, sampled with the queue: when a minute's p99 jumps, they say whether the worker ran
+# smaller batches, slower forward passes, or less CPU (someone else had the cores).
+WORKER_COUNTERS = {"inferences": "nv_inference_count", "executions": "nv_inference_exec_count",
+                   "compute_infer_us": "nv_inference_compute_infer_duration_us",
+                   "queue_us": "nv_inference_queue_duration_us"}
+
+
+def sample_loop(pids, metrics_port, worker_metrics_port, every, stop, out, t0):
     while not stop.is_set():
-        row = {"t": round(time.time() - t0, 1), **{f"rss_kb_{k}": rss_kb(p) for k, p in pids.items()}}
+        row = {"t": round(time.time() - t0, 1), **{f"rss_kb_{k}": rss_kb(p) for k, p in pids.items()},
+               **{f"cpu_s_{k}": cpu_s(p) for k, p in pids.items()}, "cpu_s_sender": round(time.process_time(), 2)}
         try:
             m = ab.metrics(metrics_port)
             row["depth"] = m.get("compress_queue_depth")
             row["pending"] = m.get("compress_queue_pending")
+            w = ab.metrics(worker_metrics_port)
+            row.update({k: w.get(name) for k, name in WORKER_COUNTERS.items()})
         except OSError:
             pass
         out.append(row)
         stop.wait(every)
 
 
+def intervals(samples):
+    """Per sampling interval: jobs/s the worker finished, its mean batch, forward ms per job, and the CPU cores each
+    process used, from consecutive samples' counters."""
+    rows = []
+    for a, b in zip(samples, samples[1:]):
+        dt = b["t"] - a["t"]
+        if dt <= 0 or any(a.get(k) is None or b.get(k) is None for k in WORKER_COUNTERS):
+            continue
+        n = b["inferences"] - a["inferences"]
+        e = b["executions"] - a["executions"]
+        row = {"t": b["t"], "depth": b.get("depth"), "jobs_per_s": round(n / dt, 1),
+               "mean_batch": round(n / e, 1) if e else None,
+               "forward_ms_per_job": round((b["compute_infer_us"] - a["compute_infer_us"]) / n / 1000, 2) if n else None,
+               "batcher_queue_ms": round((b["queue_us"] - a["queue_us"]) / n / 1000, 1) if n else None}
+        for k in [k[6:] for k in b if k.startswith("cpu_s_")]:
+            if a.get(f"cpu_s_{k}") is not None and b.get(f"cpu_s_{k}") is not None:
+                row[f"cores_{k}"] = round((b[f"cpu_s_{k}"] - a[f"cpu_s_{k}"]) / dt, 2)
+        rows.append(row)
+    return rows
+
+
 def soak(a, texts, tmp):
     procs, redis = [], None
+    sync = None
+    if not a.rate and a.calibrate == "sync":
+        # The synchronous server's best (REST JSON and binary at concurrency 32, same model, threads and instances),
+        # measured before anything else starts: what this host sustains when requests are answered at once.
+        sync = ab.sync_reference(a)
+        a.rate = max(v for v in sync.values() if v)
+        log(f"sustainable rate: {a.rate:.1f} req/s (the synchronous server's best: {sync})")
     if a.backend == "redis":
         rport = ab.free_port()
         redis = subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -138,7 +186,8 @@ def soak(a, texts, tmp):
     else:
         queue = f"sqlite:{tmp}/jobs.sqlite"
     http_port, metrics_port, serve_metrics_port = ab.free_port(), ab.free_port(), ab.free_port()
-    common = ["--threads", str(a.threads), "--max-batch-size", "32", "--text-inputs", "text", "--quiet", "--queue", queue]
+    common = ["--threads", str(a.threads), "--instances", str(a.instances), "--max-batch-size", "32", "--text-inputs", "text",
+              "--max-queue-delay-us", str(a.max_queue_delay_us), "--quiet", "--queue", queue]
     name = os.path.basename(a.model.rstrip("/"))
     try:
         serve = subprocess.Popen([a.compress, "serve", a.model, "--async", "--async-consumers", "0", "--http-port", str(http_port),
@@ -146,7 +195,7 @@ def soak(a, texts, tmp):
         procs.append(serve)
         ab.wait_ready(http_port)
         rate = a.rate
-        calibration = None
+        calibration = {"sync_best_per_s": sync} if sync else None
         if not rate:
             ids = ab.submit(http_port, name, texts, a.calibrate_jobs)
         worker = subprocess.Popen([a.compress, "worker", a.model, "--metrics-port", str(metrics_port), "--prefetch", "64", *common])
@@ -163,13 +212,21 @@ def soak(a, texts, tmp):
             log(f"sustainable rate: {rate:.1f} jobs/s (drained {len(done)}/{a.calibrate_jobs})")
             if rate <= 0:
                 raise RuntimeError("could not measure the sustainable rate")
+        else:
+            # The open-loop schedule starts only once the worker consumes: a few jobs through it first (its model
+            # loads and warms up meanwhile), so the first bucket's p99 is not the worker's start-up backlog.
+            ab.submit(http_port, name, texts, a.warmup_jobs)
+            enqueued = a.warmup_jobs
+            if not wait_drained(metrics_port, enqueued, a.timeout):
+                raise RuntimeError("the worker did not complete the warm-up jobs")
         target = a.load * rate
         seconds = a.minutes * 60
         log(f"soak: {target:.1f} jobs/s for {seconds:.0f} s ({int(target * seconds)} jobs), samples every {a.sample_seconds} s")
         samples, stop = [], threading.Event()
         t0 = time.time()
         # Queue depth and pending from the server's own /metrics (serve --async exports the queue's signals too).
-        sampler = threading.Thread(target=sample_loop, args=({"serve": serve.pid, "worker": worker.pid}, serve_metrics_port,
+        pids = {"serve": serve.pid, "worker": worker.pid, **({"redis": redis.pid} if redis else {})}
+        sampler = threading.Thread(target=sample_loop, args=(pids, serve_metrics_port, metrics_port,
                                                             a.sample_seconds, stop, samples, t0), daemon=True)
         sampler.start()
         sent, behind = paced_submit(http_port, name, texts, target, seconds, a.submit_threads, stop_at=t0 + seconds + 30)
@@ -223,8 +280,9 @@ def report(a, rate, target, calibration, sent, submitted, views, samples, behind
     growth = max((r["growth_pct"] for r in rss.values()), default=None)
     all_lat = [x for b in lat for x in b]
     out = {
-        "model": os.path.basename(a.model.rstrip("/")), "backend": a.backend, "threads": a.threads, "minutes": a.minutes,
-        "sustainable_jobs_per_s": round(rate, 1), "rate_given": bool(a.rate), "calibration": calibration,
+        "model": os.path.basename(a.model.rstrip("/")), "backend": a.backend, "threads": a.threads, "instances": a.instances,
+        "max_queue_delay_us": a.max_queue_delay_us, "minutes": a.minutes,
+        "sustainable_jobs_per_s": round(rate, 1), "rate_from": a.rate_from, "calibration": calibration,
         "load": a.load, "target_jobs_per_s": round(target, 1), "submitted": len(sent), "accepted": len(submitted),
         "achieved_jobs_per_s": round(len(sent) / (a.minutes * 60), 1), "senders_max_behind_s": round(behind, 2),
         "refused": refused, "failed": failed, "lost": lost, "errors": errors, "drained": drained,
@@ -233,6 +291,7 @@ def report(a, rate, target, calibration, sent, submitted, views, samples, behind
         "p99_drift_pct": drift, "rss": rss, "rss_growth_pct": growth,
         "max_depth": max((s.get("depth") or 0 for s in samples), default=None),
         "samples": samples if a.json else len(samples),
+        "intervals": intervals(samples) if a.json else None,
     }
     out["targets"] = {"errors == 0": errors == 0, "rss growth < 5 %": growth is not None and growth < 5,
                       "p99 drift <= 20 %": drift is not None and drift <= 20}
@@ -269,11 +328,18 @@ def main():
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--rate", type=float, help="sustainable jobs/s (default: measured)")
     ap.add_argument("--load", type=float, default=0.7, help="fraction of the sustainable rate (default 0.7)")
+    ap.add_argument("--calibrate", choices=["sync", "drain"], default="sync",
+                    help="without --rate: the synchronous server's best at concurrency 32 (default), or the rate at "
+                         "which the worker drains --calibrate-jobs queued jobs (full batches: overstates open-loop capacity)")
     ap.add_argument("--calibrate-jobs", type=int, default=2000)
+    ap.add_argument("--warmup-jobs", type=int, default=64, help="jobs completed before the soak starts (with a given rate)")
     ap.add_argument("--sample-seconds", type=float, default=5)
     ap.add_argument("--bucket-seconds", type=float, default=60)
     ap.add_argument("--submit-threads", type=int, default=8)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="compute threads per instance")
+    ap.add_argument("--instances", type=int, default=1, help="model instances (executors) of the worker (and the server)")
+    ap.add_argument("--max-queue-delay-us", type=int, default=0,
+                    help="the worker's batcher waits this long for a batch to fill (Triton's max_queue_delay_microseconds)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds to wait for a drain")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
@@ -281,6 +347,7 @@ def main():
         ap.error("--minutes must cover at least two --bucket-seconds (RSS growth compares the first and last bucket)")
     if not os.path.exists(a.compress):
         ap.error(f"--compress {a.compress}: no such file (make release)")
+    a.rate_from = "given" if a.rate else a.calibrate
     texts = [l.strip() for l in open(a.sentences) if l.strip()]
     tmp = tempfile.mkdtemp(prefix="async-soak-")
     try:
