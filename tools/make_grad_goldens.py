@@ -13,6 +13,12 @@ Writes Tests/Fixtures/grads/:
                                  hidden states and state_1 the output of layer 0. Tensors: param.<path> (HF paths),
                                  input_ids i64, lengths i64, target_embedding, target_state, loss, grad.<path>.
                                  metadata layer_shapes: JSON of the per-layer widths.
+  tiny_bert_attention_kl_grads.safetensors
+                                 the same BERT and inputs, plus the MiniLM attention-distribution KL: loss = MSE(e,
+                                 target) + mean(1 - cos(e, target)) + 0.7 * KL(t || a_1), where a_1 are layer 1's
+                                 attention probabilities (4 heads) and t random teacher distributions (softmax of
+                                 N(0, 2^2) logits per row); KL summed over keys, averaged over every (sequence, head,
+                                 query) row. target_attention: t per sequence, per head, (l, l) row-major, back to back.
 Gradients are float64 in JAX and stored as float32 (safetensors F32), like the parameters.
 
 Rerun: KERAS_BACKEND=jax /opt/compress-tools-venv/bin/python tools/make_grad_goldens.py
@@ -141,8 +147,9 @@ def layer_norm(x, w, b):
     return (x - m) / jnp.sqrt(v + EPS) * w + b
 
 
-def bert_forward(p, ids):
-    """Hidden states after the embeddings and after each layer, on packed sequences (one attention per sequence)."""
+def bert_forward(p, ids, probs=None):
+    """Hidden states after the embeddings and after each layer, on packed sequences (one attention per sequence).
+    With a list `probs`, every layer's attention probabilities are appended to it: per sequence, (heads, l, l)."""
     pos = np.concatenate([np.arange(l) for l in LENGTHS])
     x = p["embeddings.word_embeddings.weight"][ids] + p["embeddings.position_embeddings.weight"][pos]
     x = x + p["embeddings.token_type_embeddings.weight"][0]
@@ -157,6 +164,8 @@ def bert_forward(p, ids):
         for st, l in zip(starts, LENGTHS):
             qs, ks, vs = (t[st:st + l].reshape(l, nh, dh).transpose(1, 0, 2) for t in (q, k, v))
             a = jax.nn.softmax(qs @ ks.transpose(0, 2, 1) / np.sqrt(dh), axis=-1)
+            if probs is not None:
+                probs.append((i, a))
             ctx.append((a @ vs).transpose(1, 0, 2).reshape(l, nh * dh))
         ctx = jnp.concatenate(ctx)
         a1 = layer_norm(lin(ctx, "attention.output.dense") + x, p[pre + "attention.output.LayerNorm.weight"],
@@ -197,7 +206,47 @@ def make_bert():
     print(f"tiny BERT: loss {float(loss):.6f}, {len(g)} gradients")
 
 
+def bert_attention_kl_loss(p, ids, target, target_attention):
+    probs = []
+    states = bert_forward(p, ids, probs)
+    starts = np.cumsum([0] + LENGTHS[:-1])
+    pooled = jnp.stack([jnp.mean(states[-1][st:st + l], axis=0) for st, l in zip(starts, LENGTHS)])
+    e = pooled / jnp.maximum(jnp.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)
+    mse = jnp.mean((e - target) ** 2)
+    cos = jnp.sum(e * target, axis=-1) / (jnp.linalg.norm(e, axis=-1) * jnp.linalg.norm(target, axis=-1))
+    kl, rows = 0.0, 0
+    for (layer, a), t in zip([q for q in probs if q[0] == 1], target_attention):
+        kl = kl + jnp.sum(t * (jnp.log(t) - jnp.log(a)))
+        rows += a.shape[0] * a.shape[1]
+    return mse + jnp.mean(1 - cos) + 0.7 * kl / rows
+
+
+def make_bert_attention_kl():
+    rng = np.random.default_rng(0)
+    p = bert_params(rng)
+    t = sum(LENGTHS)
+    ids = rng.integers(0, VOCAB, size=t).astype(np.int64)
+    target = rng.standard_normal((len(LENGTHS), HIDDEN)).astype(np.float32).astype(np.float64)
+    heads = SHAPES[1]["heads"]
+    target_attention = []
+    for l in LENGTHS:
+        z = rng.standard_normal((heads, l, l)) * 2
+        target_attention.append(np.asarray(jax.nn.softmax(z, axis=-1)).astype(np.float32).astype(np.float64))
+    loss, g = jax.value_and_grad(bert_attention_kl_loss)(p, ids, target, target_attention)
+    flat = np.concatenate([a.reshape(-1) for a in target_attention])
+    out = {"input_ids": ids, "lengths": np.asarray(LENGTHS, dtype=np.int64), "target_embedding": f32(target),
+           "target_attention": f32(flat), "loss": f32([loss])}
+    for k, v in p.items():
+        out["param." + k] = f32(v)
+    for k, v in g.items():
+        out["grad." + k] = f32(v)
+    meta = {"generator": "tools/make_grad_goldens.py", "layer_shapes": json.dumps(SHAPES)}
+    save_file(out, os.path.join(OUT, "tiny_bert_attention_kl_grads.safetensors"), metadata=meta)
+    print(f"tiny BERT + attention KL: loss {float(loss):.6f}, {len(g)} gradients")
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     make_cnn()
     make_bert()
+    make_bert_attention_kl()

@@ -35,8 +35,8 @@ CK_ALWAYS_INLINE void ck_att_forward_body(const float* q, const float* k, const 
 }
 
 CK_ALWAYS_INLINE void ck_att_backward_body(const float* q, const float* k, const float* v, size_t ld, const float* p,
-                                           const float* dctx, size_t ldc, float* dq, float* dk, float* dv, size_t len,
-                                           size_t dh, float scale, float* scratch, int ref) {
+                                           const float* dctx, size_t ldc, const float* dz, float* dq, float* dk, float* dv,
+                                           size_t len, size_t dh, float scale, float* scratch, int ref) {
     float* vt = scratch;             // (dh, len)
     float* ds = scratch + dh * len;  // (len, len): dP, then dS in place
     for (size_t j = 0; j < len; j++)
@@ -63,6 +63,8 @@ CK_ALWAYS_INLINE void ck_att_backward_body(const float* q, const float* k, const
         ck_softmax_backward_rows_f32_ref(ds, p, ds, len, len, scale);
     else
         ck_softmax_backward_rows_f32(ds, p, ds, len, len, scale);
+    if (dz)  // a loss on the probabilities (attention KL) gives dL/dz for z = scale·q·kᵀ directly: d(q·kᵀ) = scale·dz
+        for (size_t i = 0; i < len * len; i++) ds[i] += scale * dz[i];
     for (size_t i = 0; i < len; i++) {  // dq[i] = Σ_j dS[i][j] · k[j]
         float* o = dq + i * ld;
         for (size_t d = 0; d < dh; d++) o[d] = 0;
@@ -91,9 +93,9 @@ void ck_attention_train_forward_f32_ref(const float* q, const float* k, const fl
 }
 
 void ck_attention_train_backward_f32_ref(const float* q, const float* k, const float* v, size_t ld_qkv, const float* p,
-                                         const float* dctx, size_t ld_ctx, float* dq, float* dk, float* dv, size_t len,
+                                         const float* dctx, size_t ld_ctx, const float* dz, float* dq, float* dk, float* dv, size_t len,
                                          size_t dh, float scale, float* scratch) {
-    ck_att_backward_body(q, k, v, ld_qkv, p, dctx, ld_ctx, dq, dk, dv, len, dh, scale, scratch, 1);
+    ck_att_backward_body(q, k, v, ld_qkv, p, dctx, ld_ctx, dz, dq, dk, dv, len, dh, scale, scratch, 1);
 }
 
 // MARK: - SIMD (the same loops, vectorized by the compiler for each ISA)
@@ -109,15 +111,15 @@ CK_AVX512 static void ck_att_forward_avx512(const float* q, const float* k, cons
 }
 
 CK_AVX2 static void ck_att_backward_avx2(const float* q, const float* k, const float* v, size_t ld, const float* p,
-                                         const float* dctx, size_t ldc, float* dq, float* dk, float* dv, size_t len,
+                                         const float* dctx, size_t ldc, const float* dz, float* dq, float* dk, float* dv, size_t len,
                                          size_t dh, float scale, float* scratch) {
-    ck_att_backward_body(q, k, v, ld, p, dctx, ldc, dq, dk, dv, len, dh, scale, scratch, 0);
+    ck_att_backward_body(q, k, v, ld, p, dctx, ldc, dz, dq, dk, dv, len, dh, scale, scratch, 0);
 }
 
 CK_AVX512 static void ck_att_backward_avx512(const float* q, const float* k, const float* v, size_t ld, const float* p,
-                                             const float* dctx, size_t ldc, float* dq, float* dk, float* dv, size_t len,
+                                             const float* dctx, size_t ldc, const float* dz, float* dq, float* dk, float* dv, size_t len,
                                              size_t dh, float scale, float* scratch) {
-    ck_att_backward_body(q, k, v, ld, p, dctx, ldc, dq, dk, dv, len, dh, scale, scratch, 0);
+    ck_att_backward_body(q, k, v, ld, p, dctx, ldc, dz, dq, dk, dv, len, dh, scale, scratch, 0);
 }
 
 // MARK: - Dispatch
@@ -132,11 +134,11 @@ void ck_attention_train_forward_f32(const float* q, const float* k, const float*
 }
 
 void ck_attention_train_backward_f32(const float* q, const float* k, const float* v, size_t ld_qkv, const float* p,
-                                     const float* dctx, size_t ld_ctx, float* dq, float* dk, float* dv, size_t len,
+                                     const float* dctx, size_t ld_ctx, const float* dz, float* dq, float* dk, float* dv, size_t len,
                                      size_t dh, float scale, float* scratch) {
     switch (ck_isa()) {
-    case CK_ISA_AVX512: ck_att_backward_avx512(q, k, v, ld_qkv, p, dctx, ld_ctx, dq, dk, dv, len, dh, scale, scratch); return;
-    case CK_ISA_AVX2: ck_att_backward_avx2(q, k, v, ld_qkv, p, dctx, ld_ctx, dq, dk, dv, len, dh, scale, scratch); return;
-    default: ck_attention_train_backward_f32_ref(q, k, v, ld_qkv, p, dctx, ld_ctx, dq, dk, dv, len, dh, scale, scratch); return;
+    case CK_ISA_AVX512: ck_att_backward_avx512(q, k, v, ld_qkv, p, dctx, ld_ctx, dz, dq, dk, dv, len, dh, scale, scratch); return;
+    case CK_ISA_AVX2: ck_att_backward_avx2(q, k, v, ld_qkv, p, dctx, ld_ctx, dz, dq, dk, dv, len, dh, scale, scratch); return;
+    default: ck_attention_train_backward_f32_ref(q, k, v, ld_qkv, p, dctx, ld_ctx, dz, dq, dk, dv, len, dh, scale, scratch); return;
     }
 }

@@ -196,6 +196,11 @@ private func worstRelative(_ a: [Float], _ b: [Float], floor: Float) -> Float {
             #expect(zip(p, pRef).map { abs($0 - $1) }.max()! <= 1e-6)
             #expect(zip(ctx, ctxRef).map { abs($0 - $1) }.max()! <= 1e-5)
             #expect(ctx[0] == 7 && ctxRef[0] == 7)  // head 0's columns are not written
+            // Without and with an extra softmax-input gradient dz (attention-distribution KL).
+            let dzValues = UnsafeMutableBufferPointer<Float>.allocate(capacity: len * len)
+            defer { dzValues.deallocate() }
+            _ = dzValues.initialize(from: values(len * len, seed: 11, -1, 1))
+            for dz in [nil, UnsafePointer(dzValues.baseAddress!)] as [UnsafePointer<Float>?] {
             var d = [Float](repeating: 9, count: len * ld), dRef = d
             qkv.withUnsafeBufferPointer { b in
                 let q = b.baseAddress! + dh
@@ -203,18 +208,19 @@ private func worstRelative(_ a: [Float], _ b: [Float], floor: Float) -> Float {
                     d.withUnsafeMutableBufferPointer { o in
                         let o0 = o.baseAddress! + dh
                         ck_attention_train_backward_f32(
-                            q, q + a, q + 2 * a, ld, pRef, g.baseAddress! + dh, a, o0, o0 + a, o0 + 2 * a, len, dh, scale, &scratch)
+                            q, q + a, q + 2 * a, ld, pRef, g.baseAddress! + dh, a, dz, o0, o0 + a, o0 + 2 * a, len, dh, scale, &scratch)
                     }
                     dRef.withUnsafeMutableBufferPointer { o in
                         let o0 = o.baseAddress! + dh
                         ck_attention_train_backward_f32_ref(
-                            q, q + a, q + 2 * a, ld, pRef, g.baseAddress! + dh, a, o0, o0 + a, o0 + 2 * a, len, dh, scale, &scratch)
+                            q, q + a, q + 2 * a, ld, pRef, g.baseAddress! + dh, a, dz, o0, o0 + a, o0 + 2 * a, len, dh, scale, &scratch)
                     }
                 }
             }
             let scaleOfD = dRef.map { abs($0) }.max()!
             #expect(zip(d, dRef).map { abs($0 - $1) }.max()! <= 1e-5 * scaleOfD)
             #expect(d[0] == 9 && dRef[0] == 9)  // head 0's dq column is not written
+            }
         }
     }
 

@@ -108,6 +108,9 @@ struct DistillStageTests {
         ("{init: teacher, keep_layers: [0, 2, 4]}", "layer_map: {3: 5}", "TRAIN", "loss.hidden.layer_map: student layer 3 is out of range"),
         ("{init: teacher, keep_layers: [0, 6]}", "layer_map: {0: 1}", "TRAIN", "student.keep_layers: layer 6 is out of range"),
         ("{init: teacher, keep_layers: [0, 2, 4]}", "layer_map: {0: 1}", "EMPTY", "empty.txt"),
+        // The attention-KL map (the template closes `hidden:` and opens `attention:`).
+        ("{init: teacher, keep_layers: [0, 2, 4]}", "layer_map: {0: 1}}, attention: {layer_map: {2: 6}", "TRAIN",
+         "loss.attention.layer_map: teacher layer 6 is out of range"),
     ])
     func sentenceDistillBadInput(_ student: String, _ map: String, _ train: String, _ field: String) throws {
         let dir = try RunTests.temporaryDirectory()

@@ -61,6 +61,7 @@ struct StageRegistryTests {
         // Everything else belongs to the train and distill stages.
         #expect(schema.keys.filter { former[$0] == nil }.allSatisfy { $0.hasPrefix("stages.distill") || $0.hasPrefix("stages.train") })
         #expect(schema["stages.distill.loss.hidden"] == ["layer_map", "weight"])
+        #expect(schema["stages.distill.loss.attention"] == ["layer_map", "weight"])
     }
 
     @Test func recipeRoundTripsThroughJSON() throws {

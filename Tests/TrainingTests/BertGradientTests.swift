@@ -100,6 +100,61 @@ struct BertGradientTests {
         expectGradients(values, r: r, analytic, reference: reference)
     }
 
+    /// The attention-distribution KL (MiniLM) through self-attention: loss = Σ r·ctx + 0.7·KL(t ‖ p) with fixed
+    /// random teacher distributions t; AttentionKL's gradient enters the fused backward as dScores (on the softmax
+    /// inputs). Every parameter and the input against float64 central differences, and the loss value.
+    @Test(arguments: [
+        BertLayerShape(heads: 2, headSize: 3, intermediateSize: 12), BertLayerShape(heads: 4, headSize: 2, intermediateSize: 7),
+    ])
+    func attentionWithAttentionKL(shape: BertLayerShape) throws {
+        let attention = BertSelfAttention(hiddenSize: 8, shape: shape)
+        try randomize(attention, seed: 15)
+        var rng = Rng(16)
+        let x = rng.tensor([9, 8], -2, 2)
+        let a = shape.attentionWidth, heads = shape.heads, w = 0.7
+        var ctx = Tensor(zeros: [9, a])
+        let tape = try ctx.withUnsafeMutableFloats {
+            try attention.trainingForward(x, lengths: Self.lengths, starts: Self.starts, into: $0.baseAddress!, on: testExecutor)
+        }
+        let rows = heads * Self.lengths.reduce(0, +)
+        // Teacher rows: softmax of random logits, one row of l per (sequence, head, query).
+        var t: [Double] = []
+        for l in Self.lengths { for _ in 0..<(heads * l) { t += Ref.softmax(rng.floats(l, -3, 3).map(Double.init), cols: l) } }
+        var values = parameters64(attention)
+        values["x"] = x.floats.map(Double.init)
+        let probabilities = { (v: [String: [Double]]) -> [Double] in
+            let q = Ref.linear(v["x"]!, v["query.weight"]!, v["query.bias"]!, rows: 9, k: 8, n: a)
+            let k = Ref.linear(v["x"]!, v["key.weight"]!, v["key.bias"]!, rows: 9, k: 8, n: a)
+            return Ref.attentionProbabilities(q: q, k: k, lengths: Self.lengths, heads: heads, dh: shape.headSize)
+        }
+        let reference = { (v: [String: [Double]]) -> [Double] in
+            let q = Ref.linear(v["x"]!, v["query.weight"]!, v["query.bias"]!, rows: 9, k: 8, n: a)
+            let k = Ref.linear(v["x"]!, v["key.weight"]!, v["key.bias"]!, rows: 9, k: 8, n: a)
+            let vv = Ref.linear(v["x"]!, v["value.weight"]!, v["value.bias"]!, rows: 9, k: 8, n: a)
+            let c = Ref.attention(q: q, k: k, v: vv, lengths: Self.lengths, heads: heads, dh: shape.headSize)
+            return c + [Ref.klRows(teacher: t, student: probabilities(v), rows: rows)]
+        }
+        let kl = try AttentionKL().evaluate(
+            student: tape.probabilities, teacher: Tensor(shape: [t.count], floats: t.map(Float.init)), lengths: Self.lengths, heads: heads)
+        let klReference = reference(values).last!
+        #expect(abs(kl.loss - klReference) <= 1e-5 * klReference, "KL \(kl.loss) against \(klReference)")
+        var dScores = kl.gradient
+        dScores.withUnsafeMutableFloats { for i in 0..<$0.count { $0[i] *= Float(w) } }
+        let r = rng.floats(9 * a).map(Double.init) + [w]
+        let grads = Gradients(trainableIn: attention)
+        var dx = Tensor(zeros: [9, 8])
+        try dx.withUnsafeMutableFloats { dp in
+            try r.dropLast().map(Float.init).withUnsafeBufferPointer {
+                try attention.backward(
+                    $0.baseAddress!, tape: tape, x: x, lengths: Self.lengths, starts: Self.starts, dx: dp.baseAddress!, dScores: dScores,
+                    gradients: grads, path: "", on: testExecutor)
+            }
+        }
+        var analytic = ["x": dx.floats]
+        for p in grads.paths { analytic[p] = Array(grads[p]!) }
+        expectGradients(values, r: r, analytic, reference: reference)
+    }
+
     @Test func bertLayer() throws {
         let shape = Self.config.layers[1]
         let layer = BertLayer(config: Self.config, shape: shape, activation: .gelu)

@@ -75,4 +75,41 @@ struct GoldenGradientTests {
         try bert.backward(dHidden, dStates: [1: dState], tape: tape, gradients: grads, context: ctx)
         print("tiny BERT vs jax.grad: worst gradient relative error \(expectGradients(golden, grads))")
     }
+
+    /// The same BERT with MiniLM's attention-distribution KL on layer 1 (4 heads) against random teacher
+    /// distributions, plus the embedding losses: AttentionKL's gradient on the softmax inputs through the fused
+    /// attention backward (`dScores`).
+    @Test func tinyBertAttentionKLMatchesJax() throws {
+        let (golden, metadata) = try Self.golden("tiny_bert_attention_kl_grads.safetensors")
+        let shapes = try JSONDecoder().decode([BertLayerShape].self, from: Data(metadata["layer_shapes"]!.utf8))
+        let config = BertConfig(
+            vocabSize: 50, hiddenSize: 32, numHiddenLayers: shapes.count, numAttentionHeads: shapes[0].heads, intermediateSize: 64,
+            maxPositionEmbeddings: 32, layerShapes: shapes)
+        let bert = try BertModel(config: config, withPooler: false)
+        var params: [String: Tensor] = [:]
+        for (k, v) in golden where k.hasPrefix("param.") { params[String(k.dropFirst(6))] = v }
+        try bert.update(parameters: params)
+        let input = PackedSequences(ids: golden["input_ids"]!.int64s.map { Int32($0) }, lengths: golden["lengths"]!.int64s.map { Int($0) })
+        let ctx = TrainingContext(executor: testExecutor)
+        let grads = Gradients(trainableIn: bert)
+        let (hidden, tape) = try bert.trainingForward(input, context: ctx)
+        // The golden's loss: embedding MSE + cosine on L2-normalized mean pooling, plus 0.7 · KL(t ‖ layer 1's attention).
+        let pooled = MeanPooling.forward(hidden, lengths: input.lengths)
+        let (e, norms) = L2Normalize.forward(pooled)
+        let target = golden["target_embedding"]!
+        let mse = try MeanSquaredError().evaluate(e, target: target)
+        let cos = try CosineEmbeddingLoss().evaluate(e, target: target)
+        let kl = try AttentionKL().evaluate(
+            student: tape.attentionProbabilities(layer: 1), teacher: golden["target_attention"]!, lengths: input.lengths,
+            heads: shapes[1].heads)
+        let total = mse.loss + cos.loss + 0.7 * kl.loss
+        #expect(abs(total - Double(golden["loss"]!.floats[0])) <= 1e-5 * abs(total))
+        var dE = mse.gradient
+        dE.withUnsafeMutableFloats { d in cos.gradient.withUnsafeFloats { c in for i in 0..<d.count { d[i] += c[i] } } }
+        var dScores = kl.gradient
+        dScores.withUnsafeMutableFloats { for i in 0..<$0.count { $0[i] *= 0.7 } }
+        let dHidden = MeanPooling.backward(L2Normalize.backward(dE, y: e, norms: norms), lengths: input.lengths)
+        try bert.backward(dHidden, dStates: [:], dScores: [1: dScores], tape: tape, gradients: grads, context: ctx)
+        print("tiny BERT + attention KL vs jax.grad: worst gradient relative error \(expectGradients(golden, grads))")
+    }
 }

@@ -150,6 +150,36 @@ enum Ref {
         return ctx
     }
 
+    /// Attention probabilities softmax(q·kᵀ/√d) per sequence and head, (l, l) row-major, back to back (the layer
+    /// tape's layout).
+    static func attentionProbabilities(q: [Double], k: [Double], lengths: [Int], heads: Int, dh: Int) -> [Double] {
+        let a = heads * dh
+        var out: [Double] = []
+        var start = 0
+        for l in lengths {
+            for hd in 0..<heads {
+                for i in 0..<l {
+                    var s = [Double](repeating: 0, count: l)
+                    for j in 0..<l {
+                        var dot = 0.0
+                        for d in 0..<dh { dot += q[(start + i) * a + hd * dh + d] * k[(start + j) * a + hd * dh + d] }
+                        s[j] = dot / Double(dh).squareRoot()
+                    }
+                    out += softmax(s, cols: l)
+                }
+            }
+            start += l
+        }
+        return out
+    }
+
+    /// KL(t ‖ s) summed over each row of `cols`, averaged over rows.
+    static func klRows(teacher t: [Double], student s: [Double], rows: Int) -> Double {
+        var total = 0.0
+        for j in 0..<t.count where t[j] > 0 { total += t[j] * (log(t[j]) - log(s[j])) }
+        return total / Double(rows)
+    }
+
     /// One BERT layer; `p` holds parameters by path relative to the layer.
     static func bertLayer(
         _ x: [Double], p: [String: [Double]], shape: BertLayerShape, hidden h: Int, lengths: [Int], eps: Double

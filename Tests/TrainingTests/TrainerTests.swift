@@ -222,6 +222,63 @@ struct TrainerTests {
         #expect(widthError?.description.contains("needs equal widths: the student's hidden size is 24, the teacher's 16") == true)
     }
 
+    /// MiniLM's attention-distribution KL as the only loss: one step's value is the mean KL of the mapped layers'
+    /// heads (zero for a student that is the teacher's own layers at the same depth), training lowers it on held-out
+    /// sentences, and maps outside the models or between different head counts are refused with the field named.
+    @Test func sentenceDistillationWithAttentionKL() throws {
+        let (teacher, sc) = try Self.tinyTeacher()
+        var rng = Rng(6)
+        let seqs: [[Int32]] = (0..<72).map { _ in (0..<(3 + Int(rng.next() % 8))).map { _ in Int32(rng.next() % 40) } }
+        let only = SentenceDistillLoss(mse: 0, cosine: 0, attentionMap: [(0, 0), (1, 1)], attentionWeight: 1)
+        // The teacher's first two layers as the student: identical attention, KL 0 (up to rounding).
+        let same = try BertModel(config: sc, withPooler: false)
+        try same.update(parameters: Self.parameters(teacher).filter { !$0.key.hasPrefix("encoder.layer.2.") })
+        let identical = try SentenceDistillObjective(
+            student: same, teacher: teacher, sequences: seqs, validationSequences: seqs, loss: only, executor: testExecutor)
+        let zero = try identical.step(
+            indices: [0, 5, 9], gradients: Gradients(trainableIn: same, where: identical.trains),
+            context: TrainingContext(executor: testExecutor))
+        #expect(abs(zero) <= 1e-6)
+
+        let student = try BertModel(config: sc, withPooler: false)
+        try randomize(student, seed: 13)
+        let objective = try SentenceDistillObjective(
+            student: student, teacher: teacher, sequences: Array(seqs[0..<64]), validationSequences: Array(seqs[64...]), loss: only,
+            executor: testExecutor)
+        let probe = try SentenceDistillObjective(
+            student: student, teacher: teacher, sequences: Array(seqs[64...]), validationSequences: Array(seqs[64...]), loss: only,
+            executor: testExecutor)
+        func heldOutKL() throws -> Double {
+            try probe.step(
+                indices: Array(0..<8), gradients: Gradients(trainableIn: student, where: probe.trains),
+                context: TrainingContext(executor: testExecutor))
+        }
+        let before = try heldOutKL()
+        var o = Self.options()
+        o.optimizer.learningRate = 3e-3
+        o.batchSize = 8
+        _ = try Trainer(options: o).fit(objective, executor: testExecutor)
+        let after = try heldOutKL()
+        #expect(before > 0.05)
+        #expect(after < 0.85 * before, "held-out attention KL \(before) → \(after)")
+
+        let outside = #expect(throws: TrainingError.self) {
+            try SentenceDistillObjective(
+                student: student, teacher: teacher, sequences: seqs, validationSequences: seqs,
+                loss: SentenceDistillLoss(attentionMap: [(1, 3)], attentionWeight: 1), executor: testExecutor)
+        }
+        #expect(outside?.description.contains("loss.attention.layer_map: teacher layer 3 is out of range") == true)
+        var fourHeads = sc
+        fourHeads.numAttentionHeads = 4
+        let other = try BertModel(config: fourHeads, withPooler: false)
+        let heads = #expect(throws: TrainingError.self) {
+            try SentenceDistillObjective(
+                student: other, teacher: teacher, sequences: seqs, validationSequences: seqs,
+                loss: SentenceDistillLoss(attentionMap: [(0, 0)], attentionWeight: 1), executor: testExecutor)
+        }
+        #expect(heads?.description.contains("needs equal head counts: student layer 0 has 4 heads, teacher layer 0 has 2") == true)
+    }
+
     /// Teacher targets cached up front and targets from one teacher forward per batch are the same targets: a step
     /// gives the same loss and gradients either way (the per-batch path is what large training sets use).
     @Test func sentenceDistillationTargetsCachedOrPerBatchAgree() throws {

@@ -50,15 +50,17 @@ void ck_attention_train_forward_f32(const float* q, const float* k, const float*
 void ck_attention_train_forward_f32_ref(const float* q, const float* k, const float* v, size_t ld_qkv, size_t len,
                                         size_t dh, float scale, float* p, float* ctx, size_t ld_ctx, float* scratch);
 
-/// Its backward: from dctx (row stride ld_ctx) and p, with dP = dctx·vᵀ and dS = scale · p ⊙ (dP − Σ p·dP):
+/// Its backward: from dctx (row stride ld_ctx) and p, with dP = dctx·vᵀ and dS = scale · (p ⊙ (dP − Σ p·dP) + dz):
 ///   dv = pᵀ·dctx,  dq = dS·k,  dk = dSᵀ·q,
-/// written (not accumulated) with row stride ld_qkv. scratch: dh·len + len·len floats (vᵀ, then dP/dS).
+/// written (not accumulated) with row stride ld_qkv. dz (len, len), NULL for none: an extra gradient on the softmax
+/// input z = scale·q·kᵀ from a loss on the probabilities themselves (attention-distribution KL gives dz = (p − t)/n,
+/// which a dP would have to express as −t/p). scratch: dh·len + len·len floats (vᵀ, then dP/dS).
 void ck_attention_train_backward_f32(const float* q, const float* k, const float* v, size_t ld_qkv, const float* p,
-                                     const float* dctx, size_t ld_ctx, float* dq, float* dk, float* dv, size_t len,
-                                     size_t dh, float scale, float* scratch);
+                                     const float* dctx, size_t ld_ctx, const float* dz, float* dq, float* dk, float* dv,
+                                     size_t len, size_t dh, float scale, float* scratch);
 void ck_attention_train_backward_f32_ref(const float* q, const float* k, const float* v, size_t ld_qkv, const float* p,
-                                         const float* dctx, size_t ld_ctx, float* dq, float* dk, float* dv, size_t len,
-                                         size_t dh, float scale, float* scratch);
+                                         const float* dctx, size_t ld_ctx, const float* dz, float* dq, float* dk, float* dv,
+                                         size_t len, size_t dh, float scale, float* scratch);
 
 /// ReLU backward from the ReLU's output y: dx = y ≤ 0 ? 0 : dy (dy kept where y is NaN). dx, dy, y: (rows, cols);
 /// dx may alias dy (overwritten). With dbias (cols) non-NULL, also dbias[j] += Σ_r dx[r, j], rows in order (the bias

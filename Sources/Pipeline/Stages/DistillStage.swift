@@ -12,7 +12,8 @@ import Training
 /// - distill:
 ///     teacher: models/all-MiniLM-L6-v2                     # default: the model entering the stage
 ///     student: {init: teacher, keep_layers: [0, 2, 4]}     # or {architecture: {width: 0.25}}, or a model path
-///     loss: {embedding: {mse: 1.0, cosine: 1.0}, hidden: {layer_map: {0: 1, 1: 3, 2: 5}, weight: 0.5}}
+///     loss: {embedding: {mse: 1.0, cosine: 1.0}, hidden: {layer_map: {0: 1, 1: 3, 2: 5}, weight: 0.5},
+///            attention: {layer_map: {2: 5}, weight: 1.0}}   # optional: MiniLM attention-distribution KL
 ///     data: {train: datasets/sentences/train.txt, validation: datasets/sentences/validation.txt}
 ///     optimizer: {name: adamw, lr: 1e-4, weight_decay: 0.01, warmup: 0.1, schedule: cosine}
 ///     epochs: 3
@@ -110,9 +111,11 @@ public struct DistillStage: RecipeStage {
             let sequences = try TrainingSplits.tokens(splits.train, field: "data.train", tokenizer: tokenizer)
             let validation = try TrainingSplits.tokens(splits.validation, field: "data.validation", tokenizer: tokenizer)
             let pairs = try loss?.hidden?.pairs() ?? []
+            let attentionPairs = try loss?.attention?.pairs(field: "attention") ?? []
             let l = SentenceDistillLoss(
                 mse: Float(loss?.embedding?.mse ?? 1), cosine: Float(loss?.embedding?.cosine ?? 1), layerMap: pairs,
-                hiddenWeight: Float(loss?.hidden?.weight ?? (pairs.isEmpty ? 0 : 1)))
+                hiddenWeight: Float(loss?.hidden?.weight ?? (pairs.isEmpty ? 0 : 1)), attentionMap: attentionPairs,
+                attentionWeight: Float(loss?.attention?.weight ?? (attentionPairs.isEmpty ? 0 : 1)))
             // The objective first: a bad layer map or width fails before any measuring.
             let objective: SentenceDistillObjective
             do {
@@ -137,6 +140,10 @@ public struct DistillStage: RecipeStage {
             if l.cosine > 0 { parts.append("cosine ×\(l.cosine)") }
             if l.hiddenWeight > 0, !pairs.isEmpty {
                 parts.append("hidden MSE ×\(l.hiddenWeight) {\(pairs.map { "\($0.student):\($0.teacher)" }.joined(separator: ", "))}")
+            }
+            if l.attentionWeight > 0, !attentionPairs.isEmpty {
+                parts.append(
+                    "attention KL ×\(l.attentionWeight) {\(attentionPairs.map { "\($0.student):\($0.teacher)" }.joined(separator: ", "))}")
             }
             var run = try trainAndReport(
                 objective,

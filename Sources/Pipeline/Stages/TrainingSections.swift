@@ -164,17 +164,19 @@ public struct DistillLossSection: Codable, Sendable, ConfigSection {
         enum CodingKeys: String, CodingKey, CaseIterable { case mse, cosine }
         public static var keySchema: KeySchema { KeySchema(CodingKeys.self) }
     }
+    /// `hidden:` (hidden-state MSE) and `attention:` (attention-distribution KL): a student → teacher layer map and a
+    /// weight.
     public struct Hidden: Codable, Sendable, ConfigSection {
         public var layerMap: [String: Int]
         public var weight: Double?
         enum CodingKeys: String, CodingKey, CaseIterable { case layerMap = "layer_map", weight }
         public static var keySchema: KeySchema { KeySchema(CodingKeys.self) }
 
-        /// (student, teacher) pairs sorted by student layer.
-        func pairs() throws -> [(student: Int, teacher: Int)] {
+        /// (student, teacher) pairs sorted by student layer; `field` names the section in errors.
+        func pairs(field: String = "hidden") throws -> [(student: Int, teacher: Int)] {
             try layerMap.map { key, value -> (student: Int, teacher: Int) in
-                guard let s = Int(key), s >= 0 else { throw StageProblem("loss.hidden.layer_map: key '\(key)' is not a layer index") }
-                guard value >= 0 else { throw StageProblem("loss.hidden.layer_map: teacher layer \(value) is negative") }
+                guard let s = Int(key), s >= 0 else { throw StageProblem("loss.\(field).layer_map: key '\(key)' is not a layer index") }
+                guard value >= 0 else { throw StageProblem("loss.\(field).layer_map: teacher layer \(value) is negative") }
                 return (student: s, teacher: value)
             }.sorted { $0.student < $1.student }
         }
@@ -182,20 +184,26 @@ public struct DistillLossSection: Codable, Sendable, ConfigSection {
     public var kd: KD?
     public var embedding: Embedding?
     public var hidden: Hidden?
+    /// Attention-distribution KL (MiniLM): `{layer_map: {2: 5}, weight: 1.0}` (sentence encoders only).
+    public var attention: Hidden?
     public var labelSmoothing: Double?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case kd, embedding, hidden, labelSmoothing = "label_smoothing" }
+    enum CodingKeys: String, CodingKey, CaseIterable { case kd, embedding, hidden, attention, labelSmoothing = "label_smoothing" }
     public static var keySchema: KeySchema {
-        KeySchema(CodingKeys.self, nested: [.kd: KD.self, .embedding: Embedding.self, .hidden: Hidden.self])
+        KeySchema(CodingKeys.self, nested: [.kd: KD.self, .embedding: Embedding.self, .hidden: Hidden.self, .attention: Hidden.self])
     }
 
     func check() throws {
         if let a = kd?.alpha, !(a >= 0 && a <= 1) { throw StageProblem("loss.kd.alpha must be in [0, 1], got \(a)") }
         if let t = kd?.temperature, !(t.isFinite && t > 0) { throw StageProblem("loss.kd.temperature must be > 0, got \(t)") }
-        for (name, v) in [("embedding.mse", embedding?.mse), ("embedding.cosine", embedding?.cosine), ("hidden.weight", hidden?.weight)] {
+        for (name, v) in [
+            ("embedding.mse", embedding?.mse), ("embedding.cosine", embedding?.cosine), ("hidden.weight", hidden?.weight),
+            ("attention.weight", attention?.weight),
+        ] {
             if let v, !(v.isFinite && v >= 0) { throw StageProblem("loss.\(name) must be ≥ 0, got \(v)") }
         }
         if let s = labelSmoothing, !(s >= 0 && s < 1) { throw StageProblem("loss.label_smoothing must be in [0, 1), got \(s)") }
         _ = try hidden?.pairs()
+        _ = try attention?.pairs(field: "attention")
     }
 }

@@ -7,6 +7,9 @@ public struct AttentionTape: Sendable {
     let qkv: Tensor  // (T, 3A): query | key | value per row
     let probs: Tensor  // Σ_s heads·l_s²: per sequence s, per head, softmax(q·kᵀ·scale) as (l_s, l_s)
     let probOffsets: [Int]  // (sequences): start of sequence s's heads in `probs`
+
+    /// Every head's attention probabilities: per sequence, per head, (l, l) row-major, back to back.
+    public var probabilities: Tensor { probs }
 }
 
 extension BertSelfAttention {
@@ -48,11 +51,15 @@ extension BertSelfAttention {
     /// Per head, in one fused kernel (``ck_attention_train_backward_f32``): dP = dctx·vᵀ, dv = Pᵀ·dctx,
     /// dS = softmax'(P, dP)·scale, dq = dS·k, dk = dSᵀ·q; then the three projections' backward:
     /// dW += d{q,k,v}ᵀ·x, dx += d{q,k,v}·W.
-    /// dx(T, H) is accumulated (it already holds the residual's gradient).
+    /// dx(T, H) is accumulated (it already holds the residual's gradient). `dScores`, laid out as `tape.probs`, adds a
+    /// gradient on the softmax inputs from a loss on the probabilities (``AttentionKL``).
     public func backward(
         _ dctx: UnsafePointer<Float>, tape: AttentionTape, x: Tensor, lengths: [Int], starts: [Int], dx: UnsafeMutablePointer<Float>,
-        gradients: Gradients, path: String, on executor: Executor
+        dScores: Tensor? = nil, gradients: Gradients, path: String, on executor: Executor
     ) throws {
+        if let dScores, dScores.count != tape.probs.count {
+            throw TrainingError.badInput("attention score gradient has \(dScores.count) values, the probabilities \(tape.probs.count)")
+        }
         let heads = shape.heads, dh = shape.headSize, a = shape.attentionWidth, t = x.shape[0], h = x.shape[1]
         let scale = 1 / Float(dh).squareRoot()
         let maxLen = lengths.max() ?? 0
@@ -62,16 +69,19 @@ extension BertSelfAttention {
             tape.qkv.withUnsafeFloats { qp in
                 tape.probs.withUnsafeFloats { pp in
                     let (q0, p0) = (qp.baseAddress!, pp.baseAddress!)
-                    executor.parallelChunks(lengths.count * heads) { range in
-                        executor.withScratch(floats: maxLen * (maxLen + dh)) { scratch in  // vᵀ (dh, l) | dP, dS (l, l)
-                            for job in range {
-                                let s = job / heads, head = job % heads, l = lengths[s]
-                                let q = q0 + starts[s] * 3 * a + head * dh
-                                let dq = d0 + starts[s] * 3 * a + head * dh
-                                let p = p0 + tape.probOffsets[s] + head * l * l
-                                let dc = dctx + starts[s] * a + head * dh  // (l, dh), stride A
-                                ck_attention_train_backward_f32(
-                                    q, q + a, q + 2 * a, 3 * a, p, dc, a, dq, dq + a, dq + 2 * a, l, dh, scale, scratch)
+                    withOptionalFloats(dScores) { z0 in
+                        executor.parallelChunks(lengths.count * heads) { range in
+                            executor.withScratch(floats: maxLen * (maxLen + dh)) { scratch in  // vᵀ (dh, l) | dP, dS (l, l)
+                                for job in range {
+                                    let s = job / heads, head = job % heads, l = lengths[s]
+                                    let q = q0 + starts[s] * 3 * a + head * dh
+                                    let dq = d0 + starts[s] * 3 * a + head * dh
+                                    let p = p0 + tape.probOffsets[s] + head * l * l
+                                    let dc = dctx + starts[s] * a + head * dh  // (l, dh), stride A
+                                    let dz = z0.map { UnsafePointer($0 + tape.probOffsets[s] + head * l * l) }  // (l, l) or nil
+                                    ck_attention_train_backward_f32(
+                                        q, q + a, q + 2 * a, 3 * a, p, dc, a, dz, dq, dq + a, dq + 2 * a, l, dh, scale, scratch)
+                                }
                             }
                         }
                     }
@@ -90,4 +100,10 @@ extension BertSelfAttention {
             }
         }
     }
+}
+
+/// `body` with the tensor's floats, or with nil when there is no tensor.
+func withOptionalFloats<R>(_ tensor: Tensor?, _ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
+    guard let tensor else { return try body(nil) }
+    return try tensor.withUnsafeFloats { try body($0.baseAddress!) }
 }

@@ -139,9 +139,11 @@ extension BertLayer {
         )
     }
 
-    /// dx(T, H) from dy(T, H); parameter gradients go under `path` (e.g. `encoder.layer.0`).
+    /// dx(T, H) from dy(T, H); parameter gradients go under `path` (e.g. `encoder.layer.0`). `dScores`: an extra
+    /// gradient on the attention's softmax inputs, laid out as the attention tape's probabilities (``AttentionKL``).
     public func backward(
-        _ dy: Tensor, tape: BertLayerTape, lengths: [Int], starts: [Int], gradients: Gradients, path: String, on executor: Executor
+        _ dy: Tensor, tape: BertLayerTape, lengths: [Int], starts: [Int], dScores: Tensor? = nil, gradients: Gradients, path: String,
+        on executor: Executor
     ) throws -> Tensor {
         let attention: Module = try trainingChild("attention")
         let selfAttention = try attention.trainingChild("self", as: BertSelfAttention.self)
@@ -168,8 +170,8 @@ extension BertLayer {
                     da1, tape: tape.attentionOutput, x: tape.ctx, dx: dctx, dresidual: dxp.baseAddress!, gradients: gradients,
                     path: joinPath(path, "attention.output"), on: executor)
                 try selfAttention.backward(
-                    dctx, tape: tape.attention, x: tape.x, lengths: lengths, starts: starts, dx: dxp.baseAddress!, gradients: gradients,
-                    path: joinPath(path, "attention.self"), on: executor)
+                    dctx, tape: tape.attention, x: tape.x, lengths: lengths, starts: starts, dx: dxp.baseAddress!, dScores: dScores,
+                    gradients: gradients, path: joinPath(path, "attention.self"), on: executor)
             }
         }
         return dx

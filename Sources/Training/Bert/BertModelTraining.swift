@@ -85,6 +85,10 @@ public struct BertTape: Sendable {
     let embeddings: BertEmbeddingsTape
     let layers: [BertLayerTape]
     public let states: [Tensor]
+
+    /// Layer i's attention probabilities: per sequence, per head, softmax(q·kᵀ/√d) as (l, l) row-major, back to back
+    /// (Σ_s heads·l_s² floats).
+    public func attentionProbabilities(layer i: Int) -> Tensor { layers[i].attention.probabilities }
 }
 
 extension BertModel: TrainableModel {
@@ -118,8 +122,12 @@ extension BertModel: TrainableModel {
     }
 
     /// The backward with extra gradients on hidden states (`dStates[i]` for ``BertTape/states``[i], from a
-    /// hidden-state loss); dOutput is the gradient on the last state.
-    public func backward(_ dOutput: Tensor, dStates: [Int: Tensor], tape: BertTape, gradients: Gradients, context: TrainingContext) throws {
+    /// hidden-state loss) and on layer i's attention softmax inputs (`dScores[i]`, laid out as
+    /// ``BertTape/attentionProbabilities(layer:)``, from ``AttentionKL``); dOutput is the gradient on the last state.
+    public func backward(
+        _ dOutput: Tensor, dStates: [Int: Tensor], dScores: [Int: Tensor] = [:], tape: BertTape, gradients: Gradients,
+        context: TrainingContext
+    ) throws {
         let starts = tape.input.starts
         var g = dOutput
         func addState(_ i: Int) {
@@ -129,8 +137,8 @@ extension BertModel: TrainableModel {
         addState(layers.count)
         for i in stride(from: layers.count - 1, through: 0, by: -1) {
             g = try layers[i].backward(
-                g, tape: tape.layers[i], lengths: tape.input.lengths, starts: starts, gradients: gradients, path: "encoder.layer.\(i)",
-                on: context.executor)
+                g, tape: tape.layers[i], lengths: tape.input.lengths, starts: starts, dScores: dScores[i], gradients: gradients,
+                path: "encoder.layer.\(i)", on: context.executor)
             addState(i)
         }
         let embeddings = try trainingChild("embeddings", as: BertEmbeddings.self)

@@ -2,28 +2,42 @@ import Layers
 import Tensors
 
 /// The losses of sentence-embedding distillation: on the pooled, L2-normalized sentence vectors (MSE and cosine,
-/// as sentence-transformers' `MSELoss` distillation), and on hidden states through a layer map (TinyBERT / MiniLM:
-/// the output of student layer s imitates the output of teacher layer t).
+/// as sentence-transformers' `MSELoss` distillation), on hidden states through a layer map (TinyBERT / MiniLM:
+/// the output of student layer s imitates the output of teacher layer t), and on attention distributions through a
+/// second layer map (MiniLM / TinyBERT: ``AttentionKL`` between student layer s's heads and teacher layer t's).
 public struct SentenceDistillLoss: Sendable {
     public var mse: Float
     public var cosine: Float
     /// (student layer, teacher layer), 0-based encoder layers; compared after each layer.
     public var layerMap: [(student: Int, teacher: Int)]
     public var hiddenWeight: Float
+    /// (student layer, teacher layer) whose attention probabilities are compared head by head.
+    public var attentionMap: [(student: Int, teacher: Int)]
+    public var attentionWeight: Float
 
-    public init(mse: Float = 1, cosine: Float = 1, layerMap: [(student: Int, teacher: Int)] = [], hiddenWeight: Float = 0) {
+    public init(
+        mse: Float = 1, cosine: Float = 1, layerMap: [(student: Int, teacher: Int)] = [], hiddenWeight: Float = 0,
+        attentionMap: [(student: Int, teacher: Int)] = [], attentionWeight: Float = 0
+    ) {
         self.mse = mse
         self.cosine = cosine
         self.layerMap = layerMap
         self.hiddenWeight = hiddenWeight
+        self.attentionMap = attentionMap
+        self.attentionWeight = attentionWeight
     }
+
+    var usesHidden: Bool { hiddenWeight > 0 && !layerMap.isEmpty }
+    var usesAttention: Bool { attentionWeight > 0 && !attentionMap.isEmpty }
 }
 
 /// Distils a BERT sentence encoder into a student BERT (fewer layers, same or smaller width) on unlabelled sentences.
 /// Teacher targets are computed once and reused every epoch when they fit in ``cacheBudgetBytes`` (sentence
 /// embeddings always do; hidden states of the mapped layers for up to ~6,700 sentences of 17 tokens). When the
 /// hidden states do not fit, one teacher inference forward per batch gives both the hidden and the embedding targets
-/// (computing the embeddings up front as well would run the teacher twice per sentence).
+/// (computing the embeddings up front as well would run the teacher twice per sentence). The attention loss needs the
+/// teacher's attention probabilities, which are not cached (Σ heads·l² per layer and sentence): with it, the teacher
+/// runs a training forward (which keeps them) on every batch.
 /// Validation: the embedding loss on held-out sentences, metric = mean cosine to the teacher.
 public final class SentenceDistillObjective: TrainingObjective {
     public let student: BertModel
@@ -63,6 +77,21 @@ public final class SentenceDistillObjective: TrainingObjective {
                     "loss.hidden.layer_map: teacher layer \(t) is out of range (the teacher has \(teacher.layers.count) layers, 0...\(teacher.layers.count - 1))")
             }
         }
+        for (s, t) in loss.attentionMap {
+            guard s >= 0, s < student.layers.count else {
+                throw TrainingError.badInput(
+                    "loss.attention.layer_map: student layer \(s) is out of range (the student has \(student.layers.count) layers, 0...\(student.layers.count - 1))")
+            }
+            guard t >= 0, t < teacher.layers.count else {
+                throw TrainingError.badInput(
+                    "loss.attention.layer_map: teacher layer \(t) is out of range (the teacher has \(teacher.layers.count) layers, 0...\(teacher.layers.count - 1))")
+            }
+            let (sh, th) = (student.layers[s].shape.heads, teacher.layers[t].shape.heads)
+            guard sh == th else {
+                throw TrainingError.badInput(
+                    "loss.attention.layer_map needs equal head counts: student layer \(s) has \(sh) heads, teacher layer \(t) has \(th)")
+            }
+        }
         if !loss.layerMap.isEmpty, student.config.hiddenSize != teacher.config.hiddenSize {
             throw TrainingError.badInput(
                 "loss.hidden.layer_map needs equal widths: the student's hidden size is \(student.config.hiddenSize), the teacher's \(teacher.config.hiddenSize)")
@@ -80,8 +109,10 @@ public final class SentenceDistillObjective: TrainingObjective {
         self.frozen = ["pooler."] + frozen
         teacherValidation = try Self.embeddings(teacher, validationSequences, normalize: normalize, executor: executor)
         let tokens = sequences.reduce(0) { $0 + $1.count }
-        let hiddenLoss = loss.hiddenWeight > 0 && !loss.layerMap.isEmpty
-        if hiddenLoss, tokens * teacher.config.hiddenSize * 4 * loss.layerMap.count <= cacheBudgetBytes {
+        let hiddenLoss = loss.usesHidden
+        if loss.usesAttention {
+            teacherEmbeddings = nil  // teacher per batch (its attention probabilities are not cached)
+        } else if hiddenLoss, tokens * teacher.config.hiddenSize * 4 * loss.layerMap.count <= cacheBudgetBytes {
             // Batches of 64 (one sentence per forward was ~4× slower); states are packed (tokens, H), so each
             // sentence's rows are cut out at its offset. The same forward gives the embedding targets.
             var cache: [[Tensor]] = []
@@ -130,8 +161,16 @@ public final class SentenceDistillObjective: TrainingObjective {
         let (embedding, norms) = normalize ? L2Normalize.forward(pooled) : (pooled, [])
         // Teacher targets: cached, or one inference forward of this batch (embeddings and hidden states together).
         var hiddenTargets: [Tensor] = []
+        var attentionTargets: [Tensor] = []
         let target: Tensor
-        if let teacherEmbeddings {
+        if loss.usesAttention {
+            // A training forward keeps every layer's attention probabilities (the inference forward's fused kernel
+            // does not); its last state pooled is the embedding target.
+            let (last, teacherTape) = try teacher.trainingForward(batch, context: context)
+            target = teacher.pool(last, lengths: batch.lengths, pooling: SentencePooling(mode: .mean, normalize: normalize))
+            hiddenTargets = loss.layerMap.map { teacherTape.states[$0.teacher + 1] }
+            attentionTargets = loss.attentionMap.map { teacherTape.attentionProbabilities(layer: $0.teacher) }
+        } else if let teacherEmbeddings {
             target = ClassifierObjective.gather(teacherEmbeddings, indices)
             if let hiddenCache {
                 hiddenTargets = try loss.layerMap.indices.map { k in try Tensor.concatenateRows(indices.map { hiddenCache[$0][k] }) }
@@ -146,7 +185,7 @@ public final class SentenceDistillObjective: TrainingObjective {
         let dHidden = MeanPooling.backward(dPooled, lengths: batch.lengths)
         var value = total
         var dStates: [Int: Tensor] = [:]
-        if loss.hiddenWeight > 0, !loss.layerMap.isEmpty {
+        if loss.usesHidden {
             for (k, pair) in loss.layerMap.enumerated() {
                 let r = try MeanSquaredError().evaluate(tape.states[pair.student + 1], target: hiddenTargets[k])
                 value += Double(loss.hiddenWeight) * r.loss
@@ -159,7 +198,23 @@ public final class SentenceDistillObjective: TrainingObjective {
                 dStates[pair.student + 1] = g
             }
         }
-        try student.backward(dHidden, dStates: dStates, tape: tape, gradients: gradients, context: context)
+        var dScores: [Int: Tensor] = [:]
+        if loss.usesAttention {
+            for (k, pair) in loss.attentionMap.enumerated() {
+                let r = try AttentionKL().evaluate(
+                    student: tape.attentionProbabilities(layer: pair.student), teacher: attentionTargets[k], lengths: batch.lengths,
+                    heads: student.layers[pair.student].shape.heads)
+                value += Double(loss.attentionWeight) * r.loss
+                var g = r.gradient
+                let w = loss.attentionWeight
+                g.withUnsafeMutableFloats { gp in
+                    for i in 0..<gp.count { gp[i] *= w }
+                    dScores[pair.student]?.withUnsafeFloats { ep in for i in 0..<gp.count { gp[i] += ep[i] } }
+                }
+                dScores[pair.student] = g
+            }
+        }
+        try student.backward(dHidden, dStates: dStates, dScores: dScores, tape: tape, gradients: gradients, context: context)
         return value
     }
 
