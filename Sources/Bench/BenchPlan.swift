@@ -18,7 +18,8 @@ public struct BenchPlan: Sendable {
     /// rate is the last of `modes`.
     public var latencyBoundMs: Double?
     public var settings = RunSettings()
-    public var clientThreads = 1
+    /// The REST client's own event-loop threads; nil shares NIO's singleton loops (see ``RESTTarget``).
+    public var clientThreads: Int? = nil
 
     public init(url: String, model: String) {
         self.url = url

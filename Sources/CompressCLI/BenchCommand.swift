@@ -52,8 +52,8 @@ struct BenchCommand: AsyncParsableCommand {
     var maxDuration: Double = 30
     @Option(name: .long, help: "Open loop: requests in flight at most.")
     var maxOutstanding = 1024
-    @Option(name: .long, help: "Event-loop threads of the HTTP client.")
-    var clientThreads = 1
+    @Option(name: .long, help: "Event-loop threads of the HTTP client (default: share the loops that run the load's tasks, no thread hop per request).")
+    var clientThreads: Int?
     @Flag(name: .long, help: "Print the results as JSON on stdout.")
     var json = false
     @Option(name: .long, help: "Also write perf_analyzer's CSV to this file.")
@@ -65,7 +65,7 @@ struct BenchCommand: AsyncParsableCommand {
         if concurrency != nil && rate != nil { throw ValidationError("give --concurrency or --rate, not both") }
         if rate != nil && latencyBoundMs != nil { throw ValidationError("--latency-bound-ms searches rates itself: drop --rate") }
         if data != nil && !shape.isEmpty { throw ValidationError("give --data or --shape, not both") }
-        if batchSize < 1 || stabilityWindows < 1 || maxOutstanding < 1 || clientThreads < 1 {
+        if batchSize < 1 || stabilityWindows < 1 || maxOutstanding < 1 || (clientThreads ?? 1) < 1 {
             throw ValidationError("--batch-size, --stability-windows, --max-outstanding and --client-threads must be at least 1")
         }
         if !(warmup >= 0) || !(window > 0) || !(maxDuration > 0) || !(stabilityPercentage > 0) {
@@ -112,6 +112,11 @@ struct BenchCommand: AsyncParsableCommand {
 
     private func execute() async throws {
         let plan = try makePlan()
+        // The load's tasks then run on the same event loops as the REST and gRPC clients' connections, so a
+        // request's task resumes where its answer was read (perf_analyzer's C++ client has no such hop either).
+        if !EventLoopConcurrency.install() {
+            FileHandle.standardError.write(Data("compress: warning: tasks stay on Swift's cooperative pool (event-loop executor not installed)\n".utf8))
+        }
         let tty = isatty(2) != 0
         var progress: (@Sendable (String) -> Void)? = nil
         if !quiet {
