@@ -11,7 +11,8 @@ seconds the bench process used (from /proc), to show it is not the bottleneck.
 
 Also writes Tests/Fixtures/bench/perf_analyzer.csv (a CSV perf_analyzer wrote: the header the CSV test checks).
 
-    flock /tmp/swift-build.lock python3 tools/bench_vs_perf_analyzer.py [--repeats 2] [--port 8710] [--protocols http,grpc]
+    flock /tmp/long-run.lock flock /tmp/swift-build.lock /opt/serving-peers-venv/bin/python tools/bench_vs_perf_analyzer.py \
+        [--repeats 2] [--port 8710] [--protocols http,grpc] [--models digits_cnn] [--split] [--bench-args '--grpc-connections 1']
 """
 import argparse
 import csv
@@ -30,6 +31,7 @@ import urllib.request
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 COMPRESS = ROOT / ".build/release/compress"
 BENCH = COMPRESS
+SPLIT = ["Client Send", "Network+Server Send/Recv", "Server Queue", "Server Compute Infer", "Client Recv"]
 PA = pathlib.Path(os.environ.get("SERVING_PEERS_VENV", "/opt/serving-peers-venv")) / "bin/perf_analyzer"
 
 
@@ -92,6 +94,8 @@ def main():
     ap.add_argument("--models", default="digits_cnn,all-MiniLM-L6-v2")
     ap.add_argument("--compress", default=str(ROOT / ".build/release/compress"), help="the binary that serves (and benches, unless --bench-compress)")
     ap.add_argument("--bench-compress", help="another binary for `compress bench` (an older client against the same server)")
+    ap.add_argument("--bench-args", default="", help="extra `compress bench` flags (e.g. '--grpc-connections 1' for an A/B)")
+    ap.add_argument("--split", action="store_true", help="also print where the time goes per request (the CSVs' component columns)")
     args = ap.parse_args()
     COMPRESS = pathlib.Path(args.compress)
     BENCH = pathlib.Path(args.bench_compress or args.compress)
@@ -114,6 +118,7 @@ def main():
         print(f"| model | protocol | concurrency | perf_analyzer infer/s | ours infer/s | ratio | PA p50 µs | ours p50 µs | ratio | PA p99 µs | ours p99 µs | ratio |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         minilm_rps = {}
+        splits = []
         for model, protocol, (pa_extra, our_extra) in [(m, p, models[m]) for m in args.models.split(",") for p in args.protocols.split(",")]:
             port = args.port if protocol == "http" else args.port + 1
             for c in [int(x) for x in args.concurrency.split(",")]:
@@ -124,7 +129,7 @@ def main():
                         pa.append(row)
                         if model == "digits_cnn" and protocol == "http" and c == 1 and r == 0:
                             shutil.copy(tmp / "pa.csv", ROOT / "Tests/Fixtures/bench/perf_analyzer.csv")
-                    row = run_ours(model, port, c, our_extra, str(tmp / "ours.csv"), protocol)[0]
+                    row = run_ours(model, port, c, our_extra + args.bench_args.split(), str(tmp / "ours.csv"), protocol)[0]
                     if row:
                         ours.append(row)
                 if not pa or not ours:
@@ -139,6 +144,13 @@ def main():
                 if model.startswith("all-MiniLM") and protocol == "http":
                     minilm_rps[c] = med(pa, "Inferences/Second")
                 print(f"| {model} | {protocol} | {c} | " + " | ".join(cells) + " |", flush=True)
+                splits.append((model, protocol, c, {k: (med(pa, k), med(ours, k)) for k in SPLIT}))
+        if args.split:
+            print("\nPer request, µs (medians; perf_analyzer's CSV columns, ours in the same columns; PA / ours):\n")
+            print("| model | protocol | concurrency | " + " | ".join(SPLIT) + " |")
+            print("|---|---|---|" + "---|" * len(SPLIT))
+            for model, protocol, c, v in splits:
+                print(f"| {model} | {protocol} | {c} | " + " | ".join(f"{a:.0f} / {b:.0f}" for a, b in v.values()) + " |", flush=True)
         if args.generator_rate < 0:
             return
         rate = args.generator_rate or 2 * max(minilm_rps.values() or [300])
