@@ -163,6 +163,8 @@ let package = Package(
             dependencies: [
                 "ServingCore", "ServingREST", "ServingGRPC", "ServingMetrics", "ServingAsync", "ServingQueue", "Bench",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 "Pipeline", "Compression", "Console", "Evaluation", "Runtime", "Formats", "Layers", "Tensors", "Tokenizers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -2,7 +2,7 @@
 
 Starts one release `compress serve` (digits CNN + MiniLM, --threads 1), then for each model and concurrency runs
 perf_analyzer 2.47 (../shared/peers/serving) and `compress bench` alternately, `--repeats` times each, and prints a
-markdown table of medians with ratios (ours / perf_analyzer). Both use binary tensors over HTTP, 2 s windows, the
+markdown table of medians with ratios (ours / perf_analyzer). Both use binary tensors over HTTP (or raw contents over gRPC with `--protocols grpc`), 2 s windows, the
 10 % / 3-window stability rule. CNN inputs: random FP32 from both. MiniLM inputs: the same sentences of
 datasets/text/eval.txt as BYTES `text` (a JSON data file for perf_analyzer, --data for compress bench).
 
@@ -11,7 +11,8 @@ seconds the bench process used (from /proc), to show it is not the bottleneck.
 
 Also writes Tests/Fixtures/bench/perf_analyzer.csv (a CSV perf_analyzer wrote: the header the CSV test checks).
 
-    flock /tmp/swift-build.lock python3 tools/bench_vs_perf_analyzer.py [--repeats 2] [--port 8710]
+    flock /tmp/long-run.lock flock /tmp/swift-build.lock /opt/serving-peers-venv/bin/python tools/bench_vs_perf_analyzer.py \
+        [--repeats 2] [--port 8710] [--protocols http,grpc] [--models digits_cnn] [--split] [--bench-args '--grpc-connections 1']
 """
 import argparse
 import csv
@@ -29,6 +30,8 @@ import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 COMPRESS = ROOT / ".build/release/compress"
+BENCH = COMPRESS
+SPLIT = ["Client Send", "Network+Server Send/Recv", "Server Queue", "Server Compute Infer", "Client Recv"]
 PA = pathlib.Path(os.environ.get("SERVING_PEERS_VENV", "/opt/serving-peers-venv")) / "bin/perf_analyzer"
 
 
@@ -57,8 +60,8 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
 
 
-def run_pa(model, port, concurrency, extra, out):
-    cmd = [str(PA), "-m", model, "-u", f"127.0.0.1:{port}", "--concurrency-range", str(concurrency),
+def run_pa(model, port, concurrency, extra, out, protocol="http"):
+    cmd = [str(PA), "-m", model, "-u", f"127.0.0.1:{port}", "-i", protocol, "--concurrency-range", str(concurrency),
            "--measurement-interval", "2000", "--stability-percentage", "10", "--max-trials", "10", "-f", out] + extra
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
@@ -67,8 +70,10 @@ def run_pa(model, port, concurrency, extra, out):
     return read_csv(pathlib.Path(out).read_text()), pathlib.Path(out).read_text()
 
 
-def run_ours(model, port, concurrency, extra, out):
-    cmd = [str(COMPRESS), "bench", f"http://127.0.0.1:{port}", "--model", model, "--concurrency", str(concurrency),
+def run_ours(model, port, concurrency, extra, out, protocol="http"):
+    target = f"http://127.0.0.1:{port}" if protocol == "http" else f"127.0.0.1:{port}"
+    extra = extra + (["--protocol", "grpc"] if protocol == "grpc" else [])
+    cmd = [str(BENCH), "bench", target, "--model", model, "--concurrency", str(concurrency),
            "--window", "2", "--max-duration", "20", "--warmup", "1", "--csv", out, "--quiet"] + extra
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
@@ -79,12 +84,21 @@ def run_ours(model, port, concurrency, extra, out):
 
 
 def main():
+    global COMPRESS, BENCH
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--port", type=int, default=8710)
     ap.add_argument("--concurrency", default="1,8,32")
-    ap.add_argument("--generator-rate", type=float, default=0, help="0: 2x the MiniLM throughput measured above")
+    ap.add_argument("--generator-rate", type=float, default=0, help="0: 2x the MiniLM throughput measured above (<0: skip)")
+    ap.add_argument("--protocols", default="http", help="comma-separated: http (binary tensors), grpc (raw contents)")
+    ap.add_argument("--models", default="digits_cnn,all-MiniLM-L6-v2")
+    ap.add_argument("--compress", default=str(ROOT / ".build/release/compress"), help="the binary that serves (and benches, unless --bench-compress)")
+    ap.add_argument("--bench-compress", help="another binary for `compress bench` (an older client against the same server)")
+    ap.add_argument("--bench-args", default="", help="extra `compress bench` flags (e.g. '--grpc-connections 1' for an A/B)")
+    ap.add_argument("--split", action="store_true", help="also print where the time goes per request (the CSVs' component columns)")
     args = ap.parse_args()
+    COMPRESS = pathlib.Path(args.compress)
+    BENCH = pathlib.Path(args.bench_compress or args.compress)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="bench-vs-pa-"))
     sentences = [l.strip() for l in (ROOT / "datasets/text/eval.txt").read_text().splitlines() if l.strip()][:64]
     (tmp / "text.txt").write_text("\n".join(sentences) + "\n")
@@ -101,23 +115,25 @@ def main():
     url = f"http://127.0.0.1:{args.port}"
     try:
         wait_ready(url)
-        print(f"| model | concurrency | perf_analyzer infer/s | ours infer/s | ratio | PA p50 µs | ours p50 µs | ratio | PA p99 µs | ours p99 µs | ratio |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        print(f"| model | protocol | concurrency | perf_analyzer infer/s | ours infer/s | ratio | PA p50 µs | ours p50 µs | ratio | PA p99 µs | ours p99 µs | ratio |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         minilm_rps = {}
-        for model, (pa_extra, our_extra) in models.items():
+        splits = []
+        for model, protocol, (pa_extra, our_extra) in [(m, p, models[m]) for m in args.models.split(",") for p in args.protocols.split(",")]:
+            port = args.port if protocol == "http" else args.port + 1
             for c in [int(x) for x in args.concurrency.split(",")]:
                 pa, ours = [], []
                 for r in range(args.repeats):
-                    row, text = run_pa(model, args.port, c, pa_extra, str(tmp / "pa.csv"))
+                    row, text = run_pa(model, port, c, pa_extra, str(tmp / "pa.csv"), protocol)
                     if row:
                         pa.append(row)
-                        if model == "digits_cnn" and c == 1 and r == 0:
+                        if model == "digits_cnn" and protocol == "http" and c == 1 and r == 0:
                             shutil.copy(tmp / "pa.csv", ROOT / "Tests/Fixtures/bench/perf_analyzer.csv")
-                    row = run_ours(model, args.port, c, our_extra, str(tmp / "ours.csv"))[0]
+                    row = run_ours(model, port, c, our_extra + args.bench_args.split(), str(tmp / "ours.csv"), protocol)[0]
                     if row:
                         ours.append(row)
                 if not pa or not ours:
-                    print(f"| {model} | {c} | (a run failed: see stderr) |", flush=True)
+                    print(f"| {model} | {protocol} | {c} | (a run failed: see stderr) |", flush=True)
                     continue
                 def med(rows, key):
                     return statistics.median(float(x[key]) for x in rows)
@@ -125,9 +141,18 @@ def main():
                 for key in ["Inferences/Second", "p50 latency", "p99 latency"]:
                     a, b = med(pa, key), med(ours, key)
                     cells += [f"{a:.1f}" if key.startswith("Inf") else f"{a:.0f}", f"{b:.1f}" if key.startswith("Inf") else f"{b:.0f}", f"{b / a:.2f}"]
-                if model.startswith("all-MiniLM"):
+                if model.startswith("all-MiniLM") and protocol == "http":
                     minilm_rps[c] = med(pa, "Inferences/Second")
-                print(f"| {model} | {c} | " + " | ".join(cells) + " |", flush=True)
+                print(f"| {model} | {protocol} | {c} | " + " | ".join(cells) + " |", flush=True)
+                splits.append((model, protocol, c, {k: (med(pa, k), med(ours, k)) for k in SPLIT}))
+        if args.split:
+            print("\nPer request, µs (medians; perf_analyzer's CSV columns, ours in the same columns; PA / ours):\n")
+            print("| model | protocol | concurrency | " + " | ".join(SPLIT) + " |")
+            print("|---|---|---|" + "---|" * len(SPLIT))
+            for model, protocol, c, v in splits:
+                print(f"| {model} | {protocol} | {c} | " + " | ".join(f"{a:.0f} / {b:.0f}" for a, b in v.values()) + " |", flush=True)
+        if args.generator_rate < 0:
+            return
         rate = args.generator_rate or 2 * max(minilm_rps.values() or [300])
         cmd = [str(COMPRESS), "bench", url, "--model", "digits_mlp", "--rate", f"{rate:.0f}", "--window", "2", "--max-duration", "8",
                "--warmup", "1", "--json", "--quiet"]

@@ -77,6 +77,7 @@ def main():
     ap.add_argument("--interval-ms", type=int, default=3000, help="perf_analyzer's measurement window (a smoke run: 500)")
     ap.add_argument("--ports", default="18741,18742,18743", help="HTTP, gRPC, metrics")
     ap.add_argument("--json", help="write every round's figures here")
+    ap.add_argument("--serve-args", default="", help="extra `compress serve` flags (e.g. '--no-event-loop-executor' for the old path)")
     args = ap.parse_args()
     http_port, grpc_port, metrics_port = (int(p) for p in args.ports.split(","))
     ports = {"http": http_port, "grpc": grpc_port}
@@ -93,7 +94,7 @@ def main():
         [args.compress, "serve"] + [m[1] for m in models] + ["--http-port", str(http_port), "--grpc-port", str(grpc_port),
                                                              "--metrics-port", str(metrics_port), "--threads", "1", "--quiet",
                                                              # INT64 ids only, as the peer's minilm_fp32 takes them.
-                                                             "--text-inputs", "tokens"],
+                                                             "--text-inputs", "tokens"] + args.serve_args.split(),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     rounds = []
     try:

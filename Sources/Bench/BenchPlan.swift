@@ -18,7 +18,11 @@ public struct BenchPlan: Sendable {
     /// rate is the last of `modes`.
     public var latencyBoundMs: Double?
     public var settings = RunSettings()
-    public var clientThreads = 1
+    /// The REST client's own event-loop threads; nil shares NIO's singleton loops (see ``RESTTarget``).
+    public var clientThreads: Int? = nil
+    /// gRPC connections; nil opens as many as perf_analyzer would at the highest concurrency (one per 6 slots,
+    /// see ``GRPCTarget``).
+    public var grpcConnections: Int? = nil
 
     public init(url: String, model: String) {
         self.url = url
@@ -30,7 +34,7 @@ public struct BenchPlan: Sendable {
         let maxConcurrency = modes.map { mode -> Int in if case let .concurrency(n) = mode { return n } else { return 1 } }.max() ?? 1
         let target: any LoadTarget =
             grpc
-            ? try GRPCTarget(endpoint: url, model: model)
+            ? try grpcTarget(maxConcurrency: maxConcurrency)
             : try RESTTarget(
                 url: url, model: model, encoding: encoding, connections: max(maxConcurrency, min(settings.maxOutstanding, 256)),
                 threads: clientThreads)
@@ -42,6 +46,17 @@ public struct BenchPlan: Sendable {
             try? await target.shutdown()
             throw error
         }
+    }
+
+    /// The gRPC client: perf_analyzer's connection count unless `grpcConnections` says otherwise, the slots then
+    /// spread evenly over the connections.
+    public func grpcTarget(maxConcurrency: Int) throws -> GRPCTarget {
+        guard let n = grpcConnections else {
+            return try GRPCTarget(endpoint: url, model: model, connections: GRPCTarget.connections(forConcurrency: maxConcurrency))
+        }
+        let connections = max(1, n)
+        return try GRPCTarget(
+            endpoint: url, model: model, connections: connections, slotsPerConnection: (maxConcurrency + connections - 1) / connections)
     }
 
     /// The same on a given transport (gRPC plugs in here).

@@ -5,18 +5,35 @@ import InferenceGRPCProtocol
 import ServingCore
 
 /// The Open Inference Protocol over gRPC (`inference.GRPCInferenceService`, grpc-swift 2 over HTTP/2), inputs and
-/// outputs as `raw_input_contents`/`raw_output_contents` (what `perf_analyzer -i grpc` sends). Every request of a
-/// run shares one HTTP/2 connection, as perf_analyzer's gRPC client does.
+/// outputs as `raw_input_contents`/`raw_output_contents` (what `perf_analyzer -i grpc` sends), over `connections`
+/// HTTP/2 connections with load slot `i` pinned to connection `i / slotsPerConnection` (modulo the count).
+///
+/// Why several: Triton's C++ client, which perf_analyzer runs one of per concurrency slot, shares one gRPC channel
+/// among at most 6 clients (`TRITON_CLIENT_GRPC_CHANNEL_MAX_SHARE_COUNT`, default 6, in `grpc_client.cc`), so
+/// at concurrency 32 perf_analyzer talks over 6 connections, and a server reads each connection on one event loop.
+/// ``BenchPlan`` picks the same count by default so both tools load the server the same way.
 public final class GRPCTarget: LoadTarget {
     public var protocolName: String { "grpc" }
+    /// Slots sharing one connection by default (perf_analyzer's channel share count).
+    public static let perfAnalyzerSlotsPerConnection = 6
+    /// Consecutive load slots sharing one connection.
+    public let slotsPerConnection: Int
     private let endpoint: String
     private let model: String
-    private let client: GRPCClient<HTTP2ClientTransport.Posix>
-    private let service: Inference_GRPCInferenceService.Client<HTTP2ClientTransport.Posix>
-    private let connections: Task<Void, Never>
+    private let clients: [GRPCClient<HTTP2ClientTransport.Posix>]
+    private let services: [Inference_GRPCInferenceService.Client<HTTP2ClientTransport.Posix>]
+    private let running: [Task<Void, Never>]
+    /// The connection count.
+    public var connections: Int { clients.count }
 
-    /// A client for `endpoint` (`HOST:PORT`, optionally `grpc://HOST:PORT`) and `model`.
-    public init(endpoint: String, model: String) throws {
+    /// How many connections perf_analyzer's gRPC clients open at concurrency `n`: one per 6 slots.
+    public static func connections(forConcurrency n: Int) -> Int {
+        max(1, (n + perfAnalyzerSlotsPerConnection - 1) / perfAnalyzerSlotsPerConnection)
+    }
+
+    /// A client for `endpoint` (`HOST:PORT`, optionally `grpc://HOST:PORT`) and `model` over `connections`
+    /// HTTP/2 connections (each connects on first use), `slotsPerConnection` consecutive load slots on each.
+    public init(endpoint: String, model: String, connections: Int = 1, slotsPerConnection: Int = GRPCTarget.perfAnalyzerSlotsPerConnection) throws {
         var e = endpoint
         if e.hasPrefix("grpc://") { e.removeFirst("grpc://".count) }
         while e.hasSuffix("/") { e.removeLast() }
@@ -25,14 +42,21 @@ public final class GRPCTarget: LoadTarget {
         let host = String(e[..<colon])
         self.endpoint = e
         self.model = model
-        let transport = try HTTP2ClientTransport.Posix(
-            target: .dns(host: host, port: port), transportSecurity: .plaintext,
-            config: .defaults { $0.http2.maxFrameSize = 1 << 20 })
-        let client = GRPCClient(transport: transport)
-        self.client = client
-        service = Inference_GRPCInferenceService.Client(wrapping: client)
-        connections = Task { try? await client.runConnections() }
+        self.slotsPerConnection = max(1, slotsPerConnection)
+        var clients: [GRPCClient<HTTP2ClientTransport.Posix>] = []
+        for _ in 0..<max(1, connections) {
+            let transport = try HTTP2ClientTransport.Posix(
+                target: .dns(host: host, port: port), transportSecurity: .plaintext,
+                config: .defaults { $0.http2.maxFrameSize = 1 << 20 })
+            clients.append(GRPCClient(transport: transport))
+        }
+        self.clients = clients
+        services = clients.map { Inference_GRPCInferenceService.Client(wrapping: $0) }
+        running = clients.map { client in Task { try? await client.runConnections() } }
     }
+
+    /// Metadata and statistics go over the first connection.
+    private var service: Inference_GRPCInferenceService.Client<HTTP2ClientTransport.Posix> { services[0] }
 
     public func metadata() async throws -> ModelMetadata {
         var request = Inference_ModelMetadataRequest()
@@ -75,7 +99,10 @@ public final class GRPCTarget: LoadTarget {
         return out
     }
 
-    public func infer(_ request: BenchRequest) async -> RequestOutcome {
+    public func infer(_ request: BenchRequest) async -> RequestOutcome { await infer(request, slot: 0) }
+
+    public func infer(_ request: BenchRequest, slot: Int) async -> RequestOutcome {
+        let service = services[(max(0, slot) / slotsPerConnection) % services.count]
         let t0 = monotonicNanoseconds()
         var message = Inference_ModelInferRequest()
         message.modelName = model
@@ -93,7 +120,11 @@ public final class GRPCTarget: LoadTarget {
         }
         let t1 = monotonicNanoseconds()
         let response: Inference_ModelInferResponse
-        do { response = try await service.modelInfer(message, options: Self.options(seconds: 120)) } catch let error as RPCError {
+        // No deadline, as perf_analyzer sends none: a deadline costs a timer task per RPC on both sides (grpc-swift's
+        // client `withDeadline` and server `executeWithTimeout`); measured at c=1 on the digits CNN, the server
+        // spent 778 µs CPU per request from us against 552 µs from perf_analyzer with it. The run's end cancels
+        // requests still in flight instead.
+        do { response = try await service.modelInfer(message) } catch let error as RPCError {
             return RequestOutcome(
                 status: Self.httpStatus(error.code), serializeNs: t1 - t0, sendWaitNs: monotonicNanoseconds() - t1, error: Self.describe(error))
         } catch {
@@ -118,8 +149,8 @@ public final class GRPCTarget: LoadTarget {
     }
 
     public func shutdown() async throws {
-        client.beginGracefulShutdown()
-        await connections.value
+        for client in clients { client.beginGracefulShutdown() }
+        for task in running { await task.value }
     }
 
     static func options(seconds: Int) -> CallOptions {

@@ -50,12 +50,12 @@ public struct LoadRunner: Sendable {
         await withDiscardingTaskGroup { group in
             switch mode {
             case let .concurrency(n):
-                for _ in 0..<max(1, n) {
+                for slot in 0..<max(1, n) {
                     group.addTask {
                         while !stop.isSet && !Task.isCancelled {
                             let request = requests[cycle.next()]
                             let t0 = monotonicNanoseconds()
-                            let outcome = await target.infer(request)
+                            let outcome = await target.infer(request, slot: slot)
                             recorder.record(outcome, intendedNs: t0, sentNs: t0, doneNs: monotonicNanoseconds())
                         }
                     }
@@ -65,10 +65,11 @@ public struct LoadRunner: Sendable {
                     await Self.schedule(
                         perSecond: perSecond, poisson: poisson, seed: settings.seed, maxOutstanding: settings.maxOutstanding, stop: stop
                     ) {
-                        let request = requests[cycle.next()]
+                        let index = cycle.next()
+                        let request = requests[index]
                         return { intended in
                             let sent = monotonicNanoseconds()
-                            let outcome = await target.infer(request)
+                            let outcome = await target.infer(request, slot: index)
                             recorder.record(outcome, intendedNs: intended, sentNs: sent, doneNs: monotonicNanoseconds())
                         }
                     }

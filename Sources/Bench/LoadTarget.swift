@@ -17,8 +17,17 @@ public protocol LoadTarget: Sendable {
     func statistics() async throws -> ModelStatistics?
     /// Sends one request and waits for its answer; never throws: failures are outcomes with a status.
     func infer(_ request: BenchRequest) async -> RequestOutcome
+    /// The same from load slot `slot` (a closed-loop worker's index; open loop: the request's index in the cycled
+    /// inputs, which spreads sends round-robin): a transport
+    /// with several connections pins each slot to one of them, as perf_analyzer pins each of its clients to one
+    /// channel. The default ignores the slot.
+    func infer(_ request: BenchRequest, slot: Int) async -> RequestOutcome
     /// Closes connections.
     func shutdown() async throws
+}
+
+extension LoadTarget {
+    public func infer(_ request: BenchRequest, slot: Int) async -> RequestOutcome { await infer(request) }
 }
 
 /// One inference request's inputs, ready to encode.

@@ -21,11 +21,14 @@ public final class RESTTarget: LoadTarget {
     private let base: String
     private let model: String
     private let client: HTTPClient
-    private let group: MultiThreadedEventLoopGroup
+    /// The client's own event loops; nil when it shares NIO's singleton group.
+    private let ownGroup: MultiThreadedEventLoopGroup?
 
     /// A client for `url` (`http://host:port`, a trailing `/` allowed) and `model`, with up to `connections`
-    /// keep-alive connections on `threads` event-loop threads.
-    public init(url: String, model: String, encoding: Encoding, connections: Int = 64, threads: Int = 1) throws {
+    /// keep-alive connections on `threads` event-loop threads of its own, or (nil) on NIO's singleton loops: when
+    /// those also run Swift concurrency's tasks (`compress bench` installs them so), a request's task resumes on
+    /// the loop that read its answer, with no thread hop per request.
+    public init(url: String, model: String, encoding: Encoding, connections: Int = 64, threads: Int? = 1) throws {
         var u = url
         while u.hasSuffix("/") { u.removeLast() }
         if !u.contains("://") { u = "http://" + u }
@@ -34,12 +37,13 @@ public final class RESTTarget: LoadTarget {
         base = u
         self.model = model
         self.encoding = encoding
-        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+        let group = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: max(1, $0)) }
+        ownGroup = group
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(120), concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, connections))
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(120))
         configuration.decompression = .disabled
-        client = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: configuration)
+        client = HTTPClient(eventLoopGroupProvider: .shared(group ?? MultiThreadedEventLoopGroup.singleton), configuration: configuration)
     }
 
     public func metadata() async throws -> ModelMetadata {
@@ -95,7 +99,7 @@ public final class RESTTarget: LoadTarget {
 
     public func shutdown() async throws {
         try await client.shutdown()
-        try await group.shutdownGracefully()
+        try await ownGroup?.shutdownGracefully()
     }
 
     private func get(_ path: String) async throws -> (Int, Data) {

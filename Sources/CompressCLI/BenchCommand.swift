@@ -52,8 +52,10 @@ struct BenchCommand: AsyncParsableCommand {
     var maxDuration: Double = 30
     @Option(name: .long, help: "Open loop: requests in flight at most.")
     var maxOutstanding = 1024
-    @Option(name: .long, help: "Event-loop threads of the HTTP client.")
-    var clientThreads = 1
+    @Option(name: .long, help: "Event-loop threads of the HTTP client (default: share the loops that run the load's tasks, no thread hop per request).")
+    var clientThreads: Int?
+    @Option(name: .long, help: "gRPC connections (default: one per 6 concurrent requests, as perf_analyzer's clients share a channel).")
+    var grpcConnections: Int?
     @Flag(name: .long, help: "Print the results as JSON on stdout.")
     var json = false
     @Option(name: .long, help: "Also write perf_analyzer's CSV to this file.")
@@ -65,8 +67,8 @@ struct BenchCommand: AsyncParsableCommand {
         if concurrency != nil && rate != nil { throw ValidationError("give --concurrency or --rate, not both") }
         if rate != nil && latencyBoundMs != nil { throw ValidationError("--latency-bound-ms searches rates itself: drop --rate") }
         if data != nil && !shape.isEmpty { throw ValidationError("give --data or --shape, not both") }
-        if batchSize < 1 || stabilityWindows < 1 || maxOutstanding < 1 || clientThreads < 1 {
-            throw ValidationError("--batch-size, --stability-windows, --max-outstanding and --client-threads must be at least 1")
+        if batchSize < 1 || stabilityWindows < 1 || maxOutstanding < 1 || (clientThreads ?? 1) < 1 || (grpcConnections ?? 1) < 1 {
+            throw ValidationError("--batch-size, --stability-windows, --max-outstanding, --client-threads and --grpc-connections must be at least 1")
         }
         if !(warmup >= 0) || !(window > 0) || !(maxDuration > 0) || !(stabilityPercentage > 0) {
             throw ValidationError("--window, --max-duration and --stability-percentage must be positive, --warmup >= 0")
@@ -107,11 +109,17 @@ struct BenchCommand: AsyncParsableCommand {
         plan.settings.maxDurationSeconds = maxDuration
         plan.settings.maxOutstanding = maxOutstanding
         plan.clientThreads = clientThreads
+        plan.grpcConnections = grpcConnections
         return plan
     }
 
     private func execute() async throws {
         let plan = try makePlan()
+        // The load's tasks then run on the same event loops as the REST and gRPC clients' connections, so a
+        // request's task resumes where its answer was read (perf_analyzer's C++ client has no such hop either).
+        if !EventLoopConcurrency.install() {
+            FileHandle.standardError.write(Data("compress: warning: tasks stay on Swift's cooperative pool (event-loop executor not installed)\n".utf8))
+        }
         let tty = isatty(2) != 0
         var progress: (@Sendable (String) -> Void)? = nil
         if !quiet {

@@ -16,7 +16,8 @@ import Testing
                 var plan = BenchPlan(url: "127.0.0.1:\(try await grpc.port)", model: "cnn")
                 plan.grpc = true
                 plan.dataSpec = LiveServeBenchTests.repo.appendingPathComponent("datasets/digits/test.h5").path
-                plan.modes = [.concurrency(1), .concurrency(4)]
+                // 7 slots: two connections (perf_analyzer shares one among 6), the second one carries slot 6.
+                plan.modes = [.concurrency(1), .concurrency(7)]
                 plan.settings = LiveServeBenchTests.quickSettings()
                 let result = try await plan.run(progress: nil)
                 grpc.beginGracefulShutdown()
