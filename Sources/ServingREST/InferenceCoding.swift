@@ -49,7 +49,7 @@ enum InferenceCoding {
         }
         let wire: WireRequest
         do {
-            wire = try JSONDecoder().decode(WireRequest.self, from: Data(body[0..<jsonLength]))
+            wire = try jsonDecoder.decode(WireRequest.self, from: Data(body[0..<jsonLength]))
         } catch {
             throw .invalidArgument("malformed inference request JSON: \(Self.describe(error))")
         }
@@ -122,6 +122,9 @@ enum InferenceCoding {
         json += binary
         return (json, headerLength)
     }
+
+    /// One decoder for every request (making one per request costs an allocation and its option storage).
+    static let jsonDecoder = JSONDecoder()
 
     /// NaN and infinities (a diverged model) become strings rather than failing the response.
     static let jsonEncoder: JSONEncoder = {
