@@ -82,6 +82,36 @@ public struct RESTRoutes: Sendable {
             try await server.unloadModel(try c.parameters.require("model"))
             return Response(status: .ok)
         }
+
+        // Every route above, with the methods it takes: any other method on the same path is 405 with `Allow`
+        // (HTTP's answer, and what schemathesis' unsupported-method check wants), not the router's 404.
+        var routes: [(String, [HTTPRequest.Method])] = [
+            ("/v2", [.get]), ("/v2/health/live", [.get]), ("/v2/health/ready", [.get]), ("/v2/models/stats", [.get]),
+            ("/v2/repository/index", [.post]), ("/v2/repository/models/:model/load", [.post]),
+            ("/v2/repository/models/:model/unload", [.post]),
+        ]
+        for prefix in ["/v2/models/:model", "/v2/models/:model/versions/:version"] {
+            routes += ["", "/ready", "/config", "/shadow", "/stats"].map { (prefix + $0, [HTTPRequest.Method.get]) }
+            routes.append((prefix + "/infer", [.post]))
+            if asyncInference != nil { routes.append((prefix + "/infer-async", [.post])) }
+        }
+        if asyncInference != nil { routes.append(("/v2/jobs/:id", [.get])) }
+        for (path, allowed) in routes { Self.refuseOtherMethods(on: router, path: path, allowed: allowed) }
+    }
+
+    /// Methods a client may try on a path; those the path does not take answer 405.
+    static let probedMethods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .options, .trace]
+
+    private static func refuseOtherMethods<Context: RequestContext>(on router: Router<Context>, path: String, allowed: [HTTPRequest.Method]) {
+        let allow = allowed.map(\.rawValue).joined(separator: ", ")
+        for method in probedMethods where !allowed.contains(method) {
+            router.on(RouterPath(path), method: method) { request, _ in
+                var r = errorResponse(
+                    status: .methodNotAllowed, message: "\(request.method.rawValue) is not allowed on \(request.uri.path) (allowed: \(allow))")
+                r.headers[.allow] = allow
+                return r
+            }
+        }
     }
 
     private func infer(_ request: Request, model: String, version: String?) async throws -> Response {
@@ -99,7 +129,7 @@ public struct RESTRoutes: Sendable {
             try InferenceCoding.decodeRequest(bytes, headerLength: headerLength)
         }
         let response = try await server.infer(model: model, version: version, request: inferRequest)
-        let (bytes, binaryHeader) = try InferenceCoding.encodeResponse(response, request: inferRequest)
+        let (bytes, binaryHeader) = InferenceCoding.encodeResponse(response, request: inferRequest)
         var headers: HTTPFields = [.contentType: binaryHeader == nil ? "application/json" : "application/octet-stream"]
         if let binaryHeader { headers[.inferenceHeaderContentLength] = String(binaryHeader) }
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
