@@ -84,7 +84,8 @@ public struct RESTRoutes: Sendable {
         }
 
         // Every route above, with the methods it takes: any other method on the same path is 405 with `Allow`
-        // (HTTP's answer, and what schemathesis' unsupported-method check wants), not the router's 404.
+        // (HTTP's answer, and what schemathesis' unsupported-method check wants, whatever method it tries), not the
+        // router's 404.
         var routes: [(String, [HTTPRequest.Method])] = [
             ("/v2", [.get]), ("/v2/health/live", [.get]), ("/v2/health/ready", [.get]), ("/v2/models/stats", [.get]),
             ("/v2/repository/index", [.post]), ("/v2/repository/models/:model/load", [.post]),
@@ -96,22 +97,7 @@ public struct RESTRoutes: Sendable {
             if asyncInference != nil { routes.append((prefix + "/infer-async", [.post])) }
         }
         if asyncInference != nil { routes.append(("/v2/jobs/:id", [.get])) }
-        for (path, allowed) in routes { Self.refuseOtherMethods(on: router, path: path, allowed: allowed) }
-    }
-
-    /// Methods a client may try on a path; those the path does not take answer 405.
-    static let probedMethods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .options, .trace]
-
-    private static func refuseOtherMethods<Context: RequestContext>(on router: Router<Context>, path: String, allowed: [HTTPRequest.Method]) {
-        let allow = allowed.map(\.rawValue).joined(separator: ", ")
-        for method in probedMethods where !allowed.contains(method) {
-            router.on(RouterPath(path), method: method) { request, _ in
-                var r = errorResponse(
-                    status: .methodNotAllowed, message: "\(request.method.rawValue) is not allowed on \(request.uri.path) (allowed: \(allow))")
-                r.headers[.allow] = allow
-                return r
-            }
-        }
+        router.add(middleware: MethodNotAllowedMiddleware<Context>(routes: routes))
     }
 
     private func infer(_ request: Request, model: String, version: String?) async throws -> Response {

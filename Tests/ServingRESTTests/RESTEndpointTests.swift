@@ -61,6 +61,7 @@ import Testing
                 ("/v2/models/cnn/infer", HTTPRequest.Method.get, "POST"), ("/v2/models/cnn/versions/1/infer", .delete, "POST"),
                 ("/v2/health/live", .put, "GET"), ("/v2/models/stats", .post, "GET"), ("/v2/models/cnn", .patch, "GET"),
                 ("/v2/repository/index", .get, "POST"), ("/v2/repository/models/cnn/load", .options, "POST"),
+                ("/v2/health/ready", HTTPRequest.Method("QUERY")!, "GET"), ("/v2", .trace, "GET"),
             ] {
                 try await client.execute(uri: uri, method: method) { r in
                     #expect(r.status == .methodNotAllowed, "\(method) \(uri)")
