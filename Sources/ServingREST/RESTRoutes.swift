@@ -122,8 +122,22 @@ public struct RESTRoutes: Sendable {
     }
 }
 
-/// `POST /v2/repository/index` body: `{"ready": true}` lists only ready models.
-private struct IndexRequest: Decodable { var ready: Bool? }
+/// `POST /v2/repository/index` body: `{"ready": true}` lists only ready models. `ready` may be left out, not null
+/// (the protocol's schema says boolean; schemathesis sends `{"ready": null}` and expects a 400).
+private struct IndexRequest: Decodable {
+    var ready: Bool?
+
+    enum CodingKeys: String, CodingKey { case ready }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if c.contains(.ready), try c.decodeNil(forKey: .ready) {
+            throw DecodingError.valueNotFound(
+                Bool.self, .init(codingPath: [CodingKeys.ready], debugDescription: "'ready' must be true or false, not null"))
+        }
+        ready = try c.decodeIfPresent(Bool.self, forKey: .ready)
+    }
+}
 
 /// 200 with `{"live": true}` / `{"ready": true}`, or 400 with false: the protocol reads the status (a 4xx means
 /// false, as Triton answers); the body is for people.

@@ -244,6 +244,11 @@ import Testing
                 #expect(rows?.first?["name"] as? String == "cnn")
                 #expect(rows?.first?["state"] as? String == "READY")
             }
+            // `ready` is a boolean: null is refused, not read as absent.
+            try await client.execute(uri: "/v2/repository/index", method: .post, body: ByteBuffer(string: #"{"ready": null}"#)) { r in
+                #expect(r.status == .badRequest)
+                #expect((json(r.body)["error"] as? String)?.contains("ready") == true)
+            }
             try await client.execute(uri: "/v2/repository/models/cnn/unload", method: .post) { #expect($0.status == .ok) }
             try await client.execute(uri: "/v2/models/cnn/ready", method: .get) { #expect($0.status == .badRequest) }
             try await client.execute(uri: "/v2/health/ready", method: .get) { #expect($0.status == .badRequest) }
