@@ -54,6 +54,14 @@ struct ServeCommand: AsyncParsableCommand {
     var requestTimeoutMs = 0
     @Option(name: .long, help: "Quick start: a text encoder's inputs: text (BYTES), tokens (INT64 input_ids + attention_mask, for perf_analyzer) or both.")
     var textInputs = "both"
+    @Option(
+        name: .long,
+        help: "A model whose warm batch-1 pass is shorter than this many microseconds computes a request inline, on the thread that decoded it, when its queue is empty and an instance idle (saves two thread hand-offs at low load; 0: never).")
+    var inlineBelowUs = 250
+    @Option(
+        name: .long,
+        help: "gRPC flush coalescing: answers wait up to this many microseconds to be written together (fewer syscalls under heavy load; 0: each at once).")
+    var grpcFlushDelayUs = 0
     @Flag(
         name: .customLong("async"),
         help: "Also accept async inference (POST v2/models/{m}/infer-async, GET v2/jobs/{id}; gRPC compress.v1.AsyncInferenceService) through --queue.")
@@ -74,7 +82,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("\(flag) must be within 0...65535")
         }
         if ModelConfig.TextInputs(rawValue: textInputs) == nil { throw ValidationError("--text-inputs must be text, tokens or both") }
-        if maxBatchSize < 1 || instances < 1 || maxQueueDelayUs < 0 || gracePeriod < 0 || maxBodyBytes < 1 || requestTimeoutMs < 0 {
+        if maxBatchSize < 1 || instances < 1 || maxQueueDelayUs < 0 || gracePeriod < 0 || maxBodyBytes < 1 || requestTimeoutMs < 0
+            || inlineBelowUs < 0 || grpcFlushDelayUs < 0
+        {
             throw ValidationError("--max-batch-size, --instances and --max-body-bytes must be positive; delays and periods >= 0")
         }
         if asyncConsumers < 0 || maxQueuedJobs < 0 || prefetch < 1 {
@@ -117,6 +127,7 @@ struct ServeCommand: AsyncParsableCommand {
             var options = InferenceServer.Options(threadsPerInstance: common.threads)
             options.logger = logger
             options.metrics = prometheus.factory
+            options.inlineComputeBelowNanoseconds = UInt64(inlineBelowUs) * 1000
             if requestTimeoutMs > 0 { options.requestTimeoutNanoseconds = UInt64(requestTimeoutMs) * 1_000_000 }
             let server = InferenceServer(repository: repository, options: options)
             var asyncInference: AsyncInference? = nil
@@ -166,7 +177,7 @@ struct ServeCommand: AsyncParsableCommand {
                 services.append(
                     GRPCInferenceServer(
                         server: server, host: host, port: grpcPort, maxMessageBytes: maxBodyBytes, authToken: authToken, accessLog: accessLog,
-                        asyncService: asyncService, logger: logger,
+                        flushDelayMicroseconds: grpcFlushDelayUs, asyncService: asyncService, logger: logger,
                         onRunning: { port in logger.info("listening on grpc://\(host):\(port)") }))
             }
             services.append(app)

@@ -42,16 +42,22 @@ enum InferenceCoding {
     }
 
     /// Decodes a request body. `headerLength` is the `Inference-Header-Content-Length` value (nil: all JSON).
-    static func decodeRequest(_ body: UnsafeRawBufferPointer, headerLength: Int?) throws(InferenceError) -> InferRequest {
+    /// `fast` false always decodes with `JSONDecoder` (tests compare both readers).
+    static func decodeRequest(_ body: UnsafeRawBufferPointer, headerLength: Int?, fast: Bool = true) throws(InferenceError) -> InferRequest {
         let jsonLength = headerLength ?? body.count
         guard jsonLength >= 0, jsonLength <= body.count else {
             throw .invalidArgument("Inference-Header-Content-Length \(jsonLength) exceeds the body's \(body.count) bytes")
         }
+        let header = UnsafeRawBufferPointer(rebasing: body[0..<jsonLength])
         let wire: WireRequest
-        do {
-            wire = try JSONDecoder().decode(WireRequest.self, from: Data(body[0..<jsonLength]))
-        } catch {
-            throw .invalidArgument("malformed inference request JSON: \(Self.describe(error))")
+        if fast, let quick = FastRequestJSON.wireRequest(header) {
+            wire = quick
+        } else {
+            do {
+                wire = try jsonDecoder.decode(WireRequest.self, from: Data(header))
+            } catch {
+                throw .invalidArgument("malformed inference request JSON: \(Self.describe(error))")
+            }
         }
         var offset = jsonLength
         var inputs: [InferInput] = []
@@ -95,7 +101,7 @@ enum InferenceCoding {
 
     /// Encodes a response: JSON, plus binary data for outputs asked in binary form. Returns the body and, when
     /// binary data follows, the JSON header's length (for `Inference-Header-Content-Length`).
-    static func encodeResponse(_ response: InferResponse, request: InferRequest) throws -> (body: [UInt8], headerLength: Int?) {
+    static func encodeResponse(_ response: InferResponse, request: InferRequest) -> (body: [UInt8], headerLength: Int?) {
         let allBinary = request.parameters["binary_data_output"]?.boolValue ?? false
         var binary: [UInt8] = []
         var outputs: [WireOutput] = []
@@ -116,12 +122,15 @@ enum InferenceCoding {
         let wire = WireResponse(
             modelName: response.modelName, modelVersion: response.modelVersion, id: response.id,
             parameters: response.parameters.isEmpty ? nil : response.parameters, outputs: outputs)
-        var json = Array(try jsonEncoder.encode(wire))
+        var json = ResponseJSONWriter.encode(wire)
         if binary.isEmpty { return (json, nil) }
         let headerLength = json.count
         json += binary
         return (json, headerLength)
     }
+
+    /// One decoder for every request (making one per request costs an allocation and its option storage).
+    static let jsonDecoder = JSONDecoder()
 
     /// NaN and infinities (a diverged model) become strings rather than failing the response.
     static let jsonEncoder: JSONEncoder = {

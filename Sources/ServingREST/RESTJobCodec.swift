@@ -26,7 +26,7 @@ public struct RESTJobCodec: JobCodec {
             o.parameters?["binary_data"] = nil
             return o
         }
-        return Data(try InferenceCoding.encodeResponse(response, request: jsonOnly).body)
+        return Data(InferenceCoding.encodeResponse(response, request: jsonOnly).body)
     }
 
     /// JSON naming the inputs, each with `binary_data_size`, followed by their binary data: exact for every

@@ -70,3 +70,34 @@ func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) ->
     return Response(
         status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
 }
+
+/// Answers 405 with `Allow` when the router found no route for a request whose path is a known route's under other
+/// methods (`routes`: paths with `:parameter` segments, and the methods each takes). Innermost, so it sees the
+/// router's own not-found error (an unknown model is the core's 404 and passes through).
+struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
+    let routes: [(segments: [Substring], methods: [HTTPRequest.Method])]
+
+    init(routes: [(String, [HTTPRequest.Method])]) {
+        self.routes = routes.map { ($0.0.split(separator: "/"), $0.1) }
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let e as HTTPError where e.status == .notFound {
+            let path = request.uri.path.split(separator: "/")
+            var allowed: [HTTPRequest.Method] = []
+            for route in routes where route.segments.count == path.count
+                && zip(route.segments, path).allSatisfy({ $0.hasPrefix(":") || $0 == $1 })
+            {
+                for m in route.methods where !allowed.contains(m) { allowed.append(m) }
+            }
+            guard !allowed.isEmpty, !allowed.contains(request.method) else { throw e }
+            let allow = allowed.map(\.rawValue).joined(separator: ", ")
+            var r = errorResponse(
+                status: .methodNotAllowed, message: "\(request.method.rawValue) is not allowed on \(request.uri.path) (allowed: \(allow))")
+            r.headers[.allow] = allow
+            return r
+        }
+    }
+}

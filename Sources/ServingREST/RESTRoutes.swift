@@ -82,6 +82,22 @@ public struct RESTRoutes: Sendable {
             try await server.unloadModel(try c.parameters.require("model"))
             return Response(status: .ok)
         }
+
+        // Every route above, with the methods it takes: any other method on the same path is 405 with `Allow`
+        // (HTTP's answer, and what schemathesis' unsupported-method check wants, whatever method it tries), not the
+        // router's 404.
+        var routes: [(String, [HTTPRequest.Method])] = [
+            ("/v2", [.get]), ("/v2/health/live", [.get]), ("/v2/health/ready", [.get]), ("/v2/models/stats", [.get]),
+            ("/v2/repository/index", [.post]), ("/v2/repository/models/:model/load", [.post]),
+            ("/v2/repository/models/:model/unload", [.post]),
+        ]
+        for prefix in ["/v2/models/:model", "/v2/models/:model/versions/:version"] {
+            routes += ["", "/ready", "/config", "/shadow", "/stats"].map { (prefix + $0, [HTTPRequest.Method.get]) }
+            routes.append((prefix + "/infer", [.post]))
+            if asyncInference != nil { routes.append((prefix + "/infer-async", [.post])) }
+        }
+        if asyncInference != nil { routes.append(("/v2/jobs/:id", [.get])) }
+        router.add(middleware: MethodNotAllowedMiddleware<Context>(routes: routes))
     }
 
     private func infer(_ request: Request, model: String, version: String?) async throws -> Response {
@@ -99,15 +115,29 @@ public struct RESTRoutes: Sendable {
             try InferenceCoding.decodeRequest(bytes, headerLength: headerLength)
         }
         let response = try await server.infer(model: model, version: version, request: inferRequest)
-        let (bytes, binaryHeader) = try InferenceCoding.encodeResponse(response, request: inferRequest)
+        let (bytes, binaryHeader) = InferenceCoding.encodeResponse(response, request: inferRequest)
         var headers: HTTPFields = [.contentType: binaryHeader == nil ? "application/json" : "application/octet-stream"]
         if let binaryHeader { headers[.inferenceHeaderContentLength] = String(binaryHeader) }
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
 
-/// `POST /v2/repository/index` body: `{"ready": true}` lists only ready models.
-private struct IndexRequest: Decodable { var ready: Bool? }
+/// `POST /v2/repository/index` body: `{"ready": true}` lists only ready models. `ready` may be left out, not null
+/// (the protocol's schema says boolean; schemathesis sends `{"ready": null}` and expects a 400).
+private struct IndexRequest: Decodable {
+    var ready: Bool?
+
+    enum CodingKeys: String, CodingKey { case ready }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if c.contains(.ready), try c.decodeNil(forKey: .ready) {
+            throw DecodingError.valueNotFound(
+                Bool.self, .init(codingPath: [CodingKeys.ready], debugDescription: "'ready' must be true or false, not null"))
+        }
+        ready = try c.decodeIfPresent(Bool.self, forKey: .ready)
+    }
+}
 
 /// 200 with `{"live": true}` / `{"ready": true}`, or 400 with false: the protocol reads the status (a 4xx means
 /// false, as Triton answers); the body is for people.

@@ -99,6 +99,50 @@ import Testing
         #expect(firstValues == [2, 0])
     }
 
+    /// A cheap model with no queue delay computes a lone request inline: same answer as running it alone, recorded
+    /// as an execution of one with no queue time; with a queue delay it never does (the delay is there to batch).
+    @Test func loneRequestComputesInline() async throws {
+        let server = try await TestModels.cnnServer(ModelConfig(maxBatchSize: 8), inlineBelowNanoseconds: 60_000_000_000)
+        let response = try await server.infer(model: "cnn", request: TestModels.cnnRequest(1, seed: 3))
+        let (shape, values) = TestModels.cnnItems(1, seed: 3)
+        let alone = try TestModels.cnn.predict(.tensor(Tensor(shape: shape, floats: values)), on: Executor(threads: 1)).floats
+        guard case let .fp32(served)? = response.outputs.first?.data else {
+            Issue.record("no output")
+            return
+        }
+        #expect(zip(alone, served).allSatisfy { abs($0 - $1) <= 1e-6 })
+        let stats = try server.statistics(model: "cnn").modelStats[0]
+        #expect(stats.executionCount == 1 && stats.inferenceCount == 1)
+        #expect(stats.inferenceStats.queue.count == 1 && stats.inferenceStats.queue.ns == 0, "\(stats)")
+        await server.shutdown()
+
+        let delayed = try await TestModels.cnnServer(
+            ModelConfig(maxBatchSize: 8, dynamicBatching: .init(maxQueueDelayMicroseconds: 100)), inlineBelowNanoseconds: 60_000_000_000)
+        _ = try await delayed.infer(model: "cnn", request: TestModels.cnnRequest(1))
+        #expect(try delayed.statistics(model: "cnn").modelStats[0].inferenceStats.queue.ns > 0)
+        await delayed.shutdown()
+    }
+
+    /// While an instance is lent for inline compute, queued requests wait for it and are served once it is given
+    /// back; nothing is lent while requests are queued.
+    @Test func lentInstanceServesQueueWhenGivenBack() async throws {
+        let batcher = DynamicBatcher(
+            kernel: EngineKernel(model: TestModels.cnn, textInputs: .text), policy: BatchingPolicy(config: ModelConfig(maxBatchSize: 8)),
+            instances: 1, threads: 1, statistics: StatisticsRecorder(name: "cnn", version: "1"))
+        try await batcher.start()
+        let lease = try #require(batcher.queue.lendIdleInstance())
+        #expect(batcher.queue.lendIdleInstance() == nil)
+        let (shape, values) = TestModels.cnnItems(1, seed: 1)
+        let waiting = Task { try await batcher.submit(.engine(.tensor(Tensor(shape: shape, floats: values)))) }
+        while batcher.queueDepth < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(batcher.queueDepth == 1)  // the lent instance took nothing
+        batcher.queue.giveBack(lease)
+        let outputs = try await waiting.value
+        #expect(outputs.count == 1)
+        await batcher.drain()
+    }
+
     /// Shutdown answers queued requests before returning, and refuses new ones.
     @Test func shutdownDrains() async throws {
         let server = try await TestModels.cnnServer(

@@ -47,10 +47,13 @@ enum TestModels {
     }
 
     /// A server over the CNN with `config`, loaded.
-    static func cnnServer(_ config: ModelConfig, name: String = "cnn") async throws -> InferenceServer {
+    static func cnnServer(_ config: ModelConfig, name: String = "cnn", inlineBelowNanoseconds: UInt64 = 0) async throws -> InferenceServer {
         var c = config
         if c.threads == nil { c.threads = 1 }
-        let server = InferenceServer(repository: ModelRepository(entries: [ModelEntry(name: name, config: c, source: .loaded(cnn))]))
+        var options = InferenceServer.Options()
+        options.inlineComputeBelowNanoseconds = inlineBelowNanoseconds
+        let server = InferenceServer(
+            repository: ModelRepository(entries: [ModelEntry(name: name, config: c, source: .loaded(cnn))]), options: options)
         try await server.loadAll()
         return server
     }

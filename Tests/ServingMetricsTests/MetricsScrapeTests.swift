@@ -5,7 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Runtime
 import ServingCore
-import ServingMetrics
+@testable import ServingMetrics
 import Tensors
 import Testing
 
@@ -42,6 +42,10 @@ import Testing
             #expect(before["nv_inference_pending_request_count" + labels] == 0)
             #expect((before["process_resident_memory_bytes"] ?? 0) > 1_000_000)
             #expect((before["process_cpu_seconds_total"] ?? 0) > 0)
+            // Triton's CPU metrics: the host's utilization in 0...1 and its memory.
+            #expect((0...1).contains(before["nv_cpu_utilization"] ?? -1))
+            #expect((before["nv_cpu_memory_total_bytes"] ?? 0) > 100_000_000)
+            #expect((before["nv_cpu_memory_used_bytes"] ?? 0) > 0 && before["nv_cpu_memory_used_bytes"]! < before["nv_cpu_memory_total_bytes"]!)
 
             _ = try await server.infer(model: "cnn", request: Self.request(3))
             _ = try await server.infer(model: "cnn", request: Self.request(1))
@@ -144,4 +148,15 @@ func scrape(_ client: some TestClientProtocol) async throws -> [String: Double] 
         }
         return out
     }
+}
+
+/// Triton's CPU metrics from /proc text: utilization between two reads, used = total − available.
+@Test func systemUsageParsesProcFiles() throws {
+    let first = try #require(SystemUsage.cpuTimes(procStat: "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 50 0 25 400 25 0 0 0 0 0\n"))
+    let second = try #require(SystemUsage.cpuTimes(procStat: "cpu  140 0 60 1050 50 0 0 0 0 0\n"))
+    #expect(first.busy == 150 && first.total == 1000)
+    #expect(abs(second.utilization(since: first) - 50.0 / 300.0) < 1e-12)
+    #expect(SystemUsage.cpuTimes(procStat: "intr 1 2 3\n") == nil)
+    let memory = try #require(SystemUsage.memory(procMeminfo: "MemTotal:       2000 kB\nMemFree:         100 kB\nMemAvailable:    500 kB\n"))
+    #expect(memory.totalBytes == 2000 * 1024 && memory.usedBytes == 1500 * 1024)
 }

@@ -53,6 +53,27 @@ import Testing
         await server.shutdown()
     }
 
+    /// A known path with a method it does not take is 405 with `Allow` (not 404); unknown paths stay 404.
+    @Test func otherMethodsAreNotAllowed() async throws {
+        let server = try await Fixtures.cnnServer()
+        try await Fixtures.app(server).test(.router) { client in
+            for (uri, method, allow) in [
+                ("/v2/models/cnn/infer", HTTPRequest.Method.get, "POST"), ("/v2/models/cnn/versions/1/infer", .delete, "POST"),
+                ("/v2/health/live", .put, "GET"), ("/v2/models/stats", .post, "GET"), ("/v2/models/cnn", .patch, "GET"),
+                ("/v2/repository/index", .get, "POST"), ("/v2/repository/models/cnn/load", .options, "POST"),
+                ("/v2/health/ready", HTTPRequest.Method("QUERY")!, "GET"), ("/v2", .trace, "GET"),
+            ] {
+                try await client.execute(uri: uri, method: method) { r in
+                    #expect(r.status == .methodNotAllowed, "\(method) \(uri)")
+                    #expect(r.headers[.allow] == allow, "\(method) \(uri)")
+                    #expect((json(r.body)["error"] as? String)?.contains(method.rawValue) == true)
+                }
+            }
+            try await client.execute(uri: "/v2/models/cnn/nothing", method: .delete) { #expect($0.status == .notFound) }
+        }
+        await server.shutdown()
+    }
+
     /// JSON in, JSON out; the request id is echoed in the body and the X-Request-ID header.
     @Test func inferJSON() async throws {
         let server = try await Fixtures.cnnServer()
@@ -222,6 +243,11 @@ import Testing
                 let rows = (try JSONSerialization.jsonObject(with: Data(r.body.readableBytesView))) as? [[String: Any]]
                 #expect(rows?.first?["name"] as? String == "cnn")
                 #expect(rows?.first?["state"] as? String == "READY")
+            }
+            // `ready` is a boolean: null is refused, not read as absent.
+            try await client.execute(uri: "/v2/repository/index", method: .post, body: ByteBuffer(string: #"{"ready": null}"#)) { r in
+                #expect(r.status == .badRequest)
+                #expect((json(r.body)["error"] as? String)?.contains("ready") == true)
             }
             try await client.execute(uri: "/v2/repository/models/cnn/unload", method: .post) { #expect($0.status == .ok) }
             try await client.execute(uri: "/v2/models/cnn/ready", method: .get) { #expect($0.status == .badRequest) }

@@ -33,10 +33,37 @@ final class BatchQueue: @unchecked Sendable {
     private var nextID: UInt64 = 0
     private var runningInstances = 0
     private var exitWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Per instance: running a batch it took (set when ``nextBatch(instance:)`` hands one out, cleared when the
+    /// instance asks for the next).
+    private var busy: [Bool]
+    /// Per instance: its executor is lent to a caller computing inline (``lendIdleInstance()``); the instance
+    /// takes no batch (and does not exit) until it is given back.
+    private var lent: [Bool]
 
-    init(policy: BatchingPolicy) {
+    init(policy: BatchingPolicy, instances: Int = 1) {
         self.policy = policy
         levels = Array(repeating: [], count: policy.priorityLevels)
+        busy = Array(repeating: false, count: max(1, instances))
+        lent = Array(repeating: false, count: max(1, instances))
+    }
+
+    /// An instance whose executor the caller may use right now, or nil: only while nothing is queued (so no
+    /// queued request is overtaken and batches still form whenever requests meet) and an instance is idle. The
+    /// caller must ``giveBack(_:)`` it.
+    func lendIdleInstance() -> Int? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard accepting, !finishing, queuedRequests == 0, let i = busy.indices.first(where: { !busy[$0] && !lent[$0] }) else { return nil }
+        lent[i] = true
+        return i
+    }
+
+    /// Ends a loan: the instance serves the queue again (requests that arrived meanwhile wait for it).
+    func giveBack(_ instance: Int) {
+        condition.lock()
+        lent[instance] = false
+        condition.broadcast()
+        condition.unlock()
     }
 
     /// Queues a request, or refuses it at once: 429 when its level is full, 503 when the model is stopping.
@@ -72,12 +99,18 @@ final class BatchQueue: @unchecked Sendable {
         return nil
     }
 
-    /// Blocks until a batch is ready, then returns it with any requests found past their deadline; nil once the
-    /// queue is finishing and empty (the instance exits).
-    func nextBatch() -> (batch: [PendingRequest], expired: [PendingRequest])? {
+    /// Blocks until a batch is ready for `instance`, then returns it with any requests found past their deadline;
+    /// nil once the queue is finishing and empty (the instance exits).
+    func nextBatch(instance: Int = 0) -> (batch: [PendingRequest], expired: [PendingRequest])? {
         condition.lock()
         defer { condition.unlock() }
+        busy[instance] = false
         while true {
+            // Lent to an inline caller: neither take a batch nor exit until it comes back.
+            if lent[instance] {
+                condition.wait()
+                continue
+            }
             if queuedRequests == 0 {
                 if finishing { return nil }
                 condition.wait()
@@ -94,6 +127,7 @@ final class BatchQueue: @unchecked Sendable {
                     continue
                 }
             }
+            busy[instance] = true
             return (takeBatch(), [])
         }
     }

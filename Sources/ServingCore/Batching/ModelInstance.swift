@@ -24,19 +24,24 @@ final class ModelInstance: Sendable {
     }
 
     /// Starts the thread; returns once it has run a warm-up pass (so scratch memory and packed paths are ready when
-    /// the server reports ready), or throws the warm-up's error.
-    func start() async throws {
+    /// the server reports ready), or throws the warm-up's error. Returns how long a second, warm pass took (what
+    /// decides whether requests may compute inline, see ``DynamicBatcher``).
+    func start() async throws -> UInt64 {
         queue.instanceStarted()
-        try await withCheckedThrowingContinuation { (started: CheckedContinuation<Void, any Error>) in
+        return try await withCheckedThrowingContinuation { (started: CheckedContinuation<UInt64, any Error>) in
             let thread = Thread { [self] in
+                let warm: UInt64
                 do {
                     try kernel.warmUp(on: executor)
+                    let t0 = monotonicNanoseconds()
+                    try kernel.warmUp(on: executor)
+                    warm = monotonicNanoseconds() - t0
                 } catch {
                     queue.instanceExited()
                     started.resume(throwing: error)
                     return
                 }
-                started.resume()
+                started.resume(returning: warm)
                 serve()
                 queue.instanceExited()
             }
@@ -47,13 +52,28 @@ final class ModelInstance: Sendable {
     }
 
     private func serve() {
-        while let next = queue.nextBatch() {
+        while let next = queue.nextBatch(instance: index) {
             let (batch, expired) = next
             for p in expired {
                 p.continuation.resume(throwing: InferenceError.timedOut("request timed out after waiting in the queue"))
             }
             if !batch.isEmpty { execute(batch) }
         }
+    }
+
+    /// Runs one request at once on the caller's thread with this instance's executor, which the caller holds on
+    /// loan from the queue (``BatchQueue/lendIdleInstance()``); recorded as a batch of one with no queue time.
+    func executeInline(_ inputs: KernelInput) throws(InferenceError) -> [InferOutput] {
+        var timing = ExecutionTiming()
+        let results: [[InferOutput]]
+        do {
+            results = try kernel.execute([inputs], on: executor, timing: &timing)
+        } catch {
+            throw error as? InferenceError ?? InferenceError.internal("inference failed: \(error)")
+        }
+        guard results.count == 1 else { throw .internal("the kernel answered \(results.count) of 1 requests") }
+        statistics.recordExecution(items: inputs.count, queueNanoseconds: [0], input: timing.input, infer: timing.infer, output: timing.output)
+        return results[0]
     }
 
     private func execute(_ batch: [PendingRequest]) {

@@ -32,6 +32,10 @@ public final class InferenceServer: Sendable, Service {
         public var maxShadowsInFlight = 4
         /// Where each model's statistics also go as metrics (``ServingMetricNames``); no-op by default.
         public var metrics: any MetricsFactory = NOOPMetricsHandler.instance
+        /// Models whose warm batch-1 pass is shorter than this compute a request inline when it finds the queue
+        /// empty and an instance idle (``DynamicBatcher``); 0 never does. Callers' threads then run forward passes:
+        /// set it only when they have large stacks and may block that long (NIO's event loops for a small model).
+        public var inlineComputeBelowNanoseconds: UInt64 = 0
 
         public init(threadsPerInstance: Int? = nil) { self.threadsPerInstance = threadsPerInstance }
     }
@@ -362,11 +366,12 @@ public final class InferenceServer: Sendable, Service {
         do {
             let known = repository.withLock { r in Set(r.entries.map(\.name)) }
             let host = try await ModelHost.load(
-                entry, defaultThreads: options.threadsPerInstance, known: known, metrics: options.metrics,
+                entry, defaultThreads: options.threadsPerInstance, inlineBelowNanoseconds: options.inlineComputeBelowNanoseconds, known: known,
+                metrics: options.metrics,
                 lookup: { [self] name in try? self.host(name, version: nil).served })
             slots.withLock { $0[entry.name] = .ready(host) }
             options.logger.info(
-                "loaded \(entry.name) v\(entry.version): \(host.served.platform), \(host.batcher == nil ? "routing" : "\(entry.config.instanceCount) instance(s) × \(host.threads) thread(s)"), max_batch_size \(entry.config.maxBatchSize)"
+                "loaded \(entry.name) v\(entry.version): \(host.served.platform), \(host.batcher == nil ? "routing" : "\(entry.config.instanceCount) instance(s) × \(host.threads) thread(s)"), max_batch_size \(entry.config.maxBatchSize)\(host.batcher?.computesInline == true ? ", computes inline when idle" : "")"
             )
         } catch {
             if previous == nil { slots.withLock { $0[entry.name] = .unavailable("\(error)") } }
@@ -404,7 +409,7 @@ final class ModelHost: Sendable {
     /// batcher's instances, which warm up before this returns. Ensembles and splits check their targets through
     /// `lookup` (loaded models' signatures); `known` is every model name of the repository.
     static func load(
-        _ entry: ModelEntry, defaultThreads: Int?, known: Set<String>, metrics: any MetricsFactory,
+        _ entry: ModelEntry, defaultThreads: Int?, inlineBelowNanoseconds: UInt64 = 0, known: Set<String>, metrics: any MetricsFactory,
         lookup: (String) -> ServedModel?
     ) async throws -> ModelHost {
         let config = entry.config
@@ -436,7 +441,8 @@ final class ModelHost: Sendable {
         // Tokenizer, pooling and combiner steps compute on their instance thread alone: no worker pool for them.
         let threads = model == nil ? 1 : config.threads ?? defaultThreads ?? max(1, Executor.availableCores / config.instanceCount)
         let batcher = DynamicBatcher(
-            kernel: kernel, policy: BatchingPolicy(config: config), instances: config.instanceCount, threads: threads, statistics: statistics)
+            kernel: kernel, policy: BatchingPolicy(config: config), instances: config.instanceCount, threads: threads, statistics: statistics,
+            inlineBelowNanoseconds: inlineBelowNanoseconds)
         do { try await batcher.start() } catch {
             await batcher.drain()
             throw error
