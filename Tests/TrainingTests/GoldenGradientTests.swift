@@ -14,6 +14,23 @@ struct GoldenGradientTests {
         try SafeTensors.read(repo.appendingPathComponent("Tests/Fixtures/grads/\(name)"))
     }
 
+    /// A golden's tiny BERT (layer shapes from its metadata, weights from its `param.*` tensors) and packed input.
+    static func tinyBert(_ name: String) throws -> (
+        golden: [String: Tensor], shapes: [BertLayerShape], bert: BertModel, input: PackedSequences
+    ) {
+        let (golden, metadata) = try Self.golden(name)
+        let shapes = try JSONDecoder().decode([BertLayerShape].self, from: Data(metadata["layer_shapes"]!.utf8))
+        let config = BertConfig(
+            vocabSize: 50, hiddenSize: 32, numHiddenLayers: shapes.count, numAttentionHeads: shapes[0].heads, intermediateSize: 64,
+            maxPositionEmbeddings: 32, layerShapes: shapes)
+        let bert = try BertModel(config: config, withPooler: false)
+        var params: [String: Tensor] = [:]
+        for (k, v) in golden where k.hasPrefix("param.") { params[String(k.dropFirst(6))] = v }
+        try bert.update(parameters: params)
+        let input = PackedSequences(ids: golden["input_ids"]!.int64s.map { Int32($0) }, lengths: golden["lengths"]!.int64s.map { Int($0) })
+        return (golden, shapes, bert, input)
+    }
+
     /// Checks every `grad.<path>` of the golden against `grads`; returns the worst error for the report.
     @discardableResult
     func expectGradients(_ golden: [String: Tensor], _ grads: Gradients) -> Double {
@@ -44,16 +61,7 @@ struct GoldenGradientTests {
     }
 
     @Test func tinyBertMatchesJax() throws {
-        let (golden, metadata) = try Self.golden("tiny_bert_grads.safetensors")
-        let shapes = try JSONDecoder().decode([BertLayerShape].self, from: Data(metadata["layer_shapes"]!.utf8))
-        let config = BertConfig(
-            vocabSize: 50, hiddenSize: 32, numHiddenLayers: shapes.count, numAttentionHeads: shapes[0].heads, intermediateSize: 64,
-            maxPositionEmbeddings: 32, layerShapes: shapes)
-        let bert = try BertModel(config: config, withPooler: false)
-        var params: [String: Tensor] = [:]
-        for (k, v) in golden where k.hasPrefix("param.") { params[String(k.dropFirst(6))] = v }
-        try bert.update(parameters: params)
-        let input = PackedSequences(ids: golden["input_ids"]!.int64s.map { Int32($0) }, lengths: golden["lengths"]!.int64s.map { Int($0) })
+        let (golden, _, bert, input) = try Self.tinyBert("tiny_bert_grads.safetensors")
         let ctx = TrainingContext(executor: testExecutor)
         let grads = Gradients(trainableIn: bert)
         let (hidden, tape) = try bert.trainingForward(input, context: ctx)
@@ -80,16 +88,7 @@ struct GoldenGradientTests {
     /// distributions, plus the embedding losses: AttentionKL's gradient on the softmax inputs through the fused
     /// attention backward (`dScores`).
     @Test func tinyBertAttentionKLMatchesJax() throws {
-        let (golden, metadata) = try Self.golden("tiny_bert_attention_kl_grads.safetensors")
-        let shapes = try JSONDecoder().decode([BertLayerShape].self, from: Data(metadata["layer_shapes"]!.utf8))
-        let config = BertConfig(
-            vocabSize: 50, hiddenSize: 32, numHiddenLayers: shapes.count, numAttentionHeads: shapes[0].heads, intermediateSize: 64,
-            maxPositionEmbeddings: 32, layerShapes: shapes)
-        let bert = try BertModel(config: config, withPooler: false)
-        var params: [String: Tensor] = [:]
-        for (k, v) in golden where k.hasPrefix("param.") { params[String(k.dropFirst(6))] = v }
-        try bert.update(parameters: params)
-        let input = PackedSequences(ids: golden["input_ids"]!.int64s.map { Int32($0) }, lengths: golden["lengths"]!.int64s.map { Int($0) })
+        let (golden, shapes, bert, input) = try Self.tinyBert("tiny_bert_attention_kl_grads.safetensors")
         let ctx = TrainingContext(executor: testExecutor)
         let grads = Gradients(trainableIn: bert)
         let (hidden, tape) = try bert.trainingForward(input, context: ctx)

@@ -67,25 +67,9 @@ public final class SentenceDistillObjective: TrainingObjective {
         executor: Executor
     ) throws {
         guard !validationSequences.isEmpty else { throw TrainingError.badInput("the validation split is empty") }
-        for (s, t) in loss.layerMap {
-            guard s >= 0, s < student.layers.count else {
-                throw TrainingError.badInput(
-                    "loss.hidden.layer_map: student layer \(s) is out of range (the student has \(student.layers.count) layers, 0...\(student.layers.count - 1))")
-            }
-            guard t >= 0, t < teacher.layers.count else {
-                throw TrainingError.badInput(
-                    "loss.hidden.layer_map: teacher layer \(t) is out of range (the teacher has \(teacher.layers.count) layers, 0...\(teacher.layers.count - 1))")
-            }
-        }
+        try Self.checkRange(of: loss.layerMap, field: "loss.hidden.layer_map", student: student, teacher: teacher)
+        try Self.checkRange(of: loss.attentionMap, field: "loss.attention.layer_map", student: student, teacher: teacher)
         for (s, t) in loss.attentionMap {
-            guard s >= 0, s < student.layers.count else {
-                throw TrainingError.badInput(
-                    "loss.attention.layer_map: student layer \(s) is out of range (the student has \(student.layers.count) layers, 0...\(student.layers.count - 1))")
-            }
-            guard t >= 0, t < teacher.layers.count else {
-                throw TrainingError.badInput(
-                    "loss.attention.layer_map: teacher layer \(t) is out of range (the teacher has \(teacher.layers.count) layers, 0...\(teacher.layers.count - 1))")
-            }
             let (sh, th) = (student.layers[s].shape.heads, teacher.layers[t].shape.heads)
             guard sh == th else {
                 throw TrainingError.badInput(
@@ -134,6 +118,22 @@ public final class SentenceDistillObjective: TrainingObjective {
             teacherEmbeddings = nil
         } else {
             teacherEmbeddings = try Self.embeddings(teacher, sequences, normalize: normalize, executor: executor)
+        }
+    }
+
+    /// Throws a one-line error naming `field` when a (student, teacher) pair of `map` is outside either model's layers.
+    static func checkRange(
+        of map: [(student: Int, teacher: Int)], field: String, student: BertModel, teacher: BertModel
+    ) throws {
+        for (s, t) in map {
+            guard s >= 0, s < student.layers.count else {
+                throw TrainingError.badInput(
+                    "\(field): student layer \(s) is out of range (the student has \(student.layers.count) layers, 0...\(student.layers.count - 1))")
+            }
+            guard t >= 0, t < teacher.layers.count else {
+                throw TrainingError.badInput(
+                    "\(field): teacher layer \(t) is out of range (the teacher has \(teacher.layers.count) layers, 0...\(teacher.layers.count - 1))")
+            }
         }
     }
 
