@@ -31,6 +31,17 @@ struct GoldenGradientTests {
         return (golden, shapes, bert, input)
     }
 
+    /// The goldens' embedding loss: MSE + cosine of the L2-normalized mean pooling of `hidden` against `target`, and
+    /// its gradient on `hidden`.
+    static func embeddingLoss(_ hidden: Tensor, lengths: [Int], target: Tensor) throws -> (loss: Double, dHidden: Tensor) {
+        let (e, norms) = L2Normalize.forward(MeanPooling.forward(hidden, lengths: lengths))
+        let mse = try MeanSquaredError().evaluate(e, target: target)
+        let cos = try CosineEmbeddingLoss().evaluate(e, target: target)
+        var dE = mse.gradient
+        dE.withUnsafeMutableFloats { d in cos.gradient.withUnsafeFloats { c in for i in 0..<d.count { d[i] += c[i] } } }
+        return (mse.loss + cos.loss, MeanPooling.backward(L2Normalize.backward(dE, y: e, norms: norms), lengths: lengths))
+    }
+
     /// Checks every `grad.<path>` of the golden against `grads`; returns the worst error for the report.
     @discardableResult
     func expectGradients(_ golden: [String: Tensor], _ grads: Gradients) -> Double {
@@ -66,21 +77,14 @@ struct GoldenGradientTests {
         let grads = Gradients(trainableIn: bert)
         let (hidden, tape) = try bert.trainingForward(input, context: ctx)
         // The golden's loss: embedding MSE + cosine on L2-normalized mean pooling, plus 0.5 · MSE on layer 0's output.
-        let pooled = MeanPooling.forward(hidden, lengths: input.lengths)
-        let (e, norms) = L2Normalize.forward(pooled)
-        let target = golden["target_embedding"]!
-        let mse = try MeanSquaredError().evaluate(e, target: target)
-        let cos = try CosineEmbeddingLoss().evaluate(e, target: target)
+        let embedding = try Self.embeddingLoss(hidden, lengths: input.lengths, target: golden["target_embedding"]!)
         let hiddenLoss = try HiddenStateMSE().evaluate(
             student: tape.states[1], target: golden["target_state"]!, gradients: nil, context: ctx)
-        let total = mse.loss + cos.loss + 0.5 * hiddenLoss.loss
+        let total = embedding.loss + 0.5 * hiddenLoss.loss
         #expect(abs(total - Double(golden["loss"]!.floats[0])) <= 1e-5 * abs(total))
-        var dE = mse.gradient
-        dE.withUnsafeMutableFloats { d in cos.gradient.withUnsafeFloats { c in for i in 0..<d.count { d[i] += c[i] } } }
         var dState = hiddenLoss.gradient
         dState.withUnsafeMutableFloats { for i in 0..<$0.count { $0[i] *= 0.5 } }
-        let dHidden = MeanPooling.backward(L2Normalize.backward(dE, y: e, norms: norms), lengths: input.lengths)
-        try bert.backward(dHidden, dStates: [1: dState], tape: tape, gradients: grads, context: ctx)
+        try bert.backward(embedding.dHidden, dStates: [1: dState], tape: tape, gradients: grads, context: ctx)
         print("tiny BERT vs jax.grad: worst gradient relative error \(expectGradients(golden, grads))")
     }
 
@@ -93,22 +97,15 @@ struct GoldenGradientTests {
         let grads = Gradients(trainableIn: bert)
         let (hidden, tape) = try bert.trainingForward(input, context: ctx)
         // The golden's loss: embedding MSE + cosine on L2-normalized mean pooling, plus 0.7 · KL(t ‖ layer 1's attention).
-        let pooled = MeanPooling.forward(hidden, lengths: input.lengths)
-        let (e, norms) = L2Normalize.forward(pooled)
-        let target = golden["target_embedding"]!
-        let mse = try MeanSquaredError().evaluate(e, target: target)
-        let cos = try CosineEmbeddingLoss().evaluate(e, target: target)
+        let embedding = try Self.embeddingLoss(hidden, lengths: input.lengths, target: golden["target_embedding"]!)
         let kl = try AttentionKL().evaluate(
             student: tape.attentionProbabilities(layer: 1), teacher: golden["target_attention"]!, lengths: input.lengths,
             heads: shapes[1].heads)
-        let total = mse.loss + cos.loss + 0.7 * kl.loss
+        let total = embedding.loss + 0.7 * kl.loss
         #expect(abs(total - Double(golden["loss"]!.floats[0])) <= 1e-5 * abs(total))
-        var dE = mse.gradient
-        dE.withUnsafeMutableFloats { d in cos.gradient.withUnsafeFloats { c in for i in 0..<d.count { d[i] += c[i] } } }
         var dScores = kl.gradient
         dScores.withUnsafeMutableFloats { for i in 0..<$0.count { $0[i] *= 0.7 } }
-        let dHidden = MeanPooling.backward(L2Normalize.backward(dE, y: e, norms: norms), lengths: input.lengths)
-        try bert.backward(dHidden, dStates: [:], dScores: [1: dScores], tape: tape, gradients: grads, context: ctx)
+        try bert.backward(embedding.dHidden, dStates: [:], dScores: [1: dScores], tape: tape, gradients: grads, context: ctx)
         print("tiny BERT + attention KL vs jax.grad: worst gradient relative error \(expectGradients(golden, grads))")
     }
 }
