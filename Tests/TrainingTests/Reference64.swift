@@ -126,24 +126,20 @@ enum Ref {
     /// ctx(T, heads·dh) from q, k, v (T, heads·dh) per packed sequence.
     static func attention(q: [Double], k: [Double], v: [Double], lengths: [Int], heads: Int, dh: Int) -> [Double] {
         let a = heads * dh
+        let p = attentionProbabilities(q: q, k: k, lengths: lengths, heads: heads, dh: dh)
         var ctx = [Double](repeating: 0, count: q.count)
         var start = 0
+        var offset = 0  // of this sequence and head's (l, l) block in p
         for l in lengths {
             for hd in 0..<heads {
                 for i in 0..<l {
-                    var s = [Double](repeating: 0, count: l)
-                    for j in 0..<l {
-                        var dot = 0.0
-                        for d in 0..<dh { dot += q[(start + i) * a + hd * dh + d] * k[(start + j) * a + hd * dh + d] }
-                        s[j] = dot / Double(dh).squareRoot()
-                    }
-                    s = softmax(s, cols: l)
                     for d in 0..<dh {
                         var acc = 0.0
-                        for j in 0..<l { acc += s[j] * v[(start + j) * a + hd * dh + d] }
+                        for j in 0..<l { acc += p[offset + i * l + j] * v[(start + j) * a + hd * dh + d] }
                         ctx[(start + i) * a + hd * dh + d] = acc
                     }
                 }
+                offset += l * l
             }
             start += l
         }
