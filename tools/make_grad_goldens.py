@@ -176,15 +176,30 @@ def bert_forward(p, ids, probs=None):
     return states
 
 
-def bert_loss(p, ids, target, target_state):
-    states = bert_forward(p, ids)
+def embedding_loss(states, target):
+    """MSE + (1 - cosine) of the L2-normalized mean pooling of the last layer against target (the students' loss)."""
     starts = np.cumsum([0] + LENGTHS[:-1])
     pooled = jnp.stack([jnp.mean(states[-1][st:st + l], axis=0) for st, l in zip(starts, LENGTHS)])
     e = pooled / jnp.maximum(jnp.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)
     mse = jnp.mean((e - target) ** 2)
     cos = jnp.sum(e * target, axis=-1) / (jnp.linalg.norm(e, axis=-1) * jnp.linalg.norm(target, axis=-1))
+    return mse + jnp.mean(1 - cos)
+
+
+def save_bert_golden(name, out, p, g):
+    """Writes `out` plus every parameter (param.*) and its gradient (grad.*), with the layer shapes as metadata."""
+    for k, v in p.items():
+        out["param." + k] = f32(v)
+    for k, v in g.items():
+        out["grad." + k] = f32(v)
+    meta = {"generator": "tools/make_grad_goldens.py", "layer_shapes": json.dumps(SHAPES)}
+    save_file(out, os.path.join(OUT, name), metadata=meta)
+
+
+def bert_loss(p, ids, target, target_state):
+    states = bert_forward(p, ids)
     hidden = jnp.mean((states[1] - target_state) ** 2)
-    return mse + jnp.mean(1 - cos) + 0.5 * hidden
+    return embedding_loss(states, target) + 0.5 * hidden
 
 
 def make_bert():
@@ -197,28 +212,18 @@ def make_bert():
     loss, g = jax.value_and_grad(bert_loss)(p, ids, target, target_state)
     out = {"input_ids": ids, "lengths": np.asarray(LENGTHS, dtype=np.int64), "target_embedding": f32(target),
            "target_state": f32(target_state), "loss": f32([loss])}
-    for k, v in p.items():
-        out["param." + k] = f32(v)
-    for k, v in g.items():
-        out["grad." + k] = f32(v)
-    meta = {"generator": "tools/make_grad_goldens.py", "layer_shapes": json.dumps(SHAPES)}
-    save_file(out, os.path.join(OUT, "tiny_bert_grads.safetensors"), metadata=meta)
+    save_bert_golden("tiny_bert_grads.safetensors", out, p, g)
     print(f"tiny BERT: loss {float(loss):.6f}, {len(g)} gradients")
 
 
 def bert_attention_kl_loss(p, ids, target, target_attention):
     probs = []
     states = bert_forward(p, ids, probs)
-    starts = np.cumsum([0] + LENGTHS[:-1])
-    pooled = jnp.stack([jnp.mean(states[-1][st:st + l], axis=0) for st, l in zip(starts, LENGTHS)])
-    e = pooled / jnp.maximum(jnp.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)
-    mse = jnp.mean((e - target) ** 2)
-    cos = jnp.sum(e * target, axis=-1) / (jnp.linalg.norm(e, axis=-1) * jnp.linalg.norm(target, axis=-1))
     kl, rows = 0.0, 0
     for (layer, a), t in zip([q for q in probs if q[0] == 1], target_attention):
         kl = kl + jnp.sum(t * (jnp.log(t) - jnp.log(a)))
         rows += a.shape[0] * a.shape[1]
-    return mse + jnp.mean(1 - cos) + 0.7 * kl / rows
+    return embedding_loss(states, target) + 0.7 * kl / rows
 
 
 def make_bert_attention_kl():
@@ -236,12 +241,7 @@ def make_bert_attention_kl():
     flat = np.concatenate([a.reshape(-1) for a in target_attention])
     out = {"input_ids": ids, "lengths": np.asarray(LENGTHS, dtype=np.int64), "target_embedding": f32(target),
            "target_attention": f32(flat), "loss": f32([loss])}
-    for k, v in p.items():
-        out["param." + k] = f32(v)
-    for k, v in g.items():
-        out["grad." + k] = f32(v)
-    meta = {"generator": "tools/make_grad_goldens.py", "layer_shapes": json.dumps(SHAPES)}
-    save_file(out, os.path.join(OUT, "tiny_bert_attention_kl_grads.safetensors"), metadata=meta)
+    save_bert_golden("tiny_bert_attention_kl_grads.safetensors", out, p, g)
     print(f"tiny BERT + attention KL: loss {float(loss):.6f}, {len(g)} gradients")
 
 
