@@ -202,15 +202,8 @@ struct FastRequestJSON {
             skipSpace()
             guard let v = value() else { return nil }
             fields.append((key, v))
-            skipSpace()
-            guard i < bytes.count else { return nil }
-            if bytes[i] == UInt8(ascii: ",") {
-                i += 1
-                continue
-            }
-            guard bytes[i] == UInt8(ascii: "}") else { return nil }
-            i += 1
-            return .object(fields)
+            guard let closed = commaOrClose(UInt8(ascii: "}")) else { return nil }
+            if closed { return .object(fields) }
         }
     }
 
@@ -229,16 +222,20 @@ struct FastRequestJSON {
             skipSpace()
             guard let v = value() else { return nil }
             items.append(v)
-            skipSpace()
-            guard i < bytes.count else { return nil }
-            if bytes[i] == UInt8(ascii: ",") {
-                i += 1
-                continue
-            }
-            guard bytes[i] == UInt8(ascii: "]") else { return nil }
-            i += 1
-            return .array(items)
+            guard let closed = commaOrClose(UInt8(ascii: "]")) else { return nil }
+            if closed { return .array(items) }
         }
+    }
+
+    /// After an object's member or an array's item: consumes `,` (false: another follows) or `close` (true: the
+    /// container ends); nil for anything else.
+    private mutating func commaOrClose(_ close: UInt8) -> Bool? {
+        skipSpace()
+        guard i < bytes.count else { return nil }
+        let b = bytes[i]
+        guard b == UInt8(ascii: ",") || b == close else { return nil }
+        i += 1
+        return b == close
     }
 
     /// A string without escapes or control characters, valid UTF-8.
