@@ -79,27 +79,13 @@ public enum SparseEncoding {
         let rows = t.shape[0], cols = t.count / rows
         switch encoding {
         case bitmask:
-            var bits = [UInt8](repeating: 0, count: (v.count + 7) / 8)
-            var values: [Float] = []
-            for (i, x) in v.enumerated() where x != 0 {
-                bits[i / 8] |= 1 << UInt8(i % 8)
-                values.append(x)
-            }
+            let (bits, values) = bitmaskParts(v)
             return [
                 name + ".mask": Tensor(shape: [bits.count], integers: bits, dtype: .uint8),
                 name + ".values": Tensor(shape: [values.count], floats: values),
             ]
         case csr:
-            var starts: [Int32] = [0]
-            var columns: [UInt8] = []
-            var values: [Float] = []
-            for r in 0..<rows {
-                for c in 0..<cols where v[r * cols + c] != 0 {
-                    columns += [UInt8(c & 0xff), UInt8(c >> 8)]
-                    values.append(v[r * cols + c])
-                }
-                starts.append(Int32(values.count))
-            }
+            let (starts, columns, values) = csrParts(v, rows: rows, cols: cols)
             return [
                 name + ".row_starts": Tensor(shape: [starts.count], integers: starts, dtype: .int32),
                 name + ".columns": Tensor(shape: [columns.count], integers: columns, dtype: .uint8),
@@ -110,29 +96,46 @@ public enum SparseEncoding {
         }
     }
 
+    /// A bit per element (1: nonzero, element i at bit i % 8 of byte i / 8) and the nonzeros in order.
+    private static func bitmaskParts<T: Numeric>(_ v: [T]) -> (bits: [UInt8], values: [T]) {
+        var bits = [UInt8](repeating: 0, count: (v.count + 7) / 8)
+        var values: [T] = []
+        for (i, x) in v.enumerated() where x != 0 {
+            bits[i / 8] |= 1 << UInt8(i % 8)
+            values.append(x)
+        }
+        return (bits, values)
+    }
+
+    /// The nonzeros of a row-major (rows, cols) matrix row by row: where each row starts in `values`, each one's
+    /// column as two little-endian bytes, and the values.
+    private static func csrParts<T: Numeric>(_ v: [T], rows: Int, cols: Int) -> (starts: [Int32], columns: [UInt8], values: [T]) {
+        var starts: [Int32] = [0]
+        var columns: [UInt8] = []
+        var values: [T] = []
+        for r in 0..<rows {
+            for c in 0..<cols where v[r * cols + c] != 0 {
+                columns += [UInt8(c & 0xff), UInt8(c >> 8)]
+                values.append(v[r * cols + c])
+            }
+            starts.append(Int32(values.count))
+        }
+        return (starts, columns, values)
+    }
+
     /// The int8 encodings: the same parts as `bitmask`/`csr`, with I8 values.
     private static func encodeInt8(_ t: Tensor, name: String, encoding: String) -> [String: Tensor] {
         let v = t.withUnsafeElements(as: Int8.self) { Array($0) }
         let rows = t.shape[0], cols = t.count / rows
-        var values: [Int8] = []
+        let values: [Int8]
         var parts: [String: Tensor] = [:]
         if encoding == int8Bitmask {
-            var bits = [UInt8](repeating: 0, count: (v.count + 7) / 8)
-            for (i, x) in v.enumerated() where x != 0 {
-                bits[i / 8] |= 1 << UInt8(i % 8)
-                values.append(x)
-            }
+            let bits: [UInt8]
+            (bits, values) = bitmaskParts(v)
             parts[name + ".mask"] = Tensor(shape: [bits.count], integers: bits, dtype: .uint8)
         } else {
-            var starts: [Int32] = [0]
-            var columns: [UInt8] = []
-            for r in 0..<rows {
-                for c in 0..<cols where v[r * cols + c] != 0 {
-                    columns += [UInt8(c & 0xff), UInt8(c >> 8)]
-                    values.append(v[r * cols + c])
-                }
-                starts.append(Int32(values.count))
-            }
+            let (starts, columns, nonzeros) = csrParts(v, rows: rows, cols: cols)
+            values = nonzeros
             parts[name + ".row_starts"] = Tensor(shape: [starts.count], integers: starts, dtype: .int32)
             parts[name + ".columns"] = Tensor(shape: [columns.count], integers: columns, dtype: .uint8)
         }
