@@ -90,7 +90,8 @@ async-faults: release
 async-bench: release models datasets
 	python3 tools/async_bench.py --compress $(BIN) --jobs 10000
 
-## Async soak (not in `make test`: SOAK_MINUTES, default 10): MiniLM jobs at 70 % of the measured sustainable rate
+## Async soak (not in `make test`: SOAK_MINUTES, default 10): MiniLM jobs at 70 % of the sustainable rate, measured
+## first by open-loop steps (+20 jobs/s every 30 s until a step's p99 passes 500 ms) against the same processes,
 ## through `compress serve --async` + a worker on Redis; errors, RSS growth of both processes and p99 per minute
 ## against the targets (0 errors, < 5 %, within 20 %); exit 1 when one is missed (tools/async_soak.py). Two
 ## single-thread instances and a 4 ms queue delay: on 2 vCPUs they sustain more than one 2-thread instance

@@ -5,8 +5,13 @@
 
   flock /tmp/swift-build.lock python3 tools/async_soak.py --compress .build/release/compress --minutes 10   (make soak)
 
-1. The sustainable rate: given with --rate, or measured as tools/async_bench.py does (the worker drains
-   --calibrate-jobs queued jobs; rate = completions per second from the completion times stored with each result).
+1. The sustainable rate: given with --rate, or measured (--calibrate):
+   step  (the async path's own capacity) open-loop steps of --step-seconds at --step-start, +--step-jobs, ... jobs/s
+         against the same server and worker the soak then uses; a step holds when the senders kept their schedule,
+         every job completed, and the step's p99 stayed within --slo-ms (a queue that grows during a step pushes its
+         p99 past any SLO). The sustainable rate is the last step that held.
+   sync  the synchronous server's best at concurrency 32 (REST JSON), a yardstick that ignores the queue's own cost.
+   drain the rate at which the worker drains --calibrate-jobs queued jobs (full batches: overstates open-loop capacity).
 2. The soak: jobs arrive open loop (each at its scheduled time, --submit-threads senders) at --load x that rate for
    --minutes. Every --sample-seconds: VmRSS of the server and the worker (/proc), queue depth and pending (the worker's
    /metrics).
@@ -131,10 +136,52 @@ WORKER_COUNTERS = {"inferences": "nv_inference_count", "executions": "nv_inferen
                    "queue_us": "nv_inference_queue_duration_us"}
 
 
+def host_cpu_s():
+    """The whole VM's busy and stolen CPU seconds so far (/proc/stat): busy counts every process, ours or not; steal is
+    time the hypervisor ran someone else on our vCPUs. They tell a host stall from a slow-down of our own."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        tick = os.sysconf("SC_CLK_TCK")
+        # user nice system idle iowait irq softirq steal ...
+        return {"cpu_s_host": (v[0] + v[1] + v[2] + v[5] + v[6]) / tick, "steal_s": v[7] / tick}
+    except (OSError, IndexError, ValueError):
+        return {}
+
+
+def all_cpu_s():
+    """CPU seconds so far of every process on the VM, by pid: (command name, seconds)."""
+    out, tick = {}, os.sysconf("SC_CLK_TCK")
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    head, rest = f.read().rsplit(")", 1)
+                fields = rest.split()
+                out[int(d)] = (head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / tick)
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def others_busy(before, after, ours, dt, top=3):
+    """The processes outside the soak that used the most CPU between two all_cpu_s() snapshots: [(name, cores)]."""
+    used = [(name, (s - before[pid][1]) / dt) for pid, (name, s) in after.items()
+            if pid not in ours and pid in before and s > before[pid][1]]
+    return [(n, round(c, 2)) for n, c in sorted(used, key=lambda x: -x[1])[:top] if c >= 0.01]
+
+
 def sample_loop(pids, metrics_port, worker_metrics_port, every, stop, out, t0):
+    ours = set(pids.values()) | {os.getpid()}
+    last, last_t = all_cpu_s(), time.time()
     while not stop.is_set():
         row = {"t": round(time.time() - t0, 1), **{f"rss_kb_{k}": rss_kb(p) for k, p in pids.items()},
-               **{f"cpu_s_{k}": cpu_s(p) for k, p in pids.items()}, "cpu_s_sender": round(time.process_time(), 2)}
+               **{f"cpu_s_{k}": cpu_s(p) for k, p in pids.items()}, "cpu_s_sender": round(time.process_time(), 2),
+               **host_cpu_s()}
+        # Who else had the cores: a slow second with the host at 2.0 cores and ours at 1.1 was someone else.
+        now, now_t = all_cpu_s(), time.time()
+        row["others"] = others_busy(last, now, ours, max(now_t - last_t, 1e-3))
+        last, last_t = now, now_t
         try:
             m = ab.metrics(metrics_port)
             row["depth"] = m.get("compress_queue_depth")
@@ -164,8 +211,42 @@ def intervals(samples):
         for k in [k[6:] for k in b if k.startswith("cpu_s_")]:
             if a.get(f"cpu_s_{k}") is not None and b.get(f"cpu_s_{k}") is not None:
                 row[f"cores_{k}"] = round((b[f"cpu_s_{k}"] - a[f"cpu_s_{k}"]) / dt, 2)
+        if b.get("others"):
+            row["others"] = b["others"]
+        if a.get("steal_s") is not None and b.get("steal_s") is not None:
+            row["cores_stolen"] = round((b["steal_s"] - a["steal_s"]) / dt, 2)
         rows.append(row)
     return rows
+
+
+def step_test(a, http_port, metrics_port, name, texts, enqueued):
+    """The async path's sustainable rate: open-loop steps of rising rate against the running server and worker, until
+    one does not hold (see the module doc). Returns (last rate that held or None, per-step rows, jobs enqueued)."""
+    steps, best, rate = [], None, a.step_start
+    while rate <= a.step_max:
+        steal0, t0 = host_cpu_s().get("steal_s"), time.time()
+        sent, behind = paced_submit(http_port, name, texts, rate, a.step_seconds, a.submit_threads,
+                                    stop_at=t0 + a.step_seconds + 10)
+        ok = [s for s in sent if s[1]]
+        enqueued += len(ok)
+        drained = wait_drained(metrics_port, enqueued, max(60.0, 4 * a.step_seconds))
+        views = fetch_results(http_port, [s[1] for s in ok])
+        lat = [(v["completed_at"] - v["submitted_at"]) * 1000 for v in views if v and v.get("status") == "done"]
+        p99 = ab.percentile(lat, 99) if lat else None
+        holds = drained and len(lat) == len(sent) and behind < 1 and p99 is not None and p99 <= a.slo_ms
+        steal1 = host_cpu_s().get("steal_s")
+        steps.append({"jobs_per_s": rate, "sent": len(sent), "done": len(lat), "senders_max_behind_s": round(behind, 2),
+                      "p50_ms": round(ab.percentile(lat, 50), 1) if lat else None,
+                      "p99_ms": round(p99, 1) if p99 is not None else None, "drained": drained, "holds": holds,
+                      "cores_stolen": round((steal1 - steal0) / (time.time() - t0), 3)
+                      if steal0 is not None and steal1 is not None else None})
+        log(f"step {rate:.0f} jobs/s: p50 {steps[-1]['p50_ms']} ms, p99 {steps[-1]['p99_ms']} ms, "
+            f"{len(lat)}/{len(sent)} done, senders behind {behind:.2f} s → {'holds' if holds else 'does not hold'}")
+        if not holds:
+            break
+        best = rate
+        rate += a.step_jobs
+    return best, steps, enqueued
 
 
 def soak(a, texts, tmp):
@@ -197,12 +278,13 @@ def soak(a, texts, tmp):
         ab.wait_ready(http_port)
         rate = a.rate
         calibration = {"sync_best_per_s": sync} if sync else None
-        if not rate:
+        draining = not rate and a.calibrate == "drain"
+        if draining:
             ids = ab.submit(http_port, name, texts, a.calibrate_jobs)
         worker = subprocess.Popen([a.compress, "worker", a.model, "--metrics-port", str(metrics_port), "--prefetch", "64", *common])
         procs.append(worker)
         enqueued = 0
-        if not rate:
+        if draining:
             enqueued = a.calibrate_jobs
             if not wait_drained(metrics_port, enqueued, a.timeout):
                 raise RuntimeError("the worker did not drain the calibration jobs")
@@ -220,6 +302,15 @@ def soak(a, texts, tmp):
             enqueued = a.warmup_jobs
             if not wait_drained(metrics_port, enqueued, a.timeout):
                 raise RuntimeError("the worker did not complete the warm-up jobs")
+            if not rate:
+                best, steps, enqueued = step_test(a, http_port, metrics_port, name, texts, enqueued)
+                calibration = {"slo_ms": a.slo_ms, "step_seconds": a.step_seconds, "steps": steps}
+                if best is None:
+                    raise RuntimeError(f"no step held (the first, {a.step_start} jobs/s, missed the {a.slo_ms} ms p99 SLO)")
+                if best + a.step_jobs > a.step_max:
+                    log(f"every step up to --step-max {a.step_max} held: the rate is a lower bound")
+                rate = best
+                log(f"sustainable rate: {rate:.1f} jobs/s (the last step that held)")
         target = a.load * rate
         seconds = a.minutes * 60
         log(f"soak: {target:.1f} jobs/s for {seconds:.0f} s ({int(target * seconds)} jobs), samples every {a.sample_seconds} s")
@@ -304,6 +395,9 @@ def table(r):
     lines = [f"soak: {r['model']} on {r['backend']}, {r['minutes']} min at {r['load']:.0%} of {r['sustainable_jobs_per_s']} jobs/s "
              f"(target {r['target_jobs_per_s']}/s, achieved {r['achieved_jobs_per_s']}/s)",
              "| figure | value | target |", "|---|---|---|",
+             *([f"| calibration steps (jobs/s: p99 ms, holds) | " + ", ".join(
+                 f"{st['jobs_per_s']:.0f}: {st['p99_ms']}{'' if st['holds'] else ' ✗'}" for st in r['calibration']['steps'])
+                + f" | p99 ≤ {r['calibration']['slo_ms']:.0f} ms |"] if (r.get('calibration') or {}).get('steps') else []),
              f"| jobs submitted / done | {r['submitted']} / {r['accepted'] - r['failed'] - r['lost']} | |",
              f"| errors (refused {sum(r['refused'].values())}, failed {r['failed']}, lost {r['lost']}) | {r['errors']} | 0 |"]
     for proc, v in r["rss"].items():
@@ -329,9 +423,15 @@ def main():
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--rate", type=float, help="sustainable jobs/s (default: measured)")
     ap.add_argument("--load", type=float, default=0.7, help="fraction of the sustainable rate (default 0.7)")
-    ap.add_argument("--calibrate", choices=["sync", "drain"], default="sync",
-                    help="without --rate: the synchronous server's best at concurrency 32 (default), or the rate at "
-                         "which the worker drains --calibrate-jobs queued jobs (full batches: overstates open-loop capacity)")
+    ap.add_argument("--calibrate", choices=["step", "sync", "drain"], default="step",
+                    help="without --rate: open-loop steps against the async path itself (default), the synchronous "
+                         "server's best at concurrency 32, or the rate at which the worker drains --calibrate-jobs "
+                         "queued jobs (see the module doc)")
+    ap.add_argument("--step-start", type=float, default=100, help="jobs/s of the first calibration step")
+    ap.add_argument("--step-jobs", type=float, default=20, help="jobs/s added per step")
+    ap.add_argument("--step-max", type=float, default=1000, help="no step above this rate")
+    ap.add_argument("--step-seconds", type=float, default=30)
+    ap.add_argument("--slo-ms", type=float, default=500, help="a step holds while its p99 stays within this")
     ap.add_argument("--calibrate-jobs", type=int, default=2000)
     ap.add_argument("--warmup-jobs", type=int, default=64, help="jobs completed before the soak starts (with a given rate)")
     ap.add_argument("--sample-seconds", type=float, default=5)
