@@ -346,6 +346,17 @@ def soak(a, texts, tmp):
         ab.stop_processes(procs, redis)
 
 
+def stolen_per_bucket(samples, bucket, nb):
+    """Mean CPU cores the hypervisor took from the VM in each bucket (/proc/stat steal), from the samples at its edges:
+    a bucket whose p99 jumps while this is above zero was slowed from outside the VM."""
+    out = []
+    for i in range(nb):
+        inside = [s for s in samples if s.get("steal_s") is not None and i * bucket <= s["t"] <= (i + 1) * bucket]
+        dt = inside[-1]["t"] - inside[0]["t"] if len(inside) > 1 else 0
+        out.append(round((inside[-1]["steal_s"] - inside[0]["steal_s"]) / dt, 3) if dt > 0 else None)
+    return out
+
+
 def report(a, rate, target, calibration, sent, submitted, views, samples, behind, drained):
     bucket = a.bucket_seconds
     nb = max(1, int(round(a.minutes * 60 / bucket)))
@@ -388,6 +399,7 @@ def report(a, rate, target, calibration, sent, submitted, views, samples, behind
         "refused": refused, "failed": failed, "lost": lost, "errors": errors, "drained": drained,
         "e2e_ms": {p: round(ab.percentile(all_lat, p), 1) for p in (50, 90, 99)} if all_lat else None,
         "bucket_seconds": bucket, "p99_ms_per_bucket": p99, "jobs_per_bucket": [len(b) for b in lat],
+        "stolen_cores_per_bucket": stolen_per_bucket(samples, bucket, nb),
         "p99_drift_pct": drift, "rss": rss, "rss_growth_pct": growth,
         "max_depth": max((s.get("depth") or 0 for s in samples), default=None),
         "samples": samples if a.json else len(samples),
@@ -414,6 +426,8 @@ def table(r):
     e = r["e2e_ms"] or {}
     lines.append(f"| e2e latency p50 / p90 / p99 (ms) | {e.get(50)} / {e.get(90)} / {e.get(99)} | |")
     lines.append(f"| p99 per {r['bucket_seconds']} s (ms) | {', '.join(str(p) for p in r['p99_ms_per_bucket'])} | |")
+    lines.append(f"| cores stolen by the hypervisor per {r['bucket_seconds']} s | "
+                 f"{', '.join(str(c) for c in r['stolen_cores_per_bucket'])} | |")
     lines.append(f"| p99 drift (max distance from the median bucket) | {r['p99_drift_pct']} % | ≤ 20 % |")
     lines.append(f"| max queue depth (server's /metrics) | {r['max_depth']} | |")
     for k, v in r.get("queue_totals", {}).items():
