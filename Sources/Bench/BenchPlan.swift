@@ -23,6 +23,8 @@ public struct BenchPlan: Sendable {
     /// gRPC connections; nil opens as many as perf_analyzer would at the highest concurrency (one per 6 slots,
     /// see ``GRPCTarget``).
     public var grpcConnections: Int? = nil
+    /// REST inference over raw NIO keep-alive connections (``HTTP1Connections``); false: over async-http-client.
+    public var rawHTTP = true
 
     public init(url: String, model: String) {
         self.url = url
@@ -37,7 +39,7 @@ public struct BenchPlan: Sendable {
             ? try grpcTarget(maxConcurrency: maxConcurrency)
             : try RESTTarget(
                 url: url, model: model, encoding: encoding, connections: max(maxConcurrency, min(settings.maxOutstanding, 256)),
-                threads: clientThreads)
+                threads: clientThreads, rawHTTP: rawHTTP)
         do {
             let result = try await run(on: target, progress: progress)
             try await target.shutdown()

@@ -5,8 +5,10 @@ import NIOHTTP1
 import NIOPosix
 import ServingCore
 
-/// The KServe v2 REST transport, over async-http-client: JSON tensors, or Triton's binary tensor data extension
-/// for inputs and outputs (what `perf_analyzer -i http` sends by default).
+/// The KServe v2 REST transport: JSON tensors, or Triton's binary tensor data extension for inputs and outputs
+/// (what `perf_analyzer -i http` sends by default). Inference requests go over ``HTTP1Connections`` (raw NIO
+/// keep-alive connections) for plain `http://`, or over async-http-client (`https://`, or when asked for A/B);
+/// metadata and statistics always over async-http-client.
 public final class RESTTarget: LoadTarget {
     /// How tensors travel.
     public enum Encoding: String, Sendable, CaseIterable {
@@ -23,12 +25,16 @@ public final class RESTTarget: LoadTarget {
     private let client: HTTPClient
     /// The client's own event loops; nil when it shares NIO's singleton group.
     private let ownGroup: MultiThreadedEventLoopGroup?
+    /// The load loop's connections; nil sends inference requests through async-http-client.
+    private let connections: HTTP1Connections?
+    private let inferHead: HTTPRequestHead
 
     /// A client for `url` (`http://host:port`, a trailing `/` allowed) and `model`, with up to `connections`
     /// keep-alive connections on `threads` event-loop threads of its own, or (nil) on NIO's singleton loops: when
     /// those also run Swift concurrency's tasks (`compress bench` installs them so), a request's task resumes on
     /// the loop that read its answer, with no thread hop per request.
-    public init(url: String, model: String, encoding: Encoding, connections: Int = 64, threads: Int? = 1) throws {
+    /// `rawHTTP` false sends inference requests through async-http-client too (the older client, for A/B runs).
+    public init(url: String, model: String, encoding: Encoding, connections: Int = 64, threads: Int? = 1, rawHTTP: Bool = true) throws {
         var u = url
         while u.hasSuffix("/") { u.removeLast() }
         if !u.contains("://") { u = "http://" + u }
@@ -44,6 +50,15 @@ public final class RESTTarget: LoadTarget {
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(120))
         configuration.decompression = .disabled
         client = HTTPClient(eventLoopGroupProvider: .shared(group ?? MultiThreadedEventLoopGroup.singleton), configuration: configuration)
+        let port = parsed.port ?? 80
+        let hostHeader = parsed.port == nil ? host : "\(host):\(port)"
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: parsed.path + "/v2/models/\(model)/infer")
+        head.headers.add(name: "Host", value: hostHeader)
+        head.headers.add(name: "Content-Type", value: encoding == .binary ? "application/octet-stream" : "application/json")
+        inferHead = head
+        self.connections =
+            rawHTTP && parsed.scheme == "http"
+            ? HTTP1Connections(host: host, port: port, group: group ?? MultiThreadedEventLoopGroup.singleton) : nil
     }
 
     public func metadata() async throws -> ModelMetadata {
@@ -65,6 +80,23 @@ public final class RESTTarget: LoadTarget {
     }
 
     public func infer(_ request: BenchRequest) async -> RequestOutcome {
+        guard let connections else { return await inferThroughClient(request) }
+        let t0 = monotonicNanoseconds()
+        let (body, headerLength) = InferenceBody.encode(request, binary: encoding == .binary)
+        var head = inferHead
+        if let headerLength { head.headers.add(name: "Inference-Header-Content-Length", value: String(headerLength)) }
+        head.headers.add(name: "Content-Length", value: String(body.count))
+        let buffer = ByteBuffer(bytes: body)
+        let t1 = monotonicNanoseconds()
+        let response: HTTP1Connections.Response
+        do { response = try await connections.send(head: head, body: buffer) } catch {
+            return RequestOutcome(status: 0, serializeNs: t1 - t0, sendWaitNs: monotonicNanoseconds() - t1, error: Self.describe(error))
+        }
+        return Self.check(response.status, response.body, headerLength: response.inferenceHeaderLength, t0: t0, t1: t1)
+    }
+
+    /// The same through async-http-client.
+    private func inferThroughClient(_ request: BenchRequest) async -> RequestOutcome {
         let t0 = monotonicNanoseconds()
         let (body, headerLength) = InferenceBody.encode(request, binary: encoding == .binary)
         var r = HTTPClientRequest(url: "\(base)/v2/models/\(model)/infer")
@@ -84,9 +116,15 @@ public final class RESTTarget: LoadTarget {
         } catch {
             return RequestOutcome(status: 0, serializeNs: t1 - t0, sendWaitNs: monotonicNanoseconds() - t1, error: Self.describe(error))
         }
+        return Self.check(status, responseBody, headerLength: responseHeaderLength, t0: t0, t1: t1)
+    }
+
+    /// Times the answer's check and turns it into an outcome (`t0` before encoding, `t1` when the body was handed
+    /// to the transport).
+    private static func check(_ status: Int, _ responseBody: ByteBuffer, headerLength: Int?, t0: UInt64, t1: UInt64) -> RequestOutcome {
         let t2 = monotonicNanoseconds()
         var outcome = RequestOutcome(status: status, serializeNs: t1 - t0, sendWaitNs: t2 - t1)
-        let parsed = responseBody.withUnsafeReadableBytes { InferenceBody.decodeResponse($0, headerLength: responseHeaderLength) }
+        let parsed = responseBody.withUnsafeReadableBytes { InferenceBody.decodeResponse($0, headerLength: headerLength) }
         outcome.deserializeNs = monotonicNanoseconds() - t2
         if status == 200, let problem = parsed.problem {
             outcome.status = -1
@@ -98,6 +136,7 @@ public final class RESTTarget: LoadTarget {
     }
 
     public func shutdown() async throws {
+        await connections?.shutdown()
         try await client.shutdown()
         try await ownGroup?.shutdownGracefully()
     }

@@ -54,6 +54,8 @@ struct BenchCommand: AsyncParsableCommand {
     var maxOutstanding = 1024
     @Option(name: .long, help: "Event-loop threads of the HTTP client (default: share the loops that run the load's tasks, no thread hop per request).")
     var clientThreads: Int?
+    @Option(name: .long, help: "REST client for inference requests: nio (raw keep-alive connections, the lean one) or async-http-client (the older client, for A/B runs).")
+    var restClient = "nio"
     @Option(name: .long, help: "gRPC connections (default: one per 6 concurrent requests, as perf_analyzer's clients share a channel).")
     var grpcConnections: Int?
     @Flag(name: .long, help: "Print the results as JSON on stdout.")
@@ -79,6 +81,7 @@ struct BenchCommand: AsyncParsableCommand {
         {
             throw ValidationError("--protocol must be rest-binary, rest-json or grpc")
         }
+        if restClient != "nio" && restClient != "async-http-client" { throw ValidationError("--rest-client must be nio or async-http-client") }
         if RequestSource.Fill(rawValue: inputData) == nil { throw ValidationError("--input-data must be random or zero") }
     }
 
@@ -110,6 +113,7 @@ struct BenchCommand: AsyncParsableCommand {
         plan.settings.maxOutstanding = maxOutstanding
         plan.clientThreads = clientThreads
         plan.grpcConnections = grpcConnections
+        plan.rawHTTP = restClient == "nio"
         return plan
     }
 
