@@ -62,7 +62,7 @@ release: deps
 ## All tests: Swift Testing suites plus the standalone C kernel check; then the end-to-end reference suites again
 ## with the kernels capped at AVX2 and at scalar, for users whose CPUs lack AVX-512.
 REFERENCE_SUITES := MiniLMReferenceTests|KerasReferenceTests|QuantizerTests
-LOOPBACK_SUITES := ^ServingAsyncTests\.|GRPCAsyncInferenceTests|LiveGRPCBenchTests|LiveServeBenchTests|GRPCLiveServerTests
+LOOPBACK_SUITES := ^ServingAsyncTests\.|GRPCAsyncInferenceTests|LiveGRPCBenchTests|LiveServeBenchTests|GRPCLiveServerTests|HTTP1ConnectionsTests
 test: deps models fashion-data deploy-check
 	bash Tests/CKernelsC/run.sh
 	bash Tests/CKernelsC/run_sgemm.sh
