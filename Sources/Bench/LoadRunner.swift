@@ -129,8 +129,14 @@ public struct LoadRunner: Sendable {
                 let gap = poisson ? -log(1 - rng.nextUnit()) * meanGapNs : meanGapNs
                 intended += gap
                 let due = UInt64(intended)
-                let now = monotonicNanoseconds()
-                if due > now { try? await Task.sleep(nanoseconds: due - now) }
+                // Sleep until due, re-checking: a request sent before its intended time would be answered before
+                // it, and a timer waking early was seen in an open-loop run (the latency went negative).
+                var now = monotonicNanoseconds()
+                while due > now {
+                    try? await Task.sleep(nanoseconds: due - now)
+                    if stop.isSet || Task.isCancelled { return }
+                    now = monotonicNanoseconds()
+                }
                 while !gate.tryEnter() {
                     if stop.isSet || Task.isCancelled { return }
                     try? await Task.sleep(nanoseconds: 100_000)

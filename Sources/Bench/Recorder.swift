@@ -49,8 +49,9 @@ public final class Recorder: @unchecked Sendable {
             return
         }
         current.successes += 1
-        _ = current.latency.record(max(1, doneNs - intendedNs))
-        if intendedNs != sentNs { _ = current.uncorrected.record(max(1, doneNs - sentNs)) }
+        // Saturating: a clock that ever ran backwards must cost one sample's accuracy, not crash the run.
+        _ = current.latency.record(doneNs > intendedNs ? doneNs - intendedNs : 1)
+        if intendedNs != sentNs { _ = current.uncorrected.record(doneNs > sentNs ? doneNs - sentNs : 1) }
         current.serializeNs += outcome.serializeNs
         current.sendWaitNs += outcome.sendWaitNs
         current.deserializeNs += outcome.deserializeNs

@@ -64,6 +64,12 @@ private func json(_ s: String) -> Response {
         #expect(d.successes == 1 && d.statuses[503] == 1 && d.firstError == "busy")
         #expect(d.uncorrected.totalCount == 0 && d.lateSends == 0)
         #expect(abs(LatencySummary(d.latency).meanUs - 12_000) <= 12)
+
+        // An answer stamped before its intended send (a timer that woke early) is one 1 ns sample, not a crash.
+        recorder.record(RequestOutcome(status: 200), intendedNs: 9 * ms, sentNs: 10 * ms, doneNs: 8 * ms)
+        let e = recorder.swap()
+        #expect(e.successes == 1 && e.latency.totalCount == 1 && e.uncorrected.totalCount == 1)
+        #expect(e.latency.max <= 1 && e.uncorrected.max <= 1)
     }
 
     /// wrk2's case live: the generator may keep only one request in flight while the schedule asks for one every
