@@ -12,7 +12,11 @@ seconds the bench process used (from /proc), to show it is not the bottleneck.
 Also writes Tests/Fixtures/bench/perf_analyzer.csv (a CSV perf_analyzer wrote: the header the CSV test checks).
 
     flock /tmp/long-run.lock flock /tmp/swift-build.lock /opt/serving-peers-venv/bin/python tools/bench_vs_perf_analyzer.py \
-        [--repeats 2] [--port 8710] [--protocols http,grpc] [--models digits_cnn] [--split] [--bench-args '--grpc-connections 1']
+        [--repeats 2] [--port 8710] [--protocols http,grpc] [--models digits_cnn] [--split] [--bench-args '--grpc-connections 1'] \
+        [--variants 'nio=;async-http-client=--rest-client async-http-client']
+
+--variants runs several `compress bench` configurations (LABEL=FLAGS, `;`-separated) in every cell, each right after
+the same perf_analyzer run, and prints one row per configuration (an A/B of two clients in one run).
 """
 import argparse
 import csv
@@ -95,6 +99,7 @@ def main():
     ap.add_argument("--compress", default=str(ROOT / ".build/release/compress"), help="the binary that serves (and benches, unless --bench-compress)")
     ap.add_argument("--bench-compress", help="another binary for `compress bench` (an older client against the same server)")
     ap.add_argument("--bench-args", default="", help="extra `compress bench` flags (e.g. '--grpc-connections 1' for an A/B)")
+    ap.add_argument("--variants", default="", help="LABEL=FLAGS;LABEL=FLAGS: several `compress bench` configurations per cell (A/B)")
     ap.add_argument("--split", action="store_true", help="also print where the time goes per request (the CSVs' component columns)")
     args = ap.parse_args()
     COMPRESS = pathlib.Path(args.compress)
@@ -115,63 +120,72 @@ def main():
     url = f"http://127.0.0.1:{args.port}"
     try:
         wait_ready(url)
-        print(f"| model | protocol | concurrency | perf_analyzer infer/s | ours infer/s | ratio | PA p50 µs | ours p50 µs | ratio | PA p99 µs | ours p99 µs | ratio |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        variants = [("ours", args.bench_args.split())]
+        if args.variants:
+            variants = [(v.split("=", 1)[0], (v.split("=", 1)[1] if "=" in v else "").split() + args.bench_args.split())
+                        for v in args.variants.split(";") if v.strip()]
+        label = " | client" if len(variants) > 1 else ""
+        print(f"| model | protocol | concurrency{label} | perf_analyzer infer/s | ours infer/s | ratio | PA p50 µs | ours p50 µs | ratio | PA p99 µs | ours p99 µs | ratio |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if label else ""))
         minilm_rps = {}
         splits = []
         for model, protocol, (pa_extra, our_extra) in [(m, p, models[m]) for m in args.models.split(",") for p in args.protocols.split(",")]:
             port = args.port if protocol == "http" else args.port + 1
             for c in [int(x) for x in args.concurrency.split(",")]:
-                pa, ours = [], []
+                pa, ours = [], {name: [] for name, _ in variants}
                 for r in range(args.repeats):
                     row, text = run_pa(model, port, c, pa_extra, str(tmp / "pa.csv"), protocol)
                     if row:
                         pa.append(row)
                         if model == "digits_cnn" and protocol == "http" and c == 1 and r == 0:
                             shutil.copy(tmp / "pa.csv", ROOT / "Tests/Fixtures/bench/perf_analyzer.csv")
-                    row = run_ours(model, port, c, our_extra + args.bench_args.split(), str(tmp / "ours.csv"), protocol)[0]
-                    if row:
-                        ours.append(row)
-                if not pa or not ours:
-                    print(f"| {model} | {protocol} | {c} | (a run failed: see stderr) |", flush=True)
-                    continue
+                    for name, flags in variants:
+                        row = run_ours(model, port, c, our_extra + flags, str(tmp / "ours.csv"), protocol)[0]
+                        if row:
+                            ours[name].append(row)
                 def med(rows, key):
                     return statistics.median(float(x[key]) for x in rows)
-                cells = []
-                for key in ["Inferences/Second", "p50 latency", "p99 latency"]:
-                    a, b = med(pa, key), med(ours, key)
-                    cells += [f"{a:.1f}" if key.startswith("Inf") else f"{a:.0f}", f"{b:.1f}" if key.startswith("Inf") else f"{b:.0f}", f"{b / a:.2f}"]
-                if model.startswith("all-MiniLM") and protocol == "http":
-                    minilm_rps[c] = med(pa, "Inferences/Second")
-                print(f"| {model} | {protocol} | {c} | " + " | ".join(cells) + " |", flush=True)
-                splits.append((model, protocol, c, {k: (med(pa, k), med(ours, k)) for k in SPLIT}))
+                if pa and model.startswith("all-MiniLM"):
+                    minilm_rps[(protocol, c)] = med(pa, "Inferences/Second")
+                for name, _ in variants:
+                    cell = f" | {name}" if label else ""
+                    if not pa or not ours[name]:
+                        print(f"| {model} | {protocol} | {c}{cell} | (a run failed: see stderr) |", flush=True)
+                        continue
+                    cells = []
+                    for key in ["Inferences/Second", "p50 latency", "p99 latency"]:
+                        a, b = med(pa, key), med(ours[name], key)
+                        cells += [f"{a:.1f}" if key.startswith("Inf") else f"{a:.0f}", f"{b:.1f}" if key.startswith("Inf") else f"{b:.0f}", f"{b / a:.2f}"]
+                    print(f"| {model} | {protocol} | {c}{cell} | " + " | ".join(cells) + " |", flush=True)
+                    splits.append((model, protocol, f"{c}{cell}", {k: (med(pa, k), med(ours[name], k)) for k in SPLIT}))
         if args.split:
             print("\nPer request, µs (medians; perf_analyzer's CSV columns, ours in the same columns; PA / ours):\n")
-            print("| model | protocol | concurrency | " + " | ".join(SPLIT) + " |")
-            print("|---|---|---|" + "---|" * len(SPLIT))
+            print(f"| model | protocol | concurrency{label} | " + " | ".join(SPLIT) + " |")
+            print("|---|---|---|" + ("---|" if label else "") + "---|" * len(SPLIT))
             for model, protocol, c, v in splits:
                 print(f"| {model} | {protocol} | {c} | " + " | ".join(f"{a:.0f} / {b:.0f}" for a, b in v.values()) + " |", flush=True)
         if args.generator_rate < 0:
             return
         rate = args.generator_rate or 2 * max(minilm_rps.values() or [300])
-        cmd = [str(COMPRESS), "bench", url, "--model", "digits_mlp", "--rate", f"{rate:.0f}", "--window", "2", "--max-duration", "8",
-               "--warmup", "1", "--json", "--quiet"]
-        wall0 = time.time()
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        cpu = 0.0
-        while p.poll() is None:
-            try:
-                cpu = cpu_seconds(p.pid)
-            except Exception:
-                pass
-            time.sleep(0.05)
-        out = json.loads(p.stdout.read())
-        wall = time.time() - wall0
-        s = out["levels"][0]["summary"]
-        print(f"\ngenerator: offered {rate:.0f} req/s (2x MiniLM's best {max(minilm_rps.values() or [0]):.1f}) to digits_mlp: "
-              f"served {s['throughput_per_s']:.1f} req/s, p50 {s['latency']['p50_us']:.0f} µs, p99 {s['latency']['p99_us']:.0f} µs, "
-              f"errors {sum(v for k, v in s['statuses'].items() if k != '200')}, late sends {s['late_sends']}; "
-              f"bench process CPU {cpu:.2f} s over {wall:.1f} s wall = {cpu / wall:.2f} cores")
+        for name, flags in variants:
+            cmd = [str(BENCH), "bench", url, "--model", "digits_mlp", "--rate", f"{rate:.0f}", "--window", "2", "--max-duration", "8",
+                   "--warmup", "1", "--json", "--quiet"] + flags
+            wall0 = time.time()
+            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+            cpu = 0.0
+            while p.poll() is None:
+                try:
+                    cpu = cpu_seconds(p.pid)
+                except Exception:
+                    pass
+                time.sleep(0.05)
+            out = json.loads(p.stdout.read())
+            wall = time.time() - wall0
+            s = out["levels"][0]["summary"]
+            print(f"\ngenerator ({name}): offered {rate:.0f} req/s (2x MiniLM's best perf_analyzer throughput {max(minilm_rps.values() or [0]):.1f}) to digits_mlp: "
+                  f"served {s['throughput_per_s']:.1f} req/s, p50 {s['latency']['p50_us']:.0f} µs, p99 {s['latency']['p99_us']:.0f} µs, "
+                  f"errors {sum(v for k, v in s['statuses'].items() if k != '200')}, late sends {s['late_sends']}; "
+                  f"bench process CPU {cpu:.2f} s over {wall:.1f} s wall = {cpu / wall:.2f} cores", flush=True)
     finally:
         serve.terminate()
         serve.wait(timeout=60)
