@@ -16,6 +16,10 @@ public final class TrainingContext: @unchecked Sendable {
     public var batchNormMomentum: Float
     /// Whether Dropout layers drop in train mode (off for gradient checks and goldens).
     public var dropout: Bool
+    /// The fraction of the run's optimizer steps taken before the current one (0 at the first step): set by
+    /// ``Trainer`` from the step count (so a resumed run sees the same values), read by objectives whose loss follows
+    /// a schedule (``Distillation/scheduled(progress:)``).
+    public var runProgress: Double = 0
     private var state: UInt64
 
     public init(executor: Executor, mode: Mode = .train, batchNormMomentum: Float = 0.99, dropout: Bool = true, seed: UInt64 = 0) {

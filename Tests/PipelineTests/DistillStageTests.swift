@@ -79,6 +79,7 @@ struct DistillStageTests {
         ("  - distill: {student: {architecture: {width: 0.5}}, data: {train: TRAIN, validation: TEST}}", "data.validation"),
         ("  - distill: {student: {architecture: {width: 1.5}}, data: {train: TRAIN}}", "student.architecture.width"),
         ("  - distill: {student: {architecture: {width: 0.5}}, data: {train: TRAIN}, loss: {kd: {alpha: 2}}}", "loss.kd.alpha"),
+        ("  - distill: {student: {architecture: {width: 0.5}}, data: {train: TRAIN}, loss: {kd: {alpha_end: -1}}}", "loss.kd.alpha_end"),
         ("  - train: {data: {train: TRAIN}, optimizer: {name: lion}}", "optimizer.name"),
         ("  - distill: {student: {architecture: {width: 0.5}}, data: {train: TRAIN}, learning_rate: 1}", "unknown key 'learning_rate'"),
     ])

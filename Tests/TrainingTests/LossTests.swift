@@ -59,6 +59,25 @@ struct LossTests {
         )
     }
 
+    /// `alphaEnd`: α moves linearly from `alpha` to `alphaEnd` over the run; at the end (α 0) the loss and gradient
+    /// are the labels' cross-entropy alone, at the start the constant-α loss.
+    @Test func distillationAlphaSchedule() throws {
+        var rng = Rng(4)
+        let student = rng.tensor([3, 5], -2, 2), teacher = rng.tensor([3, 5], -4, 4)
+        let labels = [2, 0, 4]
+        let kd = Distillation(temperature: 4, alpha: 0.9, alphaEnd: 0)
+        #expect(abs(kd.scheduled(progress: 0.5).alpha - 0.45) < 1e-7)
+        #expect(kd.scheduled(progress: 0).alpha == 0.9 && kd.scheduled(progress: 0).alphaEnd == nil)
+        let start = try kd.scheduled(progress: 0).evaluate(student: student, teacher: teacher, labels: labels)
+        let constant = try Distillation(temperature: 4, alpha: 0.9).evaluate(student: student, teacher: teacher, labels: labels)
+        #expect(start.loss == constant.loss && start.gradient.bitwiseEqual(constant.gradient))
+        let end = try kd.scheduled(progress: 1).evaluate(student: student, teacher: teacher, labels: labels)
+        let ce = try CrossEntropy().evaluate(logits: student, labels: labels)
+        #expect(abs(end.loss - ce.loss) < 1e-12)
+        expectClose(end.gradient, ce.gradient.floats.map(Double.init), "α 0 = cross-entropy")
+        #expect(Distillation(temperature: 4, alpha: 0.9).scheduled(progress: 0.7).alpha == 0.9)
+    }
+
     @Test func mseAndCosine() throws {
         var rng = Rng(3)
         let s = rng.tensor([3, 6]), t = rng.tensor([3, 6])

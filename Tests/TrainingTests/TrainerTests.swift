@@ -146,6 +146,23 @@ struct TrainerTests {
         #expect(saved["best.fc1.weight"]!.bitwiseEqual(afterEpochOne["fc1.weight"]!))
     }
 
+    /// The trainer tells objectives how far the run is: `runProgress` = steps taken / total steps, before each step
+    /// (13 steps per epoch × 3 epochs here).
+    @Test func runProgressIsStepsTakenOverTotal() throws {
+        let model = try Self.mlp()
+        let inner = try Self.objective(model)
+        var seen: [Double] = []
+        let objective = ClosureObjective(
+            module: model, count: inner.trainingCount,
+            step: { indices, grads, ctx in
+                seen.append(ctx.runProgress)
+                return try inner.step(indices: indices, gradients: grads, context: ctx)
+            },
+            validate: { try inner.validate(executor: $0) })
+        _ = try Trainer(options: Self.options()).fit(objective, executor: testExecutor)
+        #expect(seen == (0..<39).map { Double($0) / 39 })
+    }
+
     /// Distillation through the trainer: a student trained on a teacher's cached logits gets closer to the teacher
     /// (validation KL-based loss falls), and a tiny training set is refused.
     @Test func classifierDistillationAndTinyData() throws {

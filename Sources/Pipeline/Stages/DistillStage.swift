@@ -78,18 +78,19 @@ public struct DistillStage: RecipeStage {
                 throw StageFailure("student outputs \(s.outputShape) but the teacher outputs \(t.outputShape)")
             }
             let alpha = Float(loss?.kd?.alpha ?? 0.9), temperature = Float(loss?.kd?.temperature ?? 4)
+            let alphaEnd = loss?.kd?.alphaEnd.map { Float($0) }
             let smoothing = Float(loss?.labelSmoothing ?? 0)
             let settings = (optimizer ?? OptimizerSection()).settings(defaultLR: 1e-3)
             let objective = try ClassifierObjective(
                 model: s, inputs: x, labels: y, validationInputs: vx, validationLabels: vy, teacher: t,
-                distillation: Distillation(temperature: temperature, alpha: alpha, labelSmoothing: smoothing), executor: context.executor)
+                distillation: Distillation(temperature: temperature, alpha: alpha, alphaEnd: alphaEnd, labelSmoothing: smoothing), executor: context.executor)
             if let a = objective.teacherTrainingAccuracy {
                 context.progress.message("teacher logits cached for \(y.count) training examples (teacher accuracy on them \(String(format: "%.4f", a)))")
             }
             var run = try trainAndReport(
                 objective,
                 options: context.trainerOptions(settings, epochs: epochs, batchSize: batch, seed: seed, checkpointEvery: checkpointEvery, name: "distill"),
-                context: context, role: "distilled", objectiveText: "Hinton KD α=\(alpha) T=\(temperature)", studentText: studentText,
+                context: context, role: "distilled", objectiveText: "Hinton KD α=\(alpha)\(alphaEnd.map { "→\($0)" } ?? "") T=\(temperature)", studentText: studentText,
                 validationCount: vy.count)
             run.heldOut = try context.heldOut(studentModel, reference: teacherModel, referenceIsSource: teacherIsSource)
             report.runs.append(run)

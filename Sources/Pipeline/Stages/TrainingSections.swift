@@ -148,14 +148,18 @@ public struct StudentSection: Codable, Sendable, ConfigSection {
     }
 }
 
-/// `loss:` of a distill stage. Classifiers: `kd: {alpha: 0.9, temperature: 4}` (Hinton). Sentence encoders:
+/// `loss:` of a distill stage. Classifiers: `kd: {alpha: 0.9, temperature: 4, alpha_end: 0}` (Hinton; `alpha_end`
+/// optional). Sentence encoders:
 /// `embedding: {mse: 1, cosine: 1}` and `hidden: {layer_map: {0: 1, 1: 3, 2: 5}, weight: 0.5}` (student layer →
 /// teacher layer, 0-based, compared after each layer; the widths must be equal).
 public struct DistillLossSection: Codable, Sendable, ConfigSection {
     public struct KD: Codable, Sendable, ConfigSection {
         public var alpha: Double?
         public var temperature: Double?
-        enum CodingKeys: String, CodingKey, CaseIterable { case alpha, temperature }
+        /// α at the end of the run, reached linearly from `alpha` (default: `alpha` throughout); 0 fades the
+        /// teacher out so the run ends on the labels alone.
+        public var alphaEnd: Double?
+        enum CodingKeys: String, CodingKey, CaseIterable { case alpha, temperature, alphaEnd = "alpha_end" }
         public static var keySchema: KeySchema { KeySchema(CodingKeys.self) }
     }
     public struct Embedding: Codable, Sendable, ConfigSection {
@@ -195,6 +199,7 @@ public struct DistillLossSection: Codable, Sendable, ConfigSection {
 
     func check() throws {
         if let a = kd?.alpha, !(a >= 0 && a <= 1) { throw StageProblem("loss.kd.alpha must be in [0, 1], got \(a)") }
+        if let a = kd?.alphaEnd, !(a >= 0 && a <= 1) { throw StageProblem("loss.kd.alpha_end must be in [0, 1], got \(a)") }
         if let t = kd?.temperature, !(t.isFinite && t > 0) { throw StageProblem("loss.kd.temperature must be > 0, got \(t)") }
         for (name, v) in [
             ("embedding.mse", embedding?.mse), ("embedding.cosine", embedding?.cosine), ("hidden.weight", hidden?.weight),

@@ -5,14 +5,32 @@ import Tensors
 /// with KL summed over classes and averaged over the batch. The T² keeps the soft term's gradient scale independent
 /// of T: dL/ds = α·T·(softmax(s/T) − softmax(t/T)) / N + (1 − α)·dCE/ds.
 /// With α = 1 no labels are needed (pass nil).
+///
+/// `alphaEnd` lets α move linearly over the run (``scheduled(progress:)``): with `alphaEnd = 0` the soft term fades
+/// out and the run ends on the labels alone (early-stopped KD, Cho & Hariharan 2019: a student far smaller than its
+/// teacher gains from the teacher early and loses from matching it late).
 public struct Distillation: Sendable {
     public var temperature: Float
     public var alpha: Float
+    /// α at the end of the run (nil: α throughout).
+    public var alphaEnd: Float?
     public var hard: CrossEntropy
-    public init(temperature: Float = 2, alpha: Float = 0.5, labelSmoothing: Float = 0) {
+    public init(temperature: Float = 2, alpha: Float = 0.5, alphaEnd: Float? = nil, labelSmoothing: Float = 0) {
         self.temperature = temperature
         self.alpha = alpha
+        self.alphaEnd = alphaEnd
         hard = CrossEntropy(labelSmoothing: labelSmoothing)
+    }
+
+    /// The loss at `progress` (0 at the first step, 1 at the end; ``TrainingContext/runProgress``): α interpolated
+    /// linearly from `alpha` to `alphaEnd`.
+    public func scheduled(progress: Double) -> Distillation {
+        guard let alphaEnd else { return self }
+        var d = self
+        let p = Float(min(max(progress, 0), 1))
+        d.alpha = alpha + (alphaEnd - alpha) * p
+        d.alphaEnd = nil
+        return d
     }
 
     /// student, teacher: (N, C) logits; labels: N class indices (required when α < 1).

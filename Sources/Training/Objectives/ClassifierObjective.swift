@@ -63,7 +63,8 @@ public final class ClassifierObjective: TrainingObjective {
         let y = indices.map { labels[$0] }
         let result: LossResult
         if let teacherLogits, let distillation {
-            result = try distillation.evaluate(student: logits, teacher: Self.gather(teacherLogits, indices), labels: y)
+            result = try distillation.scheduled(progress: context.runProgress).evaluate(
+                student: logits, teacher: Self.gather(teacherLogits, indices), labels: y)
         } else {
             result = try crossEntropy.evaluate(logits: logits, labels: y)
         }

@@ -65,6 +65,7 @@ public final class Trainer {
                     let s = state.step - epoch * stepsPerEpoch
                     let indices = Array(order[(s * o.batchSize)..<min(n, (s + 1) * o.batchSize)])
                     gradients.zero()
+                    context.runProgress = Double(state.step) / Double(totalSteps)
                     let loss = try objective.step(indices: indices, gradients: gradients, context: context)
                     guard loss.isFinite else { try diverged("loss is \(loss)", state: state, module: module) }
                     if let clip = o.optimizer.clipNorm {
