@@ -48,6 +48,13 @@ private func countingServer(ports: PortLog, close: Bool) -> some ApplicationProt
     return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
 }
 
+/// A JSON REST target on the test server's model `m` and one generated request for it.
+private func jsonTarget(port: Int) async throws -> (RESTTarget, BenchRequest) {
+    let target = try RESTTarget(url: "http://127.0.0.1:\(port)", model: "m", encoding: .json, threads: nil)
+    let requests = try RequestSource.generated(metadata: try await target.metadata(), shapes: [], fill: .zero)
+    return (target, requests[0])
+}
+
 /// The load loop's own HTTP/1.1 client (``RESTTarget`` over raw NIO connections): answers arrive whole, keep-alive
 /// connections are reused (one per request in flight, as perf_analyzer holds one per concurrent client), a server
 /// that closes is reconnected to, and a server that is gone gives a failed outcome, not a hang.
@@ -55,10 +62,9 @@ private func countingServer(ports: PortLog, close: Bool) -> some ApplicationProt
     @Test func reusesOneConnectionPerRequestInFlight() async throws {
         let ports = PortLog()
         try await countingServer(ports: ports, close: false).test(.live) { client in
-            let target = try RESTTarget(url: "http://127.0.0.1:\(client.port!)", model: "m", encoding: .json, threads: nil)
-            let requests = try RequestSource.generated(metadata: try await target.metadata(), shapes: [], fill: .zero)
+            let (target, request) = try await jsonTarget(port: client.port!)
             for _ in 0..<20 {
-                let outcome = await target.infer(requests[0])
+                let outcome = await target.infer(request)
                 #expect(outcome.succeeded, "\(outcome.error ?? "")")
             }
             #expect(Set(ports.all).count == 1, "sequential requests share one keep-alive connection")
@@ -66,7 +72,7 @@ private func countingServer(ports: PortLog, close: Bool) -> some ApplicationProt
             // 4 requests in flight at a time, 5 rounds: at most 4 connections (a freed one is reused).
             for _ in 0..<5 {
                 let ok = await withTaskGroup(of: Bool.self) { group in
-                    for _ in 0..<4 { group.addTask { await target.infer(requests[0]).succeeded } }
+                    for _ in 0..<4 { group.addTask { await target.infer(request).succeeded } }
                     return await group.reduce(true) { $0 && $1 }
                 }
                 #expect(ok)
@@ -80,10 +86,9 @@ private func countingServer(ports: PortLog, close: Bool) -> some ApplicationProt
     @Test func reconnectsWhenTheServerCloses() async throws {
         let ports = PortLog()
         try await countingServer(ports: ports, close: true).test(.live) { client in
-            let target = try RESTTarget(url: "http://127.0.0.1:\(client.port!)", model: "m", encoding: .json, threads: nil)
-            let requests = try RequestSource.generated(metadata: try await target.metadata(), shapes: [], fill: .zero)
+            let (target, request) = try await jsonTarget(port: client.port!)
             for _ in 0..<6 {
-                let outcome = await target.infer(requests[0])
+                let outcome = await target.infer(request)
                 #expect(outcome.succeeded, "\(outcome.error ?? "")")
             }
             #expect(Set(ports.all).count == 6, "Connection: close answers are not reused")
@@ -94,10 +99,9 @@ private func countingServer(ports: PortLog, close: Bool) -> some ApplicationProt
     @Test func aServerThatIsGoneFailsTheRequest() async throws {
         let ports = PortLog()
         let (target, request) = try await countingServer(ports: ports, close: false).test(.live) { client in
-            let target = try RESTTarget(url: "http://127.0.0.1:\(client.port!)", model: "m", encoding: .json, threads: nil)
-            let requests = try RequestSource.generated(metadata: try await target.metadata(), shapes: [], fill: .zero)
-            #expect(await target.infer(requests[0]).succeeded)
-            return (target, requests[0])
+            let (target, request) = try await jsonTarget(port: client.port!)
+            #expect(await target.infer(request).succeeded)
+            return (target, request)
         }
         // The server has stopped: its idle connection closed and nothing listens on the port any more.
         let outcome = await target.infer(request)
