@@ -55,18 +55,34 @@ private func jsonTarget(port: Int) async throws -> (RESTTarget, BenchRequest) {
     return (target, requests[0])
 }
 
+/// Runs `body` with a JSON target on a live counting server (`close`: it answers `Connection: close`), then shuts
+/// the target down.
+private func withJSONTarget(
+    close: Bool, _ body: @escaping @Sendable (RESTTarget, BenchRequest, PortLog) async throws -> Void
+) async throws {
+    let ports = PortLog()
+    try await countingServer(ports: ports, close: close).test(.live) { client in
+        let (target, request) = try await jsonTarget(port: client.port!)
+        try await body(target, request, ports)
+        try await target.shutdown()
+    }
+}
+
+/// Sends `request` `count` times, one after another, and expects every answer to succeed.
+private func expectSequentialSuccesses(_ target: RESTTarget, _ request: BenchRequest, count: Int) async {
+    for _ in 0..<count {
+        let outcome = await target.infer(request)
+        #expect(outcome.succeeded, "\(outcome.error ?? "")")
+    }
+}
+
 /// The load loop's own HTTP/1.1 client (``RESTTarget`` over raw NIO connections): answers arrive whole, keep-alive
 /// connections are reused (one per request in flight, as perf_analyzer holds one per concurrent client), a server
 /// that closes is reconnected to, and a server that is gone gives a failed outcome, not a hang.
 @Suite(.serialized) struct HTTP1ConnectionsTests {
     @Test func reusesOneConnectionPerRequestInFlight() async throws {
-        let ports = PortLog()
-        try await countingServer(ports: ports, close: false).test(.live) { client in
-            let (target, request) = try await jsonTarget(port: client.port!)
-            for _ in 0..<20 {
-                let outcome = await target.infer(request)
-                #expect(outcome.succeeded, "\(outcome.error ?? "")")
-            }
+        try await withJSONTarget(close: false) { target, request, ports in
+            await expectSequentialSuccesses(target, request, count: 20)
             #expect(Set(ports.all).count == 1, "sequential requests share one keep-alive connection")
             ports.clear()
             // 4 requests in flight at a time, 5 rounds: at most 4 connections (a freed one is reused).
@@ -79,20 +95,13 @@ private func jsonTarget(port: Int) async throws -> (RESTTarget, BenchRequest) {
             }
             #expect(ports.all.count == 20)
             #expect(Set(ports.all).count <= 5, "at most the 4 in flight plus the sequential one")
-            try await target.shutdown()
         }
     }
 
     @Test func reconnectsWhenTheServerCloses() async throws {
-        let ports = PortLog()
-        try await countingServer(ports: ports, close: true).test(.live) { client in
-            let (target, request) = try await jsonTarget(port: client.port!)
-            for _ in 0..<6 {
-                let outcome = await target.infer(request)
-                #expect(outcome.succeeded, "\(outcome.error ?? "")")
-            }
+        try await withJSONTarget(close: true) { target, request, ports in
+            await expectSequentialSuccesses(target, request, count: 6)
             #expect(Set(ports.all).count == 6, "Connection: close answers are not reused")
-            try await target.shutdown()
         }
     }
 
