@@ -119,14 +119,20 @@ def wait_drained(metrics_port, total, seconds):
     return False
 
 
-def cpu_s(pid):
-    """User + system CPU seconds of a process so far (None when it is gone)."""
+def proc_cpu_s(pid):
+    """(command name, user + system CPU seconds so far) of a process, from /proc/<pid>/stat; None when it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            head, rest = f.read().rsplit(")", 1)
+        fields = rest.split()
+        return head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return None
+
+
+def e2e_ms(view):
+    """A done job's end-to-end latency: the worker's completion stamp minus the server's submission stamp."""
+    return (view["completed_at"] - view["submitted_at"]) * 1000
 
 
 # The worker's own counters, sampled with the queue: when a minute's p99 jumps, they say whether the worker ran
@@ -151,17 +157,7 @@ def host_cpu_s():
 
 def all_cpu_s():
     """CPU seconds so far of every process on the VM, by pid: (command name, seconds)."""
-    out, tick = {}, os.sysconf("SC_CLK_TCK")
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    head, rest = f.read().rsplit(")", 1)
-                fields = rest.split()
-                out[int(d)] = (head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / tick)
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
+    return {int(d): c for d in os.listdir("/proc") if d.isdigit() and (c := proc_cpu_s(d)) is not None}
 
 
 def others_busy(before, after, ours, dt, top=3):
@@ -175,11 +171,12 @@ def sample_loop(pids, metrics_port, worker_metrics_port, every, stop, out, t0):
     ours = set(pids.values()) | {os.getpid()}
     last, last_t = all_cpu_s(), time.time()
     while not stop.is_set():
-        row = {"t": round(time.time() - t0, 1), **{f"rss_kb_{k}": rss_kb(p) for k, p in pids.items()},
-               **{f"cpu_s_{k}": cpu_s(p) for k, p in pids.items()}, "cpu_s_sender": round(time.process_time(), 2),
-               **host_cpu_s()}
-        # Who else had the cores: a slow second with the host at 2.0 cores and ours at 1.1 was someone else.
+        # One snapshot of every process gives both our processes' CPU and who else had the cores (a slow second with
+        # the host at 2.0 cores and ours at 1.1 was someone else).
         now, now_t = all_cpu_s(), time.time()
+        row = {"t": round(now_t - t0, 1), **{f"rss_kb_{k}": rss_kb(p) for k, p in pids.items()},
+               **{f"cpu_s_{k}": now[p][1] if p in now else None for k, p in pids.items()},
+               "cpu_s_sender": round(time.process_time(), 2), **host_cpu_s()}
         row["others"] = others_busy(last, now, ours, max(now_t - last_t, 1e-3))
         last, last_t = now, now_t
         try:
@@ -231,7 +228,7 @@ def step_test(a, http_port, metrics_port, name, texts, enqueued):
         enqueued += len(ok)
         drained = wait_drained(metrics_port, enqueued, max(60.0, 4 * a.step_seconds))
         views = fetch_results(http_port, [s[1] for s in ok])
-        lat = [(v["completed_at"] - v["submitted_at"]) * 1000 for v in views if v and v.get("status") == "done"]
+        lat = [e2e_ms(v) for v in views if v and v.get("status") == "done"]
         p99 = ab.percentile(lat, 99) if lat else None
         holds = drained and len(lat) == len(sent) and behind < 1 and p99 is not None and p99 <= a.slo_ms
         steal1 = host_cpu_s().get("steal_s")
@@ -369,7 +366,7 @@ def report(a, rate, target, calibration, sent, submitted, views, samples, behind
             else:
                 lost += 1
             continue
-        lat[min(nb - 1, int(offset // bucket))].append((v["completed_at"] - v["submitted_at"]) * 1000)
+        lat[min(nb - 1, int(offset // bucket))].append(e2e_ms(v))
     refused = {}
     for s in sent:
         if not s[1]:
