@@ -80,43 +80,43 @@ public final class RESTTarget: LoadTarget {
     }
 
     public func infer(_ request: BenchRequest) async -> RequestOutcome {
-        guard let connections else { return await inferThroughClient(request) }
         let t0 = monotonicNanoseconds()
-        let (body, headerLength) = InferenceBody.encode(request, binary: encoding == .binary)
-        var head = inferHead
-        if let headerLength { head.headers.add(name: "Inference-Header-Content-Length", value: String(headerLength)) }
-        head.headers.add(name: "Content-Length", value: String(body.count))
-        let buffer = ByteBuffer(bytes: body)
+        let (encoded, headerLength) = InferenceBody.encode(request, binary: encoding == .binary)
+        let body = ByteBuffer(bytes: encoded)
         let t1 = monotonicNanoseconds()
-        let response: HTTP1Connections.Response
-        do { response = try await connections.send(head: head, body: buffer) } catch {
+        do {
+            let answer =
+                if let connections { try await exchange(body, headerLength: headerLength, over: connections) } else {
+                    try await exchangeThroughClient(body, headerLength: headerLength)
+                }
+            return Self.check(answer.status, answer.body, headerLength: answer.headerLength, t0: t0, t1: t1)
+        } catch {
             return RequestOutcome(status: 0, serializeNs: t1 - t0, sendWaitNs: monotonicNanoseconds() - t1, error: Self.describe(error))
         }
-        return Self.check(response.status, response.body, headerLength: response.inferenceHeaderLength, t0: t0, t1: t1)
     }
 
-    /// The same through async-http-client.
-    private func inferThroughClient(_ request: BenchRequest) async -> RequestOutcome {
-        let t0 = monotonicNanoseconds()
-        let (body, headerLength) = InferenceBody.encode(request, binary: encoding == .binary)
+    /// One inference exchange's answer, whichever client carried it.
+    private typealias Answer = (status: Int, body: ByteBuffer, headerLength: Int?)
+
+    /// Over the load loop's raw keep-alive connections.
+    private func exchange(_ body: ByteBuffer, headerLength: Int?, over connections: HTTP1Connections) async throws -> Answer {
+        var head = inferHead
+        if let headerLength { head.headers.add(name: "Inference-Header-Content-Length", value: String(headerLength)) }
+        head.headers.add(name: "Content-Length", value: String(body.readableBytes))
+        let response = try await connections.send(head: head, body: body)
+        return (response.status, response.body, response.inferenceHeaderLength)
+    }
+
+    /// Over async-http-client (`https://`, or `--rest-client async-http-client`).
+    private func exchangeThroughClient(_ body: ByteBuffer, headerLength: Int?) async throws -> Answer {
         var r = HTTPClientRequest(url: "\(base)/v2/models/\(model)/infer")
         r.method = .POST
         r.headers.add(name: "Content-Type", value: headerLength == nil ? "application/json" : "application/octet-stream")
         if let headerLength { r.headers.add(name: "Inference-Header-Content-Length", value: String(headerLength)) }
-        r.body = .bytes(ByteBuffer(bytes: body))
-        let t1 = monotonicNanoseconds()
-        let status: Int
-        let responseBody: ByteBuffer
-        let responseHeaderLength: Int?
-        do {
-            let response = try await client.execute(r, timeout: .seconds(120))
-            status = Int(response.status.code)
-            responseHeaderLength = response.headers.first(name: "Inference-Header-Content-Length").flatMap { Int($0) }
-            responseBody = try await response.body.collect(upTo: 256 << 20)
-        } catch {
-            return RequestOutcome(status: 0, serializeNs: t1 - t0, sendWaitNs: monotonicNanoseconds() - t1, error: Self.describe(error))
-        }
-        return Self.check(status, responseBody, headerLength: responseHeaderLength, t0: t0, t1: t1)
+        r.body = .bytes(body)
+        let response = try await client.execute(r, timeout: .seconds(120))
+        let headerLength = response.headers.first(name: "Inference-Header-Content-Length").flatMap { Int($0) }
+        return (Int(response.status.code), try await response.body.collect(upTo: 256 << 20), headerLength)
     }
 
     /// Times the answer's check and turns it into an outcome (`t0` before encoding, `t1` when the body was handed
